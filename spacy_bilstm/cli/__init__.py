@@ -1,0 +1,9 @@
+"""The `spacy-bilstm` command line. Each command lives in its own module as a thin
+`*_cli` wrapper over a plain function that tests call directly."""
+from ._app import app
+
+# Command modules register themselves on `app` when imported (one import line each).
+
+
+def main() -> None:
+    app()
