@@ -1,0 +1,106 @@
+"""Registered, versioned model architectures. A released name (`...v1`) never changes
+behaviour: a change gets a new version, as a thin wrapper over the private builders here."""
+from typing import List
+
+from spacy.ml.models.tok2vec import MultiHashEmbed
+from spacy.tokens import Doc
+from spacy.util import registry
+from thinc.api import Model, chain, concatenate
+from thinc.types import Floats2d
+
+from . import bridge
+from .nn import CharCNN, SequenceTagger
+from .nn.tagger import OUTPUT_LAYERS
+
+
+@registry.architectures("spacy-bilstm.BiLSTMCRF.v1")
+def build_bilstm_crf_v1(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    hidden_width: int = 128,
+    depth: int = 1,
+    dropout: float = 0.3,
+    bidirectional: bool = True,
+    output: str = "crf",
+) -> Model[List[Doc], List[Floats2d]]:
+    """Token features -> (Bi)LSTM -> per-token emission scores for a CRF (or softmax) output.
+
+    hidden_width: LSTM units per direction. output: "crf" (default) or "softmax"; both decode
+    with the tag scheme's constraints, so predicted entities are always well formed.
+    The tag set is attached when the component is initialized with its labels.
+    """
+    return _build_bilstm_tagger(tok2vec, hidden_width, depth, dropout, bidirectional, output)
+
+
+@registry.architectures("spacy-bilstm.WordCharEmbed.v1")
+def build_word_char_embed_v1(
+    width: int = 96,
+    attrs: List[str] = ("NORM", "PREFIX", "SUFFIX", "SHAPE"),
+    rows: List[int] = (5000, 1000, 2500, 2500),
+    include_static_vectors: bool = False,
+    include_char_cnn: bool = True,
+    char_embed_width: int = 32,
+    char_filters: int = 64,
+    char_window: int = 3,
+    char_rows: int = 1024,
+    max_chars: int = 20,
+) -> Model[List[Doc], List[Floats2d]]:
+    """spaCy's MultiHashEmbed (hashed lexical attributes, optional static vectors), concatenated
+    with a character CNN over each token's characters (unless include_char_cnn is false)."""
+    return _build_word_char_embed(
+        width, list(attrs), list(rows), include_static_vectors, include_char_cnn,
+        char_embed_width, char_filters, char_window, char_rows, max_chars,
+    )
+
+
+@registry.architectures("spacy-bilstm.CharCNN.v1")
+def build_char_cnn_v1(
+    embed_width: int = 32, n_filters: int = 64, window: int = 3, n_rows: int = 1024, max_chars: int = 20
+) -> Model[List[Doc], List[Floats2d]]:
+    """A character CNN (embed, convolve, max-pool) giving each token an n_filters vector.
+    Characters are hashed into n_rows buckets; words longer than max_chars keep both ends."""
+    return _build_char_cnn(embed_width, n_filters, window, n_rows, max_chars)
+
+
+def _build_char_cnn(embed_width, n_filters, window, n_rows, max_chars) -> Model:
+    if n_rows < 2:
+        raise ValueError(f"char CNN n_rows must be at least 2 (row 0 is padding), got {n_rows}")
+    module = CharCNN(n_rows, embed_width, n_filters, window, dropout=0.0)
+    return bridge.char_cnn_layer(module, n_rows, max_chars)
+
+
+def _build_word_char_embed(
+    width, attrs, rows, include_static_vectors, include_char_cnn,
+    char_embed_width, char_filters, char_window, char_rows, max_chars,
+) -> Model:
+    words = MultiHashEmbed(width=width, attrs=attrs, rows=rows, include_static_vectors=include_static_vectors)
+    if not include_char_cnn:
+        return words
+    chars = _build_char_cnn(char_embed_width, char_filters, char_window, char_rows, max_chars)
+    model = concatenate(words, chars)
+    model.set_dim("nO", width + char_filters)
+    return model
+
+
+def _tok2vec_width(tok2vec: Model) -> int:
+    if tok2vec.has_dim("nO") is True:
+        return tok2vec.get_dim("nO")
+    raise ValueError(
+        f"The tok2vec layer {tok2vec.name!r} does not declare its output width (dimension nO), which the "
+        f"LSTM needs when it is built. Use a layer with a fixed width (spacy.Tok2VecListener.v1 with `width`, "
+        f"spacy.MultiHashEmbed.v2, spacy-bilstm.WordCharEmbed.v1)."
+    )
+
+
+def _build_bilstm_tagger(tok2vec, hidden_width, depth, dropout, bidirectional, output) -> Model:
+    if output not in OUTPUT_LAYERS:
+        raise ValueError(
+            f"Unknown output {output!r} in spacy-bilstm.BiLSTMCRF.v1: choose one of {', '.join(OUTPUT_LAYERS)}."
+        )
+    if depth < 1 or hidden_width < 1:
+        raise ValueError(f"spacy-bilstm.BiLSTMCRF.v1 needs depth >= 1 and hidden_width >= 1, got {depth} and {hidden_width}.")
+    module = SequenceTagger(_tok2vec_width(tok2vec), hidden_width, depth, dropout, bidirectional, output)
+    tagger = bridge.sequence_tagger_layer(module)
+    model = chain(tok2vec, tagger)
+    model.set_ref("tok2vec", tok2vec)
+    model.set_ref("tagger", tagger)
+    return model

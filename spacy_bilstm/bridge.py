@@ -1,0 +1,223 @@
+"""thinc <-> torch: the converters that let thinc layers wrap the torch modules, and the calls
+the component makes into the tagger (loss, decoding, span probabilities).
+
+No spaCy pipeline logic lives here; the component never touches a tensor itself.
+"""
+import contextlib
+import io
+from functools import lru_cache
+from typing import Callable, Iterator, List, Sequence, Tuple
+
+import numpy
+import torch
+from thinc.api import ArgsKwargs, Model, torch2xp, xp2torch
+from thinc.layers.pytorchwrapper import forward as pytorch_forward
+from thinc.shims import PyTorchShim
+from thinc.types import Floats2d, Ints1d
+
+from .nn import CharCNN, SequenceTagger
+
+
+class ModelLoadError(ValueError):
+    pass
+
+
+def _serialize_state(module: torch.nn.Module) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(module.state_dict(), buffer)
+    return buffer.getvalue()
+
+
+def _deserialize_state(module: torch.nn.Module, state_bytes: bytes, device: "torch.device") -> torch.nn.Module:
+    # weights_only: a model directory is untrusted input and must never execute code.
+    try:
+        state = torch.load(io.BytesIO(state_bytes), map_location=device, weights_only=True)
+    except Exception as error:  # torch raises several types for truncated or hostile files
+        raise ModelLoadError(
+            f"The torch weights of this pipeline could not be loaded safely ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}). The model file is truncated, corrupted "
+            f"or contains objects other than tensors; retrain or re-download the model."
+        ) from None
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise ModelLoadError(
+            f"The stored weights do not fit this model: {str(error).splitlines()[0]} ... Check that the "
+            f"config (widths, depth, bidirectional, labels) is the one the model was trained with."
+        ) from None
+    return module.to(device)
+
+
+def torch_layer(name: str, module: torch.nn.Module, convert_inputs: Callable, convert_outputs: Callable, dims) -> Model:
+    """A thinc layer over a torch module, like thinc's PyTorchWrapper_v2 but with weights
+    loaded through `weights_only` and `load_state_dict(strict=True)`."""
+    shim = PyTorchShim(module, serialize_model=_serialize_state, deserialize_model=_deserialize_state)
+    return Model(
+        name,
+        pytorch_forward,
+        attrs={"convert_inputs": convert_inputs, "convert_outputs": convert_outputs},
+        shims=[shim],
+        dims=dims,
+    )
+
+
+def torch_module(layer: Model) -> torch.nn.Module:
+    return layer.shims[0]._model
+
+
+def _device(layer: Model) -> "torch.device":
+    return layer.shims[0].device
+
+
+# --- the sequence tagger layer: List[Floats2d] features -> List[Floats2d] emissions ---------
+
+
+def _features_to_torch(layer: Model, features: List[Floats2d], is_train: bool):
+    device = _device(layer)
+    tensors = [xp2torch(x, requires_grad=is_train, device=device) for x in features]
+
+    def backprop(d_inputs: ArgsKwargs) -> List[Floats2d]:
+        grads = d_inputs.args[0]
+        return [
+            torch2xp(grad) if grad is not None else layer.ops.alloc2f(*x.shape) for grad, x in zip(grads, features)
+        ]
+
+    return ArgsKwargs(args=(tensors,), kwargs={}), backprop
+
+
+def _emissions_from_torch(layer: Model, inputs_outputs, is_train: bool):
+    _, emissions = inputs_outputs
+    device = _device(layer)
+    outputs = [torch2xp(e) for e in emissions]
+
+    def backprop(d_outputs: List[Floats2d]) -> ArgsKwargs:
+        grads = [xp2torch(d, device=device) for d in d_outputs]
+        return ArgsKwargs(args=(list(emissions),), kwargs={"grad_tensors": grads})
+
+    return outputs, backprop
+
+
+def sequence_tagger_layer(module: SequenceTagger) -> Model[List[Floats2d], List[Floats2d]]:
+    return torch_layer(
+        "bilstm_tagger", module, _features_to_torch, _emissions_from_torch, {"nI": module.input_width, "nO": None}
+    )
+
+
+def configure_tags(layer: Model, allowed_start, allowed_end, allowed_transitions) -> None:
+    torch_module(layer).configure_tags(
+        torch.from_numpy(numpy.asarray(allowed_start)),
+        torch.from_numpy(numpy.asarray(allowed_end)),
+        torch.from_numpy(numpy.asarray(allowed_transitions)),
+    )
+    layer.set_dim("nO", len(allowed_start), force=True)
+
+
+def is_configured(layer: Model) -> bool:
+    return torch_module(layer).is_configured
+
+
+@contextlib.contextmanager
+def inference_mode() -> Iterator[None]:
+    with torch.inference_mode():
+        yield
+
+
+def tagger_loss(layer: Model, emissions: List[Floats2d], gold: List[Ints1d]) -> Tuple[float, List[Floats2d]]:
+    """Loss and d(loss)/d(emissions). Gradients of the CRF's own scores accumulate in its torch
+    parameters, which the next finish_update applies."""
+    module = torch_module(layer)
+    device = _device(layer)
+    scores = [xp2torch(e, requires_grad=True, device=device) for e in emissions]
+    gold_tensors = [torch.as_tensor(numpy.asarray(g), dtype=torch.long, device=device) for g in gold]
+    loss = module.loss(scores, gold_tensors)
+    if not torch.isfinite(loss):
+        raise ValueError(
+            "The gold annotation has probability zero under the tag scheme (an invalid BILUO sequence "
+            "in a training example); check the training data with `spacy-bilstm convert`."
+        )
+    loss.backward()
+    return float(loss.detach()), [torch2xp(s.grad) for s in scores]
+
+
+def _to_torch_list(layer: Model, arrays: List[Floats2d]) -> List[torch.Tensor]:
+    device = _device(layer)
+    return [xp2torch(a, device=device) for a in arrays]
+
+
+def viterbi_paths(layer: Model, emissions: List[Floats2d]) -> List[numpy.ndarray]:
+    with torch.inference_mode():
+        paths = torch_module(layer).decode(_to_torch_list(layer, emissions))
+    return [p.cpu().numpy() for p in paths]
+
+
+def span_probabilities(
+    layer: Model, emissions: List[Floats2d], span_docs: Sequence[int], span_starts: Sequence[int], span_tags: Sequence[Sequence[int]]
+) -> numpy.ndarray:
+    """Probability of each span's tag sub-path; span_tags are ragged lists of tag ids."""
+    if len(span_docs) == 0:
+        return numpy.zeros(0, dtype="float32")
+    device = _device(layer)
+    width = max(len(t) for t in span_tags)
+    padded = numpy.full((len(span_tags), width), -1, dtype="int64")
+    for row, tags in enumerate(span_tags):
+        padded[row, : len(tags)] = tags
+    with torch.inference_mode():
+        log_probs = torch_module(layer).span_log_probs(
+            _to_torch_list(layer, emissions),
+            torch.as_tensor(numpy.asarray(span_docs, dtype="int64"), device=device),
+            torch.as_tensor(numpy.asarray(span_starts, dtype="int64"), device=device),
+            torch.as_tensor(padded, device=device),
+        )
+    return log_probs.exp().clamp(0.0, 1.0).cpu().numpy()
+
+
+# --- the character CNN layer: List[Doc] -> List[Floats2d] -----------------------------------
+
+
+@lru_cache(maxsize=2**18)
+def _char_ids(text: str, n_rows: int, max_chars: int) -> Tuple[int, ...]:
+    if len(text) > max_chars:
+        # Keep both ends: prefixes and suffixes carry most of the signal.
+        text = text[: max_chars - max_chars // 2] + text[-(max_chars // 2) :]
+    return tuple(ord(c) % (n_rows - 1) + 1 for c in text)
+
+
+def char_ids_of_docs(docs, n_rows: int, max_chars: int) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """(N tokens, C) char ids (0 = padding) and (N,) char counts, over all docs' tokens in order."""
+    token_ids = [_char_ids(token.text, n_rows, max_chars) for doc in docs for token in doc]
+    width = max((len(ids) for ids in token_ids), default=0)
+    char_ids = numpy.zeros((len(token_ids), width), dtype="int64")
+    lengths = numpy.zeros(len(token_ids), dtype="int64")
+    for row, ids in enumerate(token_ids):
+        char_ids[row, : len(ids)] = ids
+        lengths[row] = len(ids)
+    return char_ids, lengths
+
+
+def _docs_to_chars(layer: Model, docs, is_train: bool):
+    char_ids, lengths = char_ids_of_docs(docs, layer.attrs["n_char_rows"], layer.attrs["max_chars"])
+    device = _device(layer)
+    inputs = ArgsKwargs(args=(torch.as_tensor(char_ids, device=device), torch.as_tensor(lengths, device=device)), kwargs={})
+    return inputs, lambda d_inputs: []
+
+
+def _char_features_from_torch(layer: Model, inputs_outputs, is_train: bool):
+    docs, features = inputs_outputs
+    doc_lengths = [len(doc) for doc in docs]
+    flat = torch2xp(features)
+    boundaries = numpy.cumsum(doc_lengths)[:-1]
+    outputs = layer.ops.xp.split(flat, boundaries) if docs else []
+    device = _device(layer)
+
+    def backprop(d_outputs: List[Floats2d]) -> ArgsKwargs:
+        grad = layer.ops.xp.concatenate(d_outputs) if d_outputs else layer.ops.alloc2f(0, features.shape[1])
+        return ArgsKwargs(args=(features,), kwargs={"grad_tensors": xp2torch(grad, device=device)})
+
+    return list(outputs), backprop
+
+
+def char_cnn_layer(module: CharCNN, n_char_rows: int, max_chars: int) -> Model:
+    layer = torch_layer("char_cnn", module, _docs_to_chars, _char_features_from_torch, {"nO": module.output_width})
+    layer.attrs["n_char_rows"] = n_char_rows
+    layer.attrs["max_chars"] = max_chars
+    return layer

@@ -1,0 +1,60 @@
+"""The LSTM encoder over packed sequences, and the length bucketing that bounds padding."""
+from typing import List, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+def length_buckets(lengths: Sequence[int], max_padded_tokens: int) -> List[List[int]]:
+    """Group row indices, longest first, so that each group's padded size (rows x longest row)
+    stays within `max_padded_tokens`. A row longer than the budget gets a group of its own:
+    one very long document never inflates the padding of the short ones beside it."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    buckets: List[List[int]] = []
+    current: List[int] = []
+    for index in order:
+        longest = lengths[current[0]] if current else lengths[index]
+        if current and (len(current) + 1) * max(longest, 1) > max_padded_tokens:
+            buckets.append(current)
+            current = []
+        current.append(index)
+    if current:
+        buckets.append(current)
+    return buckets
+
+
+class LSTMEncoder(nn.Module):
+    """A (bi)directional LSTM over packed sequences: padding never reaches the recurrence."""
+
+    def __init__(self, input_width: int, hidden_width: int, depth: int, dropout: float, bidirectional: bool):
+        super().__init__()
+        self.input_dropout = nn.Dropout(dropout)
+        self.lstm = nn.LSTM(
+            input_width,
+            hidden_width,
+            num_layers=depth,
+            dropout=dropout if depth > 1 else 0.0,
+            bidirectional=bidirectional,
+            batch_first=True,
+        )
+        self.output_dropout = nn.Dropout(dropout)
+        self.output_width = hidden_width * (2 if bidirectional else 1)
+
+    def forward(self, padded: Tensor, lengths: Tensor) -> Tensor:
+        """(B, L, input_width) -> (B, L, output_width); rows of length 0 come back as zeros."""
+        max_length = padded.shape[1]
+        if max_length == 0:
+            return padded.new_zeros(padded.shape[0], 0, self.output_width)
+        # pack_padded_sequence rejects length 0; such rows are cut back to length 0 by callers.
+        packed = pack_padded_sequence(
+            self.input_dropout(padded), lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False
+        )
+        hidden, _ = self.lstm(packed)
+        hidden, _ = pad_packed_sequence(hidden, batch_first=True, total_length=max_length)
+        return self.output_dropout(hidden)
+
+
+def pad_rows(rows: List[Tensor]) -> Tensor:
+    """Stack (n_i, ...) tensors into (B, max n_i, ...), zero-padded."""
+    return torch.nn.utils.rnn.pad_sequence(rows, batch_first=True)

@@ -1,0 +1,135 @@
+"""The sequence tagger: LSTM encoder -> linear emissions -> CRF (or softmax) output.
+
+Inputs and outputs are lists of per-document tensors; inside, documents are grouped into
+length buckets, padded and packed, so that the amount of padding is bounded whatever the mix
+of document lengths.
+"""
+from typing import List, Optional
+
+import torch
+from torch import Tensor, nn
+
+from .crf import LinearChainCRF
+from .encoder import LSTMEncoder, length_buckets, pad_rows
+
+OUTPUT_LAYERS = ("crf", "softmax")
+
+
+class SequenceTagger(nn.Module):
+    def __init__(
+        self,
+        input_width: int,
+        hidden_width: int,
+        depth: int,
+        dropout: float,
+        bidirectional: bool,
+        output: str = "crf",
+        max_padded_tokens: int = 65536,
+    ):
+        super().__init__()
+        if output not in OUTPUT_LAYERS:
+            raise ValueError(f"output must be one of {OUTPUT_LAYERS}, got {output!r}")
+        self.input_width = input_width
+        self.output = output
+        self.max_padded_tokens = max_padded_tokens
+        self.encoder = LSTMEncoder(input_width, hidden_width, depth, dropout, bidirectional)
+        self.projection: Optional[nn.Linear] = None
+        self.crf: Optional[LinearChainCRF] = None
+
+    @property
+    def is_configured(self) -> bool:
+        return self.crf is not None
+
+    @property
+    def n_tags(self) -> int:
+        return self.crf.n_tags if self.crf is not None else 0
+
+    def configure_tags(self, allowed_start: Tensor, allowed_end: Tensor, allowed_transitions: Tensor) -> None:
+        """Create the output layer for a tag set (known only once the labels are). Replaces
+        any existing output layer; the encoder is kept."""
+        device = next(self.encoder.parameters()).device
+        self.projection = nn.Linear(self.encoder.output_width, allowed_start.shape[0]).to(device)
+        self.crf = LinearChainCRF(
+            allowed_start.to(device),
+            allowed_end.to(device),
+            allowed_transitions.to(device),
+            trainable=self.output == "crf",
+        ).to(device)
+
+    def _require_tags(self) -> None:
+        if not self.is_configured:
+            raise RuntimeError("The tagger has no tag set yet: initialize the component with its labels first.")
+
+    def _buckets(self, rows: List[Tensor]) -> List[List[int]]:
+        return length_buckets([row.shape[0] for row in rows], self.max_padded_tokens)
+
+    def forward(self, features: List[Tensor]) -> List[Tensor]:
+        """Per-document token features (n_i, input_width) -> emission scores (n_i, T).
+        For the softmax output the scores are log-probabilities."""
+        self._require_tags()
+        emissions: List[Optional[Tensor]] = [None] * len(features)
+        for bucket in self._buckets(features):
+            lengths = torch.tensor([features[i].shape[0] for i in bucket])
+            hidden = self.encoder(pad_rows([features[i] for i in bucket]), lengths)
+            scores = self.projection(hidden)
+            if self.output == "softmax":
+                scores = torch.log_softmax(scores, dim=-1)
+            for row, index in enumerate(bucket):
+                emissions[index] = scores[row, : lengths[row]]
+        return emissions
+
+    def _padded(self, emissions: List[Tensor], bucket: List[int]):
+        lengths = torch.tensor([emissions[i].shape[0] for i in bucket], device=emissions[bucket[0]].device)
+        return pad_rows([emissions[i] for i in bucket]), lengths
+
+    def loss(self, emissions: List[Tensor], gold: List[Tensor]) -> Tensor:
+        """Summed negative log-likelihood of the gold tags (-1 = unknown, marginalised)."""
+        self._require_tags()
+        total = emissions[0].new_zeros(()) if emissions else torch.zeros(())
+        for bucket in self._buckets(emissions):
+            padded, lengths = self._padded(emissions, bucket)
+            gold_padded = nn.utils.rnn.pad_sequence([gold[i] for i in bucket], batch_first=True, padding_value=-1)
+            if self.output == "crf":
+                total = total + self.crf.negative_log_likelihood(padded, lengths, gold_padded).sum()
+            else:
+                known = gold_padded >= 0
+                gold_scores = padded.gather(2, gold_padded.clamp(min=0).unsqueeze(2)).squeeze(2)
+                total = total - torch.where(known, gold_scores, torch.zeros_like(gold_scores)).sum()
+        return total
+
+    def decode(self, emissions: List[Tensor]) -> List[Tensor]:
+        """Best valid tag path per document (for the softmax output: the most probable path
+        among those the tag scheme allows)."""
+        self._require_tags()
+        paths: List[Optional[Tensor]] = [None] * len(emissions)
+        for bucket in self._buckets(emissions):
+            padded, lengths = self._padded(emissions, bucket)
+            best = self.crf.viterbi(padded, lengths)
+            for row, index in enumerate(bucket):
+                paths[index] = best[row, : lengths[row]]
+        return paths
+
+    def span_log_probs(self, emissions: List[Tensor], span_docs: Tensor, span_starts: Tensor, span_tags: Tensor) -> Tensor:
+        """log-probability of each span's exact tag sub-path (see LinearChainCRF.span_log_probs).
+        For the softmax output this is the same quantity under the distribution that the
+        per-token softmax scores induce on valid paths: an approximation, not a CRF marginal."""
+        self._require_tags()
+        result = span_starts.new_zeros(span_starts.shape[0], dtype=emissions[0].dtype if emissions else torch.float)
+        if span_docs.shape[0] == 0:
+            return result
+        for bucket in self._buckets(emissions):
+            padded, lengths = self._padded(emissions, bucket)
+            row_of_doc = torch.full((len(emissions),), -1, dtype=torch.long, device=span_docs.device)
+            row_of_doc[torch.tensor(bucket, device=span_docs.device)] = torch.arange(len(bucket), device=span_docs.device)
+            selected = (row_of_doc[span_docs] >= 0).nonzero().squeeze(1)
+            if selected.numel() == 0:
+                continue
+            width = int((span_tags[selected] >= 0).sum(1).max())
+            result[selected] = self.crf.span_log_probs(
+                padded,
+                lengths,
+                row_of_doc[span_docs[selected]],
+                span_starts[selected],
+                span_tags[selected, :width],
+            )
+        return result

@@ -1,0 +1,280 @@
+"""The `bilstm_ner` component: a TrainablePipe that writes `doc.ents` (and a span group with
+each entity's probability) from a BiLSTM-CRF tagger. spaCy glue only: every tensor operation
+happens in `bridge` and `nn`."""
+from itertools import islice
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import srsly
+from spacy import util
+from spacy.language import Language
+from spacy.pipeline.trainable_pipe import TrainablePipe
+from spacy.tokens import Doc, Span, SpanGroup
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer, set_dropout_rate
+from thinc.types import Floats2d
+
+from . import bridge
+from .tags import BiluoTags
+
+DEFAULT_MODEL_CONFIG_STR = """
+[model]
+@architectures = "spacy-bilstm.BiLSTMCRF.v1"
+hidden_width = 128
+depth = 1
+dropout = 0.3
+bidirectional = true
+output = "crf"
+
+[model.tok2vec]
+@architectures = "spacy-bilstm.WordCharEmbed.v1"
+width = 96
+attrs = ["NORM", "PREFIX", "SUFFIX", "SHAPE"]
+rows = [5000, 1000, 2500, 2500]
+include_static_vectors = false
+include_char_cnn = true
+char_embed_width = 32
+char_filters = 64
+char_window = 3
+char_rows = 1024
+max_chars = 20
+"""
+DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG_STR)["model"]
+DEFAULT_SPANS_KEY = "bilstm_ner"
+
+# One predicted entity: (start token, end token exclusive, label, probability).
+Entity = Tuple[int, int, str, float]
+
+
+@Language.factory(
+    "bilstm_ner",
+    assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc.spans"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "spans_key": DEFAULT_SPANS_KEY,
+        "threshold": 0.0,
+        "scorer": {"@scorers": "spacy.ner_scorer.v1"},
+    },
+    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+)
+def make_bilstm_ner(
+    nlp: Language, name: str, model: Model, spans_key: str, threshold: float, scorer: Optional[Callable]
+) -> "BiLSTMEntityRecognizer":
+    """A BiLSTM-CRF named-entity recognizer.
+
+    model: a BiLSTMCRF architecture (token features -> LSTM -> tag emission scores).
+    spans_key: every predicted entity also goes to doc.spans[spans_key], with its probability
+        in attrs["scores"], whether or not it clears the threshold.
+    threshold: entities whose probability is below it are left out of doc.ents.
+    """
+    return BiLSTMEntityRecognizer(nlp.vocab, model, name, spans_key=spans_key, threshold=threshold, scorer=scorer)
+
+
+class BiLSTMEntityRecognizer(TrainablePipe):
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str = "bilstm_ner",
+        *,
+        spans_key: str = DEFAULT_SPANS_KEY,
+        threshold: float = 0.0,
+        scorer: Optional[Callable] = None,
+    ):
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"[components.{name}] threshold must be between 0 and 1, got {threshold}.")
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        self.cfg: Dict = {"labels": [], "spans_key": spans_key, "threshold": threshold}
+        self._tags = BiluoTags([])
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        return tuple(self.cfg["labels"])
+
+    @property
+    def label_data(self) -> List[str]:
+        return list(self.labels)
+
+    @property
+    def spans_key(self) -> str:
+        return self.cfg["spans_key"]
+
+    @property
+    def threshold(self) -> float:
+        return self.cfg["threshold"]
+
+    @property
+    def _tagger(self) -> Model:
+        return self.model.get_ref("tagger")
+
+    def add_label(self, label: str) -> int:
+        if not isinstance(label, str) or not label:
+            raise ValueError(f"Entity labels must be non-empty strings, got {label!r}.")
+        if label in self.labels:
+            return 0
+        if bridge.is_configured(self._tagger):
+            raise ValueError(
+                f"Cannot add the label {label!r} to '{self.name}' after it was initialized: its output layer "
+                f"is sized for {list(self.labels)}. Add every label before nlp.initialize(), or list them in "
+                f"[initialize.components.{self.name}.labels]."
+            )
+        self.cfg["labels"].append(label)
+        return 1
+
+    def _configure_tags(self) -> None:
+        self._tags = BiluoTags(self.labels)
+        bridge.configure_tags(
+            self._tagger, self._tags.allowed_start, self._tags.allowed_end, self._tags.allowed_transitions
+        )
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Sequence[str]] = None,
+    ) -> None:
+        """Take the labels from `labels`, or else from the entities of the examples, then
+        build the output layer and initialize the model on a sample of the examples."""
+        validate_get_examples(get_examples, "BiLSTMEntityRecognizer.initialize")
+        if labels is None:
+            labels = sorted({ent.label_ for eg in get_examples() for ent in eg.reference.ents})
+        self.cfg["labels"] = []
+        for label in labels:
+            self.add_label(label)
+        if not self.labels:
+            raise ValueError(
+                f"'{self.name}' found no entity labels: the training examples have no entities and no labels "
+                f"were given. Check the training data, or list the labels in "
+                f"[initialize.components.{self.name}.labels]."
+            )
+        self._configure_tags()
+        doc_sample = [eg.predicted for eg in islice(get_examples(), 10)]
+        self.model.initialize(X=doc_sample)
+
+    def predict(self, docs: Iterable[Doc]) -> List[List[Entity]]:
+        docs = list(docs)
+        if not any(len(doc) for doc in docs):
+            return [[] for _ in docs]
+        with bridge.inference_mode():
+            emissions = self.model.predict(docs)
+        paths = bridge.viterbi_paths(self._tagger, emissions)
+        spans = [self._tags.spans_from_ids(path) for path in paths]
+        flat = [(doc_index, span) for doc_index, doc_spans in enumerate(spans) for span in doc_spans]
+        probabilities = bridge.span_probabilities(
+            self._tagger,
+            emissions,
+            [doc_index for doc_index, _ in flat],
+            [span[0] for _, span in flat],
+            [self._tags.span_tag_ids(span) for _, span in flat],
+        )
+        entities: List[List[Entity]] = [[] for _ in docs]
+        for (doc_index, (start, end, label)), probability in zip(flat, probabilities):
+            entities[doc_index].append((start, end, label, float(probability)))
+        return entities
+
+    def set_annotations(self, docs: Iterable[Doc], entities: List[List[Entity]]) -> None:
+        for doc, doc_entities in zip(docs, entities):
+            spans = [Span(doc, start, end, label=label) for start, end, label, _ in doc_entities]
+            scores = [score for *_, score in doc_entities]
+            doc.spans[self.spans_key] = SpanGroup(doc, name=self.spans_key, spans=spans, attrs={"scores": scores})
+            kept = [span for span, score in zip(spans, scores) if score >= self.threshold]
+            doc.set_ents(kept, default="outside")
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "BiLSTMEntityRecognizer.update")
+        if not any(len(eg.predicted) for eg in examples):
+            return losses
+        set_dropout_rate(self.model, drop)
+        emissions, backprop = self.model.begin_update([eg.predicted for eg in examples])
+        loss, d_emissions = self.get_loss(examples, emissions)
+        backprop(d_emissions)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def get_loss(self, examples: Iterable[Example], emissions: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
+        """CRF negative log-likelihood of the gold tags; tokens whose gold tag is unknown
+        (misaligned or unannotated) are marginalised. The CRF's own score gradients accumulate
+        in the model and are applied by the next finish_update."""
+        validate_examples(examples, "BiLSTMEntityRecognizer.get_loss")
+        gold = [self._tags.ids_from_biluo(eg.get_aligned_ner()) for eg in examples]
+        return bridge.tagger_loss(self._tagger, emissions, gold)
+
+    # Serialization: the output layer's shape depends on the labels, so the labels (cfg) are
+    # read and the output layer built before the weights are loaded into it.
+
+    def _configure_for_loading(self) -> None:
+        if self.labels:
+            self._configure_tags()
+
+    def _load_model_bytes(self, data: bytes, source: str) -> None:
+        try:
+            self.model.from_bytes(data)
+        except bridge.ModelLoadError as error:
+            raise bridge.ModelLoadError(f"Component '{self.name}' ({source}): {error}") from None
+        except Exception as error:
+            raise bridge.ModelLoadError(
+                f"Component '{self.name}' could not load its model from {source}: {type(error).__name__}: "
+                f"{error}. The file is truncated or corrupted, or it was saved from a different config or "
+                f"label set (labels now: {list(self.labels)}). Retrain or restore the model directory."
+            ) from None
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "BiLSTMEntityRecognizer":
+        self._validate_serialization_attrs()
+
+        def load_model(data: bytes) -> None:
+            self._configure_for_loading()
+            self._load_model_bytes(data, "bytes")
+
+        deserializers = {
+            "cfg": lambda data: self.cfg.update(srsly.json_loads(data)),
+            "vocab": lambda data: self.vocab.from_bytes(data, exclude=exclude),
+            "model": load_model,
+        }
+        util.from_bytes(bytes_data, deserializers, exclude)
+        return self
+
+    def from_disk(self, path, *, exclude: Iterable[str] = tuple()) -> "BiLSTMEntityRecognizer":
+        self._validate_serialization_attrs()
+        path = Path(path)
+
+        def load_cfg(cfg_path: Path) -> None:
+            if not cfg_path.exists():
+                raise bridge.ModelLoadError(
+                    f"Component '{self.name}' has no cfg file at {cfg_path}: the pipeline directory is incomplete."
+                )
+            self.cfg.update(srsly.read_json(cfg_path))
+
+        def load_model(model_path: Path) -> None:
+            if not model_path.exists():
+                raise bridge.ModelLoadError(
+                    f"Component '{self.name}' has no weights at {model_path}: the pipeline directory is "
+                    f"incomplete. Copy the whole directory again or retrain."
+                )
+            self._configure_for_loading()
+            self._load_model_bytes(model_path.read_bytes(), str(model_path))
+
+        deserializers = {
+            "vocab": lambda p: self.vocab.from_disk(p, exclude=exclude),
+            "cfg": load_cfg,
+            "model": load_model,
+        }
+        util.from_disk(path, deserializers, exclude)
+        return self

@@ -1,0 +1,214 @@
+"""The CRF against brute-force enumeration of every tag path on tiny inputs."""
+import itertools
+import math
+
+import pytest
+import torch
+
+from spacy_bilstm.nn import LinearChainCRF
+from spacy_bilstm.tags import BiluoTags
+
+
+def make_crf(labels=("PER",), seed=0, trainable=True):
+    tags = BiluoTags(labels)
+    crf = LinearChainCRF(
+        torch.from_numpy(tags.allowed_start),
+        torch.from_numpy(tags.allowed_end),
+        torch.from_numpy(tags.allowed_transitions),
+        trainable=trainable,
+    )
+    generator = torch.Generator().manual_seed(seed)
+    if trainable:
+        with torch.no_grad():
+            for parameter in crf.parameters():
+                parameter.copy_(torch.randn(parameter.shape, generator=generator))
+    return tags, crf
+
+
+def random_batch(lengths, n_tags, seed=0):
+    generator = torch.Generator().manual_seed(seed + 100)
+    emissions = torch.randn(len(lengths), max(lengths), n_tags, generator=generator, dtype=torch.float64)
+    return emissions, torch.tensor(lengths)
+
+
+def allowed_paths(tags, length):
+    """Every tag path of `length` that BILUO allows, with its unnormalised score."""
+    return [path for path in itertools.product(range(len(tags)), repeat=length) if tags.is_valid_path(path)]
+
+
+def brute_score(crf, emissions_row, path):
+    start, end, transitions = (s.detach().double() for s in crf.masked_scores())
+    score = start[path[0]] + end[path[-1]] + sum(emissions_row[t, tag].item() for t, tag in enumerate(path))
+    score += sum(transitions[a, b] for a, b in zip(path[:-1], path[1:]))
+    return float(score)
+
+
+def brute_log_z(crf, tags, emissions_row, length, consistent=lambda path: True):
+    scores = [brute_score(crf, emissions_row, p) for p in allowed_paths(tags, length) if consistent(p)]
+    top = max(scores)
+    return top + math.log(sum(math.exp(s - top) for s in scores))
+
+
+LENGTHS = [[1], [3], [4, 2, 1], [2, 4, 3]]
+
+
+@pytest.mark.parametrize("lengths", LENGTHS)
+@pytest.mark.parametrize("labels", [("PER",), ("PER", "LOC")])
+def test_log_partition_equals_brute_force_with_padding(lengths, labels):
+    if len(labels) == 2 and max(lengths) > 3:
+        lengths = [min(n, 3) for n in lengths]
+    tags, crf = make_crf(labels)
+    crf = crf.double()
+    emissions, lengths_t = random_batch(lengths, len(tags))
+    log_z = crf.log_partition(emissions, lengths_t)
+    for row, length in enumerate(lengths):
+        assert log_z[row].item() == pytest.approx(brute_log_z(crf, tags, emissions[row], length), abs=1e-9)
+
+
+def test_padding_never_changes_a_result():
+    tags, crf = make_crf(("PER",))
+    crf = crf.double()
+    emissions, lengths = random_batch([3], len(tags))
+    padded = torch.cat([emissions, torch.randn(1, 4, len(tags), dtype=torch.float64) * 50], dim=1)
+    assert torch.allclose(crf.log_partition(emissions, lengths), crf.log_partition(padded, lengths))
+    assert torch.equal(crf.viterbi(emissions, lengths)[:, :3], crf.viterbi(padded, lengths)[:, :3])
+    assert torch.allclose(crf.marginals(emissions, lengths), crf.marginals(padded, lengths)[:, :3])
+
+
+@pytest.mark.parametrize("lengths", LENGTHS)
+def test_gold_path_score_and_nll_equal_brute_force(lengths):
+    tags, crf = make_crf(("PER",), seed=1)
+    crf = crf.double()
+    emissions, lengths_t = random_batch(lengths, len(tags), seed=1)
+    gold = torch.full((len(lengths), max(lengths)), -1, dtype=torch.long)
+    gold_paths = []
+    for row, length in enumerate(lengths):
+        path = allowed_paths(tags, length)[(row * 7 + 3) % len(allowed_paths(tags, length))]
+        gold_paths.append(path)
+        gold[row, :length] = torch.tensor(path)
+    scores = crf.path_score(emissions, lengths_t, gold.clamp(min=0))
+    nll = crf.negative_log_likelihood(emissions, lengths_t, gold)
+    for row, length in enumerate(lengths):
+        expected_score = brute_score(crf, emissions[row], gold_paths[row])
+        assert scores[row].item() == pytest.approx(expected_score, abs=1e-9)
+        expected_nll = brute_log_z(crf, tags, emissions[row], length) - expected_score
+        assert nll[row].item() == pytest.approx(expected_nll, abs=1e-9)
+
+
+def test_unknown_gold_tags_are_marginalised_not_read_as_outside():
+    tags, crf = make_crf(("PER",), seed=2)
+    crf = crf.double()
+    emissions, lengths = random_batch([4], len(tags), seed=2)
+    gold = torch.tensor([[tags.ids["B-PER"], -1, -1, tags.ids["O"]]])
+    nll = crf.negative_log_likelihood(emissions, lengths, gold)[0].item()
+
+    def consistent(path):
+        return path[0] == tags.ids["B-PER"] and path[3] == tags.ids["O"]
+
+    expected = brute_log_z(crf, tags, emissions[0], 4) - brute_log_z(crf, tags, emissions[0], 4, consistent)
+    assert nll == pytest.approx(expected, abs=1e-9)
+    as_outside = gold.clone()
+    as_outside[gold < 0] = tags.ids["O"]
+    # B-PER O is not even a valid path: reading unknown as O would make the loss infinite.
+    assert math.isinf(crf.negative_log_likelihood(emissions, lengths, as_outside)[0].item())
+
+
+@pytest.mark.parametrize("lengths", LENGTHS)
+def test_marginals_equal_brute_force(lengths):
+    tags, crf = make_crf(("PER",), seed=3)
+    crf = crf.double()
+    emissions, lengths_t = random_batch(lengths, len(tags), seed=3)
+    marginals = crf.marginals(emissions, lengths_t)
+    for row, length in enumerate(lengths):
+        log_z = brute_log_z(crf, tags, emissions[row], length)
+        expected = torch.zeros(length, len(tags), dtype=torch.float64)
+        for path in allowed_paths(tags, length):
+            weight = math.exp(brute_score(crf, emissions[row], path) - log_z)
+            for t, tag in enumerate(path):
+                expected[t, tag] += weight
+        assert torch.allclose(marginals[row, :length], expected, atol=1e-9)
+        assert torch.all(marginals[row, length:] == 0)
+
+
+@pytest.mark.parametrize("lengths", LENGTHS)
+def test_viterbi_equals_brute_force_argmax(lengths):
+    tags, crf = make_crf(("PER",), seed=4)
+    crf = crf.double()
+    emissions, lengths_t = random_batch(lengths, len(tags), seed=4)
+    paths = crf.viterbi(emissions, lengths_t)
+    for row, length in enumerate(lengths):
+        best = max(allowed_paths(tags, length), key=lambda p: brute_score(crf, emissions[row], p))
+        assert paths[row, :length].tolist() == list(best)
+        assert torch.all(paths[row, length:] == -1)
+
+
+@pytest.mark.parametrize("lengths", [[3], [4, 2, 1], [2, 4, 3]])
+def test_span_log_probs_equal_brute_force_sums_over_paths(lengths):
+    tags, crf = make_crf(("PER",), seed=5)
+    crf = crf.double()
+    emissions, lengths_t = random_batch(lengths, len(tags), seed=5)
+    spans = [(row, start, end) for row, n in enumerate(lengths) for start in range(n) for end in range(start + 1, n + 1)]
+    sub_paths = [tags.span_tag_ids((start, end, "PER")) for _, start, end in spans]
+    width = max(len(p) for p in sub_paths)
+    span_tags = torch.tensor([p + [-1] * (width - len(p)) for p in sub_paths])
+    log_probs = crf.span_log_probs(
+        emissions, lengths_t, torch.tensor([s[0] for s in spans]), torch.tensor([s[1] for s in spans]), span_tags
+    )
+    for (row, start, end), sub_path, log_prob in zip(spans, sub_paths, log_probs):
+        log_z = brute_log_z(crf, tags, emissions[row], lengths[row])
+        mass = sum(
+            math.exp(brute_score(crf, emissions[row], p) - log_z)
+            for p in allowed_paths(tags, lengths[row])
+            if list(p[start:end]) == sub_path
+        )
+        assert math.exp(log_prob.item()) == pytest.approx(mass, abs=1e-9)
+
+
+def test_scores_of_every_label_for_one_span_sum_to_at_most_one():
+    tags, crf = make_crf(("PER", "LOC", "ORG"), seed=6)
+    emissions, lengths = random_batch([5], len(tags), seed=6)
+    span_tags = torch.tensor([tags.span_tag_ids((1, 3, label)) for label in tags.labels])
+    probs = crf.span_log_probs(emissions.float(), lengths, torch.zeros(3, dtype=torch.long), torch.ones(3, dtype=torch.long), span_tags).exp()
+    assert torch.all((probs >= 0) & (probs <= 1))
+    assert probs.sum().item() <= 1 + 1e-6
+
+
+def test_viterbi_under_random_weights_is_always_valid_biluo():
+    tags, _ = make_crf(("PER", "LOC", "ORG", "MISC"))
+    for seed in range(20):
+        _, crf = make_crf(("PER", "LOC", "ORG", "MISC"), seed=seed)
+        emissions, lengths = random_batch([1, 7, 15, 30], len(tags), seed=seed)
+        emissions = emissions.float() * 5
+        paths = crf.viterbi(emissions, lengths)
+        for row, length in enumerate(lengths.tolist()):
+            assert tags.is_valid_path(paths[row, :length].tolist())
+
+
+def test_zero_length_rows_have_empty_paths_and_no_loss():
+    tags, crf = make_crf(("PER",))
+    emissions, _ = random_batch([3, 3], len(tags))
+    lengths = torch.tensor([0, 3])
+    assert crf.log_partition(emissions.float(), lengths)[0].item() == 0
+    assert torch.all(crf.viterbi(emissions.float(), lengths)[0] == -1)
+    gold = torch.full((2, 3), -1, dtype=torch.long)
+    assert crf.negative_log_likelihood(emissions.float(), lengths, gold)[0].item() == 0
+
+
+def test_masked_transitions_get_finite_gradients():
+    tags, crf = make_crf(("PER", "LOC"), seed=7)
+    emissions, lengths = random_batch([4, 2], len(tags), seed=7)
+    emissions = emissions.float().requires_grad_()
+    gold = torch.tensor([[tags.ids["B-PER"], -1, tags.ids["L-PER"], tags.ids["O"]], [tags.ids["U-LOC"], -1, -1, -1]])
+    crf.negative_log_likelihood(emissions, lengths, gold).sum().backward()
+    for tensor in [emissions.grad, *(p.grad for p in crf.parameters())]:
+        assert torch.all(torch.isfinite(tensor))
+    assert torch.all(crf.transition_scores.grad[~crf.allowed_transitions] == 0)
+
+
+def test_fixed_crf_for_softmax_output_has_no_parameters_but_still_masks():
+    tags, crf = make_crf(("PER",), trainable=False)
+    assert list(crf.parameters()) == []
+    emissions = torch.zeros(1, 3, len(tags))
+    emissions[0, :, tags.ids["I-PER"]] = 10.0  # a softmax that only likes I-PER: invalid on its own
+    path = crf.viterbi(emissions, torch.tensor([3]))[0].tolist()
+    assert tags.is_valid_path(path)
