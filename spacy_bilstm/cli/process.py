@@ -1,0 +1,47 @@
+"""`spacy-bilstm process`: run a pipeline over many documents, locally or on Dask."""
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..process import ProcessError, process
+from ._app import app
+
+
+@app.command("process")
+def process_cli(
+    model: str = typer.Argument(..., help="Pipeline: a directory path or an installed package name."),
+    input_spec: str = typer.Argument(
+        ..., metavar="INPUT",
+        help="A .txt (one document per line), .jsonl or .spacy file, a .gz of one, a directory or a glob (quote it).",
+    ),
+    output: Path = typer.Argument(..., help="Output file: .jsonl or .spacy."),
+    text_key: str = typer.Option("text", "--text-key", help="JSONL field holding the text."),
+    id_key: str = typer.Option("id", "--id-key", help="JSONL field holding the record id."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Documents per nlp.pipe batch."),
+    n_process: int = typer.Option(1, "--n-process", help="Processes for nlp.pipe (local engine)."),
+    gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU to use; -1 for CPU."),
+    on_error: str = typer.Option(
+        "raise", "--on-error",
+        help="Bad records: 'raise' stops at the first one; 'skip' writes each to OUTPUT.errors.jsonl and goes on.",
+    ),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run after its last complete record."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUTPUT."),
+    engine: str = typer.Option("local", "--engine", help="'local' or 'dask'."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (existing cluster)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Workers of a Dask LocalCluster on this machine."),
+    partition_size: int = typer.Option(1000, "--partition-size", help="Records per Dask task."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary."),
+) -> None:
+    """Find entities in every document of INPUT and write them to OUTPUT, in input order,
+    one output record per input record."""
+    try:
+        process(
+            model, input_spec, output,
+            text_key=text_key, id_key=id_key, batch_size=batch_size, n_process=n_process,
+            gpu_id=gpu_id, on_error=on_error, resume=resume, overwrite=overwrite, engine=engine,
+            scheduler=scheduler, workers=workers, partition_size=partition_size, quiet=quiet,
+        )
+    except ProcessError as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(1)

@@ -1,0 +1,70 @@
+"""The local engine: one `nlp.pipe` call over the whole record stream.
+
+Every record goes through `nlp.pipe`, bad ones as an empty text, so the docs that come
+out line up one-to-one with the records in a small queue (nlp.pipe keeps order, also with
+n_process > 1) and memory stays bounded by nlp.pipe's own look-ahead. One call matters:
+with n_process > 1 each call starts new processes."""
+from collections import deque
+from typing import Deque, Iterable, Iterator, Optional, Tuple, Union
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from .errors import ProcessError
+from .records import Outcome, Record, doc_entities, length_problem, score_span_keys
+
+
+def load_pipeline(model: str, gpu_id: int = -1) -> Language:
+    if gpu_id >= 0:
+        spacy.require_gpu(gpu_id)
+    try:
+        return spacy.load(model)
+    except OSError as error:
+        raise ProcessError(
+            f"Cannot load the pipeline {model!r}: {error}. Give the path of a trained pipeline "
+            f"directory or the name of an installed pipeline package."
+        ) from error
+
+
+def _pipe_input(nlp: Language, record: Record, problem: Optional[str]) -> Union[str, Doc]:
+    if problem is not None:
+        return ""
+    if record.words is not None:
+        return Doc(nlp.vocab, words=record.words, spaces=record.spaces)
+    return record.text
+
+
+def process_records(
+    nlp: Language,
+    records: Iterable[Record],
+    *,
+    batch_size: int,
+    n_process: int = 1,
+    keep_docs: bool = False,
+    docs_as_bytes: bool = False,
+) -> Iterator[Outcome]:
+    """Yield one Outcome per record, in order."""
+    span_keys = score_span_keys(nlp)
+    pending: Deque[Tuple[Record, Optional[str]]] = deque()
+
+    def feed() -> Iterator[Union[str, Doc]]:
+        for record in records:
+            problem = record.error or length_problem(record, nlp.max_length)
+            pending.append((record.without_content(), problem))
+            yield _pipe_input(nlp, record, problem)
+
+    for doc in nlp.pipe(feed(), batch_size=batch_size, n_process=n_process):
+        record, problem = pending.popleft()
+        if problem is not None:
+            yield Outcome(record, error=problem)
+            continue
+        outcome = Outcome(record, entities=doc_entities(doc, span_keys), n_words=len(doc))
+        if keep_docs:
+            if docs_as_bytes:
+                outcome.doc_bytes = doc.to_bytes(exclude=["user_data"])
+            else:
+                outcome.doc = doc
+        yield outcome
+    if pending:
+        raise RuntimeError(f"nlp.pipe returned fewer docs than it was given ({len(pending)} missing)")

@@ -1,0 +1,127 @@
+"""The unit of work (`Record`), its result (`Outcome`) and the one JSON serialiser
+that both engines use, so that their output is identical byte for byte."""
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+SCORES_ATTR = "scores"
+
+
+@dataclass
+class Record:
+    """One input record. `index` counts records over all input files (0-based, in
+    processing order) and is what `--resume` counts; `line` is 1-based within `source`
+    (the document number for .spacy files)."""
+
+    index: int
+    source: str
+    line: int
+    id: Any
+    text: Optional[str] = None
+    # Set for .spacy input, so that its tokenisation is kept.
+    words: Optional[List[str]] = None
+    spaces: Optional[List[bool]] = None
+    carried: Dict[str, Any] = field(default_factory=dict)
+    # Why the record cannot be processed, found while reading it (e.g. invalid JSON).
+    error: Optional[str] = None
+
+    def n_chars(self) -> int:
+        if self.text is not None:
+            return len(self.text)
+        if self.words is not None and self.spaces is not None:
+            return sum(len(w) for w in self.words) + sum(self.spaces)
+        return 0
+
+    def without_content(self) -> "Record":
+        """The record's metadata only: what an output record needs besides the entities."""
+        return Record(self.index, self.source, self.line, self.id, carried=self.carried, error=self.error)
+
+
+@dataclass
+class Outcome:
+    """The result for one record: entities, or the reason it could not be processed."""
+
+    record: Record
+    entities: Optional[List[Dict[str, Any]]] = None
+    n_words: int = 0
+    error: Optional[str] = None
+    # Only kept when the output is .spacy.
+    doc: Optional[Doc] = None
+    doc_bytes: Optional[bytes] = None
+
+
+def length_problem(record: Record, max_length: int) -> Optional[str]:
+    n_chars = record.n_chars()
+    if n_chars > max_length:
+        return (
+            f"document has {n_chars} characters, more than the pipeline's nlp.max_length "
+            f"({max_length}); split it, or raise nlp.max_length if memory allows"
+        )
+    return None
+
+
+def score_span_keys(nlp: Language) -> List[str]:
+    """Span-group keys of the components that expose entity scores: a component with a
+    `spans_key` attribute writes all its predicted entities to `doc.spans[spans_key]`,
+    with `attrs["scores"]` aligned with the spans."""
+    keys = []
+    for _, pipe in nlp.pipeline:
+        key = getattr(pipe, "spans_key", None)
+        if isinstance(key, str) and key not in keys:
+            keys.append(key)
+    return keys
+
+
+def _scores_by_span(doc: Doc, span_keys: Sequence[str]) -> Dict[Tuple[int, int, str], float]:
+    scores: Dict[Tuple[int, int, str], float] = {}
+    for key in span_keys:
+        if key not in doc.spans:
+            continue
+        group = doc.spans[key]
+        group_scores = group.attrs.get(SCORES_ATTR)
+        if group_scores is None or len(group_scores) != len(group):
+            continue
+        for span, score in zip(group, group_scores):
+            scores.setdefault((span.start_char, span.end_char, span.label_), float(score))
+    return scores
+
+
+def doc_entities(doc: Doc, span_keys: Sequence[str]) -> List[Dict[str, Any]]:
+    scores = _scores_by_span(doc, span_keys) if span_keys else {}
+    entities = []
+    for ent in doc.ents:
+        entity: Dict[str, Any] = {
+            "start": ent.start_char,
+            "end": ent.end_char,
+            "label": ent.label_,
+            "text": ent.text,
+        }
+        score = scores.get((ent.start_char, ent.end_char, ent.label_))
+        if score is not None:
+            entity["score"] = score
+        entities.append(entity)
+    return entities
+
+
+def output_record(outcome: Outcome) -> Dict[str, Any]:
+    record = outcome.record
+    return {"id": record.id, **record.carried, "entities": outcome.entities}
+
+
+def error_record(outcome: Outcome) -> Dict[str, Any]:
+    record = outcome.record
+    return {
+        "index": record.index,
+        "file": record.source,
+        "line": record.line,
+        "id": record.id,
+        "reason": outcome.error,
+    }
+
+
+def dumps_line(obj: Dict[str, Any]) -> bytes:
+    """The one serialiser for output lines (both engines, output and errors files)."""
+    return (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf8")
