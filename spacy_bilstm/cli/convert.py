@@ -1,0 +1,49 @@
+"""`spacy-bilstm convert`: NER corpora to DocBin, CoNLL columns or JSONL."""
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..corpora import CorpusError, Summary, convert
+from ..corpora.writers import infer_output_format
+from ._app import app
+
+
+def convert_command(input_path: Path, output_path: str, *, to: Optional[str] = None, **options) -> Summary:
+    """What the command does, callable from tests: `to` defaults to the output's suffix
+    (.spacy, .conll/.txt/.tsv, .jsonl), else a DocBin."""
+    if to is None:
+        to = infer_output_format(Path(output_path)) or "spacy"
+    return convert(input_path, output_path, to=to, **options)
+
+
+@app.command("convert")
+def convert_cli(
+    input_path: Path = typer.Argument(..., help="Corpus file, .gz file or directory."),
+    output_path: str = typer.Argument(..., help="Output file, or a directory (existing, or ending in /) to write <input name>.<ext> into."),
+    to: Optional[str] = typer.Option(None, "--to", "-t", help="Output: spacy, conll or jsonl (default: from the output suffix, else spacy)."),
+    format: str = typer.Option("auto", "--format", "-f", help="Input: auto, conll, columns, jsonl or spacy."),
+    scheme: str = typer.Option("auto", "--scheme", "-s", help="Input tag scheme: auto, iob1, iob2, bioes, biluo or io."),
+    output_scheme: str = typer.Option("iob2", "--output-scheme", help="Tag scheme for --to conll."),
+    lang: str = typer.Option("en", "--lang", "-l", help="spaCy language code for the vocab (and the JSONL tokenizer)."),
+    tag_column: Optional[int] = typer.Option(None, "--tag-column", help="1-based column holding the tag (default: last)."),
+    token_column: Optional[int] = typer.Option(None, "--token-column", help="1-based column holding the token (default: first)."),
+    n_sents: Optional[int] = typer.Option(None, "--n-sents", "-n", help="Sentences per document when the corpus has no -DOCSTART- markers."),
+    strip_prefix: str = typer.Option("auto", "--strip-prefix", help="auto (strip a language prefix like en: shared by every token), none, or a prefix to strip."),
+    alignment: str = typer.Option("strict", "--alignment", help="JSONL spans off token boundaries: strict (error), expand or contract."),
+    repair: bool = typer.Option(False, "--repair", help="Read invalid tag sequences as the nearest valid one (counted in the summary)."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of the input."),
+    comment_prefix: Optional[str] = typer.Option(None, "--comment-prefix", help="Skip column lines starting with this (e.g. '#' for GermEval)."),
+) -> None:
+    """Convert an NER corpus, check it, and print what it holds."""
+    try:
+        summary = convert_command(
+            input_path, output_path, to=to, output_scheme=output_scheme, format=format, scheme=scheme, lang=lang,
+            tag_column=tag_column, token_column=token_column, n_sents=n_sents,
+            strip_prefix=None if strip_prefix == "none" else strip_prefix, alignment=alignment, repair=repair,
+            encoding=encoding, comment_prefix=comment_prefix,
+        )
+    except CorpusError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1)
+    typer.echo(summary.format_table())
