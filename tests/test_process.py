@@ -3,7 +3,10 @@ set doc.ents: the command must work for any of them."""
 import errno
 import gzip
 import io
+import subprocess
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -222,6 +225,12 @@ def test_existing_output_is_not_replaced_without_resume_or_overwrite(tmp_path, r
     with pytest.raises(ProcessError, match="--resume .* --overwrite"):
         process(ruler_model, source, out, quiet=True)
     assert out.read_text() == "precious\n"
+    out.unlink()
+    stale_errors = tmp_path / "out.jsonl.errors.jsonl"
+    stale_errors.write_text("also precious\n")
+    with pytest.raises(ProcessError, match="errors.jsonl already exists"):
+        process(ruler_model, source, out, quiet=True)
+    assert stale_errors.read_text() == "also precious\n"
 
 
 def mixed_input(tmp_path: Path) -> Path:
@@ -462,3 +471,53 @@ def test_dask_engine_without_dask_says_how_to_install_it(tmp_path, ruler_model, 
     )
     assert result.exit_code == 1
     assert 'pip install "spacy-bilstm[dask]"' in result.output
+
+
+TRAIN_DATA = [
+    ("Apple hired Tim Cook in Cupertino.", [(0, 5, "ORG"), (12, 20, "PER"), (24, 33, "LOC")]),
+    ("I like London and Berlin.", [(7, 13, "LOC"), (18, 24, "LOC")]),
+]
+
+
+@pytest.fixture(scope="module")
+def bilstm_model(tmp_path_factory) -> Path:
+    from spacy.training import Example
+
+    nlp = spacy.blank("en")
+    try:
+        nlp.add_pipe("bilstm_ner")
+    except (ValueError, ImportError) as error:
+        pytest.skip(f"the bilstm_ner component is not available: {error}")
+    examples = [Example.from_dict(nlp.make_doc(text), {"entities": ents}) for text, ents in TRAIN_DATA]
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(30):
+        nlp.update(examples, sgd=optimizer)
+    path = tmp_path_factory.mktemp("model") / "bilstm"
+    nlp.to_disk(path)
+    return path
+
+
+def test_bilstm_ner_entities_carry_scores_and_n_process_2_does_not_hang(tmp_path, bilstm_model):
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join([text for text, _ in TRAIN_DATA] * 10 + [""]) + "\n")
+    one = tmp_path / "one.jsonl"
+    process(bilstm_model, source, one, quiet=True)
+    records = read_jsonl(one)
+    assert len(records) == 21 and records[-1]["entities"] == []
+    entities = [e for r in records for e in r["entities"]]
+    assert entities and all(0.0 <= e["score"] <= 1.0 for e in entities)
+    # A forked nlp.pipe child that inherits PyTorch's thread pool can hang: run it in a
+    # subprocess with a deadline rather than risk hanging the test session.
+    two = tmp_path / "two.jsonl"
+    command = [sys.executable, "-c", "from spacy_bilstm.cli import main; main()", "process", str(bilstm_model),
+               str(source), str(two), "--n-process", "2", "--batch-size", "4", "--quiet"]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+    try:
+        _, stderr = child.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)  # the forked nlp.pipe workers too
+        child.communicate()
+        pytest.fail("process --n-process 2 hung")
+    assert child.returncode == 0, stderr
+    assert two.read_bytes() == one.read_bytes()

@@ -4,6 +4,8 @@ Every record goes through `nlp.pipe`, bad ones as an empty text, so the docs tha
 out line up one-to-one with the records in a small queue (nlp.pipe keeps order, also with
 n_process > 1) and memory stays bounded by nlp.pipe's own look-ahead. One call matters:
 with n_process > 1 each call starts new processes."""
+import os
+import sys
 from collections import deque
 from typing import Deque, Iterable, Iterator, Optional, Tuple, Union
 
@@ -27,6 +29,21 @@ def load_pipeline(model: str, gpu_id: int = -1) -> Language:
         ) from error
 
 
+_FORK_HOOK_REGISTERED = False
+
+
+def _one_torch_thread_in_forked_children() -> None:
+    """nlp.pipe(n_process > 1) forks. A child that inherits PyTorch's intra-op thread
+    pool from a parent that already used it hangs in its first forward pass; with one
+    thread per child (each child is one of the n_process workers anyway) it does not."""
+    global _FORK_HOOK_REGISTERED
+    torch = sys.modules.get("torch")
+    if _FORK_HOOK_REGISTERED or torch is None:
+        return
+    os.register_at_fork(after_in_child=lambda: torch.set_num_threads(1))
+    _FORK_HOOK_REGISTERED = True
+
+
 def _pipe_input(nlp: Language, record: Record, problem: Optional[str]) -> Union[str, Doc]:
     if problem is not None:
         return ""
@@ -46,6 +63,8 @@ def process_records(
 ) -> Iterator[Outcome]:
     """Yield one Outcome per record, in order."""
     span_keys = score_span_keys(nlp)
+    if n_process > 1:
+        _one_torch_thread_in_forked_children()
     pending: Deque[Tuple[Record, Optional[str]]] = deque()
 
     def feed() -> Iterator[Union[str, Doc]]:

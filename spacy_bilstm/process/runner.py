@@ -78,11 +78,12 @@ def process(
             raise ProcessError(f"The output {path} is also an input; write the output elsewhere.")
     if not output_path.parent.is_dir():
         raise ProcessError(f"The output directory {output_path.parent} does not exist; create it first.")
-    if output_path.exists() and not (resume or overwrite):
-        raise ProcessError(
-            f"{output_path} already exists. Pass --resume to continue an interrupted run or "
-            f"--overwrite to replace it."
-        )
+    for path in (output_path, errors_path):
+        if path.exists() and not (resume or overwrite):
+            raise ProcessError(
+                f"{path} already exists. Pass --resume to continue an interrupted run or "
+                f"--overwrite to replace it."
+            )
 
     summary = Summary()
     if resume:
