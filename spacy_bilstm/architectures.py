@@ -73,6 +73,7 @@ def _build_word_char_embed(
     char_embed_width, char_filters, char_window, char_rows, max_chars,
 ) -> Model:
     words = MultiHashEmbed(width=width, attrs=attrs, rows=rows, include_static_vectors=include_static_vectors)
+    words.set_dim("nO", width)
     if not include_char_cnn:
         return words
     chars = _build_char_cnn(char_embed_width, char_filters, char_window, char_rows, max_chars)

@@ -5,6 +5,7 @@ No spaCy pipeline logic lives here; the component never touches a tensor itself.
 """
 import contextlib
 import io
+import os
 from functools import lru_cache
 from typing import Callable, Iterator, List, Sequence, Tuple
 
@@ -20,6 +21,16 @@ from .nn import CharCNN, SequenceTagger
 
 class ModelLoadError(ValueError):
     pass
+
+
+def _one_thread_after_fork() -> None:
+    # A forked child (nlp.pipe(n_process=...)) inherits torch's OpenMP thread pool without its
+    # threads, and its first parallel op then hangs forever. One intra-op thread per child
+    # avoids the pool; the processes are the parallelism.
+    torch.set_num_threads(1)
+
+
+os.register_at_fork(after_in_child=_one_thread_after_fork)
 
 
 def _serialize_state(module: torch.nn.Module) -> bytes:

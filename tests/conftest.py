@@ -1,0 +1,45 @@
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.training import Example
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+TRAIN_DATA = [
+    ("Who is Shaka Khan?", [(7, 17, "PER")]),
+    ("I like London and Berlin.", [(7, 13, "LOC"), (18, 24, "LOC")]),
+    ("Apple hired Tim Cook in Cupertino.", [(0, 5, "ORG"), (12, 20, "PER"), (24, 33, "LOC")]),
+    ("The United Nations met in Geneva on Monday.", [(0, 18, "ORG"), (26, 32, "LOC")]),
+    ("Angela Merkel spoke to reporters.", [(0, 13, "PER")]),
+    ("Nothing to see here.", []),
+]
+
+
+def make_examples(nlp, data=TRAIN_DATA):
+    return [Example.from_dict(nlp.make_doc(text), {"entities": ents}) for text, ents in data]
+
+
+def entity_tuples(doc):
+    return [(ent.start_char, ent.end_char, ent.label_) for ent in doc.ents]
+
+
+@pytest.fixture(scope="session")
+def shared_dir():
+    if not SHARED.exists():
+        pytest.skip(f"the shared data folder {SHARED} is absent")
+    return SHARED
+
+
+@pytest.fixture(scope="module")
+def overfitted_nlp():
+    """A pipeline that has learned TRAIN_DATA by heart."""
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("bilstm_ner")
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(80):
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+    return nlp

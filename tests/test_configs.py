@@ -1,0 +1,67 @@
+"""Every shipped config trains, as shipped, with spaCy's own CLI and no --code."""
+import json
+import subprocess
+import sys
+
+import numpy
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from thinc.api import Config
+
+from .conftest import REPO, TRAIN_DATA
+
+CONFIGS = sorted((REPO / "configs").glob("*.cfg"))
+
+
+def test_the_expected_configs_ship():
+    names = {path.stem for path in CONFIGS}
+    assert {"bilstm_crf", "bilstm_crf_vectors", "bilstm_crf_tok2vec_listener"} <= names
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("corpus")
+    nlp = spacy.blank("en")
+    docs = []
+    for text, entities in TRAIN_DATA * 3:
+        doc = nlp.make_doc(text)
+        doc.ents = [doc.char_span(start, end, label=label) for start, end, label in entities]
+        docs.append(doc)
+    DocBin(docs=docs).to_disk(directory / "train.spacy")
+    DocBin(docs=docs[: len(TRAIN_DATA)]).to_disk(directory / "dev.spacy")
+    vectors = spacy.blank("en")
+    rng = numpy.random.default_rng(0)
+    for word in ["london", "berlin", "apple", "tim", "cook", "geneva", "who", "is", "the", "in"]:
+        vectors.vocab.set_vector(word, rng.normal(size=16).astype("float32"))
+    vectors.to_disk(directory / "vectors")
+    return directory
+
+
+@pytest.mark.parametrize("config_path", CONFIGS, ids=[path.stem for path in CONFIGS])
+def test_config_loads_and_validates(config_path):
+    config = Config().from_disk(config_path)
+    assert "bilstm_ner" in config["nlp"]["pipeline"]
+    nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+    assert "bilstm_ner" in nlp.pipe_names
+
+
+@pytest.mark.parametrize("config_path", CONFIGS, ids=[path.stem for path in CONFIGS])
+def test_config_trains_a_few_steps_with_spacys_cli(config_path, corpus, tmp_path):
+    command = [
+        sys.executable, "-m", "spacy", "train", str(config_path),
+        "--output", str(tmp_path / "out"),
+        "--paths.train", str(corpus / "train.spacy"),
+        "--paths.dev", str(corpus / "dev.spacy"),
+        "--paths.vectors", str(corpus / "vectors") if "vectors" in config_path.stem else "null",
+        "--training.max_steps", "6",
+        "--training.eval_frequency", "3",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ENTS_F" in result.stdout
+    meta = json.loads((tmp_path / "out" / "model-best" / "meta.json").read_text())
+    assert "ents_f" in meta["performance"]
+    nlp = spacy.load(tmp_path / "out" / "model-last")
+    doc = nlp("Tim Cook visited London.")
+    assert len(doc.spans["bilstm_ner"]) == len(doc.spans["bilstm_ner"].attrs["scores"])

@@ -1,0 +1,256 @@
+"""The bilstm_ner component inside spaCy: learning, serialization, batching, edge cases."""
+import pickle
+import subprocess
+import sys
+
+import numpy
+import pytest
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Example
+from thinc.api import Config
+
+from spacy_bilstm import BiLSTMEntityRecognizer
+from spacy_bilstm.tags import UnknownLabelError
+
+from .conftest import TRAIN_DATA, entity_tuples, make_examples
+
+
+def test_overfitting_io(overfitted_nlp, tmp_path):
+    nlp = overfitted_nlp
+    for text, gold in TRAIN_DATA:
+        assert entity_tuples(nlp(text)) == gold
+    nlp.to_disk(tmp_path)
+    reloaded = spacy.load(tmp_path)
+    texts = [text for text, _ in TRAIN_DATA] + ["Tim Cook flew from London to Geneva with Angela Merkel."]
+    for text in texts:
+        assert entity_tuples(reloaded(text)) == entity_tuples(nlp(text))
+        assert reloaded(text).spans["bilstm_ner"].attrs["scores"] == pytest.approx(
+            nlp(text).spans["bilstm_ner"].attrs["scores"], abs=1e-6
+        )
+    from_bytes = spacy.blank("en")
+    from_bytes.add_pipe("bilstm_ner")
+    from_bytes.from_bytes(nlp.to_bytes())
+    for text in texts:
+        assert entity_tuples(from_bytes(text)) == entity_tuples(nlp(text))
+    piped = [entity_tuples(doc) for doc in nlp.pipe(texts, batch_size=3)]
+    assert piped == [entity_tuples(nlp(text)) for text in texts]
+
+
+def test_overfitted_entities_score_near_one(overfitted_nlp):
+    doc = overfitted_nlp("Apple hired Tim Cook in Cupertino.")
+    scores = doc.spans["bilstm_ner"].attrs["scores"]
+    assert len(scores) == 3 and min(scores) > 0.9
+
+
+def test_predictions_are_batch_independent(overfitted_nlp):
+    """Padding and length bucketing never change a document's result."""
+    texts = [text for text, _ in TRAIN_DATA]
+    alone = [entity_tuples(overfitted_nlp(text)) for text in texts]
+    long_text = " ".join(texts * 30)
+    together = [entity_tuples(doc) for doc in overfitted_nlp.pipe(texts + [long_text], batch_size=100)]
+    assert together[: len(texts)] == alone
+
+
+def test_multiprocess_pipe_matches_single_process(overfitted_nlp):
+    texts = [text for text, _ in TRAIN_DATA] * 4
+    single = [entity_tuples(doc) for doc in overfitted_nlp.pipe(texts, n_process=1, batch_size=4)]
+    multi = [entity_tuples(doc) for doc in overfitted_nlp.pipe(texts, n_process=2, batch_size=4)]
+    assert multi == single
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\n", "London", "x"])
+def test_degenerate_documents(overfitted_nlp, text):
+    doc = overfitted_nlp(text)
+    assert len(doc.spans["bilstm_ner"]) == len(doc.ents) <= len(doc)
+
+
+def test_batch_with_empty_documents(overfitted_nlp):
+    docs = list(overfitted_nlp.pipe(["", "Apple hired Tim Cook in Cupertino.", "   "]))
+    assert [len(doc.ents) for doc in docs] == [0, 3, 0]
+
+
+def test_document_far_longer_than_any_training_doc(overfitted_nlp):
+    text = "Apple hired Tim Cook in Cupertino. " * 2000
+    doc = overfitted_nlp(text)
+    assert len(doc) == 14000
+    assert sum(ent.label_ == "PER" for ent in doc.ents) == 2000
+
+
+def test_threshold_only_removes_entities(overfitted_nlp, tmp_path):
+    text = "Tim Cook flew from London to Geneva with Angela Merkel and the United Nations."
+    baseline = overfitted_nlp(text)
+    ner = overfitted_nlp.get_pipe("bilstm_ner")
+    previous = set(entity_tuples(baseline))
+    try:
+        for threshold in [0.3, 0.6, 0.9, 0.99, 1.0]:
+            ner.cfg["threshold"] = threshold
+            doc = overfitted_nlp(text)
+            current = set(entity_tuples(doc))
+            assert current <= previous
+            kept = [s for s, score in zip(doc.spans["bilstm_ner"], doc.spans["bilstm_ner"].attrs["scores"]) if score >= threshold]
+            assert current == {(s.start_char, s.end_char, s.label_) for s in kept}
+            assert len(doc.spans["bilstm_ner"]) == len(baseline.spans["bilstm_ner"])
+            previous = current
+    finally:
+        ner.cfg["threshold"] = 0.0
+
+
+def test_labels_inferred_from_examples_or_given():
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("bilstm_ner")
+    nlp.initialize(lambda: make_examples(nlp))
+    assert ner.labels == ("LOC", "ORG", "PER")
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("bilstm_ner")
+    nlp.config["initialize"]["components"]["bilstm_ner"] = {"labels": ["PER", "LOC", "ORG", "MISC"]}
+    nlp.initialize(lambda: make_examples(nlp))
+    assert ner.labels == ("PER", "LOC", "ORG", "MISC")
+
+
+def test_add_label_before_initialize_and_refused_after():
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("bilstm_ner")
+    assert ner.add_label("PER") == 1
+    assert ner.add_label("PER") == 0
+    nlp.initialize(lambda: make_examples(nlp, [("Who is Shaka Khan?", [(7, 17, "PER")])]))
+    with pytest.raises(ValueError, match="after it was initialized"):
+        ner.add_label("LOC")
+
+
+def test_no_entities_anywhere_is_a_clear_error():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("bilstm_ner")
+    with pytest.raises(ValueError, match="no entity labels"):
+        nlp.initialize(lambda: make_examples(nlp, [("Nothing here.", [])]))
+
+
+def test_update_with_an_unknown_label_names_it():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("bilstm_ner")
+    optimizer = nlp.initialize(lambda: make_examples(nlp, [("Who is Shaka Khan?", [(7, 17, "PER")])]))
+    with pytest.raises(UnknownLabelError, match="'GPE'"):
+        nlp.update(make_examples(nlp, [("I like Paris.", [(7, 12, "GPE")])]), sgd=optimizer)
+
+
+def test_unknown_gold_tags_are_not_trained_as_outside():
+    """Tokens without an annotation (spaCy's missing value) must not be learned as O: a model
+    trained on partially annotated text keeps finding the entity in the unannotated part."""
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("bilstm_ner")
+    full = make_examples(nlp, [("I like London and Berlin.", [(7, 13, "LOC"), (18, 24, "LOC")])])
+    words = ["Berlin", "is", "big", "."]
+    partial_doc = Doc(nlp.vocab, words=words, ents=[None, "O", "O", "O"])  # "Berlin" unannotated
+    assert partial_doc[0].ent_iob_ == ""
+    partial = [Example(nlp.make_doc("Berlin is big ."), partial_doc)]
+    assert partial[0].get_aligned_ner()[0] is None
+    optimizer = nlp.initialize(lambda: full)
+    for _ in range(60):
+        nlp.update(full + partial * 3, sgd=optimizer, drop=0.0)
+    assert ("Berlin", "LOC") in [(e.text, e.label_) for e in nlp("Berlin is big .").ents]
+
+
+@pytest.mark.parametrize("overrides", [{"output": "softmax"}, {"bidirectional": False}, {"depth": 2}])
+def test_model_variants_learn_the_training_data(overrides):
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("en")
+    config = Config().from_str(
+        """
+        [model]
+        @architectures = "spacy-bilstm.BiLSTMCRF.v1"
+        hidden_width = 32
+
+        [model.tok2vec]
+        @architectures = "spacy-bilstm.WordCharEmbed.v1"
+        width = 32
+        """
+    )
+    config["model"].update(overrides)
+    nlp.add_pipe("bilstm_ner", config=config)
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(120):
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+    for text, gold in TRAIN_DATA:
+        doc = nlp(text)
+        assert entity_tuples(doc) == gold
+        assert all(0.0 <= s <= 1.0 for s in doc.spans["bilstm_ner"].attrs["scores"])
+
+
+def test_char_cnn_can_be_switched_off():
+    nlp = spacy.blank("en")
+    config = {"model": {"tok2vec": {"include_char_cnn": False}}}
+    ner = nlp.add_pipe("bilstm_ner", config=config)
+    nlp.initialize(lambda: make_examples(nlp))
+    assert "char_cnn" not in [node.name for node in ner.model.walk()]
+    assert len(nlp("Apple hired Tim Cook.").spans["bilstm_ner"]) >= 0
+
+
+def test_unknown_output_layer_is_a_config_error():
+    nlp = spacy.blank("en")
+    with pytest.raises(ValueError, match="Unknown output 'sigmoid'"):
+        nlp.add_pipe("bilstm_ner", config={"model": {"output": "sigmoid"}})
+
+
+def test_listener_passes_gradients_to_the_shared_tok2vec():
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("tok2vec")
+    nlp.add_pipe(
+        "bilstm_ner",
+        config={"model": {"tok2vec": {"@architectures": "spacy.Tok2VecListener.v1", "width": 96, "upstream": "*"}}},
+    )
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    tok2vec = nlp.get_pipe("tok2vec")
+    assert tok2vec.listening_components == ["bilstm_ner"]
+
+    def tok2vec_params():
+        return {
+            (node.id, name): node.get_param(name).copy()
+            for node in tok2vec.model.walk()
+            for name in node.param_names
+            if node.has_param(name)
+        }
+
+    before = tok2vec_params()
+    for _ in range(3):
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+    after = tok2vec_params()
+    changed = [key for key in before if not numpy.allclose(before[key], after[key])]
+    assert len(changed) == len(before) > 0
+
+
+def test_factory_and_architectures_resolve_through_entry_points_without_import():
+    code = (
+        "import spacy, sys\n"
+        "nlp = spacy.blank('en'); nlp.add_pipe('bilstm_ner')\n"
+        "assert 'spacy_bilstm' in sys.modules\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_every_entry_point_name_resolves_in_spacys_registry():
+    from importlib.metadata import entry_points
+
+    from spacy.util import registry
+
+    architectures = [ep for ep in entry_points(group="spacy_architectures") if ep.name.startswith("spacy-bilstm.")]
+    assert {ep.name for ep in architectures} >= {"spacy-bilstm.BiLSTMCRF.v1", "spacy-bilstm.WordCharEmbed.v1", "spacy-bilstm.CharCNN.v1"}
+    for ep in architectures:
+        assert registry.architectures.get(ep.name) is ep.load()
+    factories = [ep for ep in entry_points(group="spacy_factories") if ep.value.startswith("spacy_bilstm")]
+    assert [ep.name for ep in factories] == ["bilstm_ner"]
+    assert Language.has_factory("bilstm_ner")
+    assert isinstance(spacy.blank("en").add_pipe("bilstm_ner"), BiLSTMEntityRecognizer)
+
+
+def test_pipeline_pickles(overfitted_nlp):
+    restored = pickle.loads(pickle.dumps(overfitted_nlp))
+    text = "Apple hired Tim Cook in Cupertino."
+    assert entity_tuples(restored(text)) == entity_tuples(overfitted_nlp(text))
