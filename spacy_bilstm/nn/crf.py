@@ -16,6 +16,9 @@ from torch import Tensor, nn
 
 def masked_logsumexp(x: Tensor, dim: int) -> Tensor:
     """logsumexp along `dim`; -inf (with zero gradient, not NaN) where every term is -inf."""
+    if not x.requires_grad:
+        # torch's own kernel already returns -inf there; only its gradient would be NaN.
+        return torch.logsumexp(x, dim=dim)
     shift = x.detach().amax(dim=dim, keepdim=True)
     shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
     total = torch.exp(x - shift).sum(dim=dim)

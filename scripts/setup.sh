@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Creates (or reuses) the virtual environment $VENV (default .venv) with the CPU build of
+# torch and spacy-bilstm (editable, with the test extras) installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${VENV:-.venv}"
+PYTHON="${PYTHON:-python3}"
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+# torch first and pinned: 2.13.0 is the CPU build; any other request for torch pulls a
+# multi-GB CUDA build. Once it is installed, spacy-bilstm's torch range installs nothing more.
+"$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
+"$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+"$VENV/bin/spacy-bilstm" --version
