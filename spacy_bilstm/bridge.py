@@ -162,9 +162,15 @@ def viterbi_paths(layer: Model, emissions: List[Floats2d]) -> List[numpy.ndarray
 
 
 def span_probabilities(
-    layer: Model, emissions: List[Floats2d], span_docs: Sequence[int], span_starts: Sequence[int], span_tags: Sequence[Sequence[int]]
+    layer: Model,
+    emissions: List[Floats2d],
+    span_docs: Sequence[int],
+    span_starts: Sequence[int],
+    span_tags: Sequence[Sequence[int]],
+    temperature: float = 1.0,
 ) -> numpy.ndarray:
-    """Probability of each span's tag sub-path; span_tags are ragged lists of tag ids."""
+    """Probability of each span's tag sub-path (span_tags: ragged lists of tag ids), with the
+    model's scores divided by `temperature`."""
     if len(span_docs) == 0:
         return numpy.zeros(0, dtype="float32")
     device = _device(layer)
@@ -178,6 +184,7 @@ def span_probabilities(
             torch.as_tensor(numpy.asarray(span_docs, dtype="int64"), device=device),
             torch.as_tensor(numpy.asarray(span_starts, dtype="int64"), device=device),
             torch.as_tensor(padded, device=device),
+            temperature,
         )
     return log_probs.exp().clamp(0.0, 1.0).cpu().numpy()
 

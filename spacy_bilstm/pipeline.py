@@ -88,7 +88,9 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         self.model = model
         self.name = name
         self.scorer = scorer
-        self.cfg: Dict = {"labels": [], "spans_key": spans_key, "threshold": threshold}
+        # temperature: divides the model's scores when entity probabilities are computed
+        # (fitted on dev data for calibration; decoding is unaffected). Stored with the model.
+        self.cfg: Dict = {"labels": [], "spans_key": spans_key, "threshold": threshold, "temperature": 1.0}
         self._tags = BiluoTags([])
 
     @property
@@ -106,6 +108,10 @@ class BiLSTMEntityRecognizer(TrainablePipe):
     @property
     def threshold(self) -> float:
         return self.cfg["threshold"]
+
+    @property
+    def temperature(self) -> float:
+        return self.cfg.get("temperature", 1.0)
 
     @property
     def _tagger(self) -> Model:
@@ -171,6 +177,7 @@ class BiLSTMEntityRecognizer(TrainablePipe):
             [doc_index for doc_index, _ in flat],
             [span[0] for _, span in flat],
             [self._tags.span_tag_ids(span) for _, span in flat],
+            self.temperature,
         )
         entities: List[List[Entity]] = [[] for _ in docs]
         for (doc_index, (start, end, label)), probability in zip(flat, probabilities):

@@ -212,3 +212,21 @@ def test_fixed_crf_for_softmax_output_has_no_parameters_but_still_masks():
     emissions[0, :, tags.ids["I-PER"]] = 10.0  # a softmax that only likes I-PER: invalid on its own
     path = crf.viterbi(emissions, torch.tensor([3]))[0].tolist()
     assert tags.is_valid_path(path)
+
+
+def test_span_probabilities_at_a_temperature_equal_brute_force_on_scaled_scores():
+    tags, crf = make_crf(("PER",), seed=8)
+    crf = crf.double()
+    emissions, lengths = random_batch([4], len(tags), seed=8)
+    temperature = 2.5
+    span_tags = torch.tensor([tags.span_tag_ids((1, 3, "PER"))])
+    log_prob = crf.span_log_probs(emissions, lengths, torch.tensor([0]), torch.tensor([1]), span_tags, temperature)
+
+    def scaled(path):
+        return brute_score(crf, emissions[0], path) / temperature
+
+    paths = allowed_paths(tags, 4)
+    top = max(scaled(p) for p in paths)
+    total = sum(math.exp(scaled(p) - top) for p in paths)
+    inside = sum(math.exp(scaled(p) - top) for p in paths if list(p[1:3]) == span_tags[0].tolist())
+    assert math.exp(log_prob.item()) == pytest.approx(inside / total, abs=1e-9)

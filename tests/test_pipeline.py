@@ -254,3 +254,22 @@ def test_pipeline_pickles(overfitted_nlp):
     restored = pickle.loads(pickle.dumps(overfitted_nlp))
     text = "Apple hired Tim Cook in Cupertino."
     assert entity_tuples(restored(text)) == entity_tuples(overfitted_nlp(text))
+
+
+def test_temperature_softens_scores_keeps_entities_and_is_saved(overfitted_nlp, tmp_path):
+    text = "Apple hired Tim Cook in Cupertino."
+    ner = overfitted_nlp.get_pipe("bilstm_ner")
+    sharp = overfitted_nlp(text)
+    try:
+        ner.cfg["temperature"] = 4.0
+        soft = overfitted_nlp(text)
+        overfitted_nlp.to_disk(tmp_path)
+    finally:
+        ner.cfg["temperature"] = 1.0
+    assert entity_tuples(soft) == entity_tuples(sharp)
+    sharp_scores = sharp.spans["bilstm_ner"].attrs["scores"]
+    soft_scores = soft.spans["bilstm_ner"].attrs["scores"]
+    assert all(s < t for s, t in zip(soft_scores, sharp_scores))
+    reloaded = spacy.load(tmp_path)
+    assert reloaded.get_pipe("bilstm_ner").temperature == 4.0
+    assert reloaded(text).spans["bilstm_ner"].attrs["scores"] == pytest.approx(soft_scores, abs=1e-6)

@@ -69,18 +69,19 @@ class LinearChainCRF(nn.Module):
     def n_tags(self) -> int:
         return self.allowed_start.shape[0]
 
-    def masked_scores(self) -> Tuple[Tensor, Tensor, Tensor]:
-        """(start (T,), end (T,), transitions (T_prev, T_next)) with forbidden entries at -inf."""
+    def masked_scores(self, temperature: float = 1.0) -> Tuple[Tensor, Tensor, Tensor]:
+        """(start (T,), end (T,), transitions (T_prev, T_next)) / temperature, with forbidden
+        entries at -inf."""
         forbidden = float("-inf")
-        start = torch.where(self.allowed_start, self.start_scores, forbidden)
-        end = torch.where(self.allowed_end, self.end_scores, forbidden)
-        transitions = torch.where(self.allowed_transitions, self.transition_scores, forbidden)
+        start = torch.where(self.allowed_start, self.start_scores / temperature, forbidden)
+        end = torch.where(self.allowed_end, self.end_scores / temperature, forbidden)
+        transitions = torch.where(self.allowed_transitions, self.transition_scores / temperature, forbidden)
         return start, end, transitions
 
-    def _alphas(self, emissions: Tensor, lengths: Tensor) -> Tensor:
+    def _alphas(self, emissions: Tensor, lengths: Tensor, temperature: float = 1.0) -> Tensor:
         """Forward scores (B, L, T): log-sum over paths ending in each tag at each position,
         emission included. Padding positions repeat the last real position's scores."""
-        start, _, transitions = self.masked_scores()
+        start, _, transitions = self.masked_scores(temperature)
         mask = positions_mask(lengths, emissions.shape[1])
         alpha = start.unsqueeze(0) + emissions[:, 0]
         alphas = [alpha]
@@ -90,10 +91,10 @@ class LinearChainCRF(nn.Module):
             alphas.append(alpha)
         return torch.stack(alphas, dim=1)
 
-    def _betas(self, emissions: Tensor, lengths: Tensor) -> Tensor:
+    def _betas(self, emissions: Tensor, lengths: Tensor, temperature: float = 1.0) -> Tensor:
         """Backward scores (B, L, T): log-sum over the continuations after each position given
         its tag (its own emission excluded), end scores included."""
-        _, end, transitions = self.masked_scores()
+        _, end, transitions = self.masked_scores(temperature)
         mask = positions_mask(lengths, emissions.shape[1])
         length = emissions.shape[1]
         beta = end.unsqueeze(0).expand(emissions.shape[0], -1)
@@ -148,10 +149,15 @@ class LinearChainCRF(nn.Module):
         mask = positions_mask(lengths, emissions.shape[1]).unsqueeze(2)
         return torch.where(mask, log_marginals.exp(), torch.zeros_like(log_marginals))
 
-    def _forward_backward(self, emissions: Tensor, lengths: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-        alphas = self._alphas(emissions, lengths)
-        betas = self._betas(emissions, lengths)
-        _, end, _ = self.masked_scores()
+    def _forward_backward(
+        self, emissions: Tensor, lengths: Tensor, temperature: float = 1.0
+    ) -> Tuple[Tensor, Tensor, Tensor]:
+        """Forward and backward scores and log Z of the distribution with every score
+        (emissions included) divided by `temperature`; `emissions` come unscaled."""
+        emissions = emissions / temperature
+        alphas = self._alphas(emissions, lengths, temperature)
+        betas = self._betas(emissions, lengths, temperature)
+        _, end, _ = self.masked_scores(temperature)
         log_z = masked_logsumexp(alphas[:, -1] + end.unsqueeze(0), dim=1)
         return alphas, betas, log_z
 
@@ -160,18 +166,27 @@ class LinearChainCRF(nn.Module):
         return alphas + betas - log_z.view(-1, 1, 1)
 
     def span_log_probs(
-        self, emissions: Tensor, lengths: Tensor, span_rows: Tensor, span_starts: Tensor, span_tags: Tensor
+        self,
+        emissions: Tensor,
+        lengths: Tensor,
+        span_rows: Tensor,
+        span_starts: Tensor,
+        span_tags: Tensor,
+        temperature: float = 1.0,
     ) -> Tensor:
         """log p(the tags span_tags[s] at positions span_starts[s]... of row span_rows[s]) (S,).
 
         `span_tags` (S, W) is padded with -1 after each span's tag sub-path. The probability is the
-        CRF marginal of that exact sub-path: the mass of every valid path that passes through it.
+        CRF marginal of that exact sub-path: the mass of every valid path that passes through it,
+        under the distribution whose scores are divided by `temperature` (calibration; 1 = the
+        trained model). The best path does not depend on the temperature.
         """
         n_spans = span_rows.shape[0]
         if n_spans == 0:
             return emissions.new_zeros(0)
-        alphas, betas, log_z = self._forward_backward(emissions, lengths)
-        _, _, transitions = self.masked_scores()
+        alphas, betas, log_z = self._forward_backward(emissions, lengths, temperature)
+        emissions = emissions / temperature
+        _, _, transitions = self.masked_scores(temperature)
         span_lengths = (span_tags >= 0).sum(1)
         safe_tags = span_tags.clamp(min=0)
         first = safe_tags[:, 0]

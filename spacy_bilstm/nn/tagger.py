@@ -109,7 +109,14 @@ class SequenceTagger(nn.Module):
                 paths[index] = best[row, : lengths[row]]
         return paths
 
-    def span_log_probs(self, emissions: List[Tensor], span_docs: Tensor, span_starts: Tensor, span_tags: Tensor) -> Tensor:
+    def span_log_probs(
+        self,
+        emissions: List[Tensor],
+        span_docs: Tensor,
+        span_starts: Tensor,
+        span_tags: Tensor,
+        temperature: float = 1.0,
+    ) -> Tensor:
         """log-probability of each span's exact tag sub-path (see LinearChainCRF.span_log_probs).
         For the softmax output this is the same quantity under the distribution that the
         per-token softmax scores induce on valid paths: an approximation, not a CRF marginal."""
@@ -131,5 +138,6 @@ class SequenceTagger(nn.Module):
                 row_of_doc[span_docs[selected]],
                 span_starts[selected],
                 span_tags[selected, :width],
+                temperature,
             )
         return result
