@@ -1,4 +1,5 @@
 """Reading NER corpora (CoNLL columns, token/tag columns, JSONL, DocBin) into spaCy Docs."""
+import bisect
 import gzip
 import json
 import re
@@ -19,6 +20,13 @@ FORMATS = ("auto", "conll", "columns", "jsonl", "spacy")
 ALIGNMENTS = ("strict", "expand", "contract")
 DOCSTART = "-DOCSTART-"
 _GZIP_MAGIC = b"\x1f\x8b"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# Line ends: CRLF, LF, and a lone CR (old Mac files), like Python's universal newlines. A lone
+# CR left inside a line would glue two token lines into one and silently lose a token.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# Column separators in a space-separated file: ASCII spaces and tabs only. str.split() would
+# also split on no-break spaces and other Unicode spaces that belong to a token.
+_SPACES = re.compile(r"[ \t]+")
 # A language-code-like prefix such as WikiANN's `en:` or `zh-yue:`; only stripped when
 # every token in a file carries the same one.
 _LANG_PREFIX = re.compile(r"^([a-z]{2,3}(?:[-_][a-z0-9]{2,8})*:)(.+)$", re.DOTALL)
@@ -222,7 +230,7 @@ def _read_file(path: Path, options: dict) -> ConversionResult:
         return _read_docbin(path, options["vocab"])
     text = _read_text(path, options["encoding"])
     if fmt == "auto":
-        first = next((line.strip().lstrip("\ufeff") for line in text.split("\n") if line.strip()), "")
+        first = next((line.strip().lstrip("\ufeff") for line in _LINE_BREAK.split(text) if line.strip()), "")
         fmt = "jsonl" if first.startswith("{") else "columns"
         detected = True
     else:
@@ -248,7 +256,19 @@ def _read_text(path: Path, encoding: str) -> str:
                               hint="re-download it or decompress it yourself") from None
     if not data.strip():
         raise CorpusError("the file is empty", path=path, hint="check that the right file was given")
-    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    is_utf8 = encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+    if is_utf8 and data[:2] in _UTF16_BOMS:
+        raise CorpusError("the file is UTF-16 (it starts with a UTF-16 byte-order mark), not UTF-8", path=path,
+                          hint="pass --encoding utf-16, or convert it with `iconv -f utf-16 -t utf-8`")
+    nul = data.find(b"\x00")
+    if is_utf8 and nul >= 0:
+        raise CorpusError(
+            f"the file is binary, not a text corpus (a NUL byte at byte offset {nul})", path=path,
+            line=data[:nul].count(b"\n") + 1,
+            hint="if it is a spaCy DocBin, give it the .spacy suffix or pass --format spacy; otherwise check "
+            "that the right file was given",
+        )
+    codec = "utf-8-sig" if is_utf8 else encoding
     try:
         text = data.decode(codec)
     except UnicodeDecodeError as err:
@@ -286,8 +306,7 @@ def _read_columns(path: Path, text: str, options: dict, requested: Optional[str]
             documents[-1].append(sentence)
             sentence = None
 
-    for lineno, raw in enumerate(text.split("\n"), 1):
-        line = raw[:-1] if raw.endswith("\r") else raw
+    for lineno, line in enumerate(_LINE_BREAK.split(text), 1):
         if _is_blank(line):
             end_sentence()
             continue
@@ -295,7 +314,10 @@ def _read_columns(path: Path, text: str, options: dict, requested: Optional[str]
             continue
         if delimiter is None:
             delimiter = "\t" if "\t" in line else " "
-        fields = [f.strip() for f in line.split("\t")] if delimiter == "\t" else line.split()
+        if delimiter == "\t":
+            fields = [f.strip(" ") for f in line.split("\t")]
+        else:
+            fields = _SPACES.split(line.strip(" \t"))
         if fields[0].lstrip("\ufeff") == DOCSTART:
             end_sentence()
             has_docstart = True
@@ -316,11 +338,14 @@ def _read_columns(path: Path, text: str, options: dict, requested: Optional[str]
                     raise CorpusError(f"{name} {column} asked for, but the lines have {n_columns} columns",
                                       path=path, line=lineno, hint=f"choose a column from 1 to {n_columns}")
         elif len(fields) != n_columns:
+            hint = ("every token line needs the same columns (token first, tag last); check for a missing "
+                    "tag or a token containing a space")
+            if delimiter == "\t" and " " in line.strip(" "):
+                hint = (f"line {first_line} separates columns with tabs but this line uses spaces; use one "
+                        "separator for the whole file")
             raise CorpusError(
                 f"found {len(fields)} column{'s' if len(fields) != 1 else ''} but line {first_line} has {n_columns}",
-                path=path, line=lineno,
-                hint="every token line needs the same columns (token first, tag last); check for a missing "
-                "tag or a token containing a space",
+                path=path, line=lineno, hint=hint,
             )
         token = fields[token_column - 1 if token_column else 0].lstrip("\ufeff")
         tag = fields[tag_column - 1 if tag_column else -1]
@@ -500,7 +525,7 @@ def _read_jsonl(path: Path, text: str, options: dict) -> ConversionResult:
     notes: List[str] = []
     if options["n_sents"] is not None:
         notes.append("--n-sents applies to column formats; each JSONL line stays one document")
-    for lineno, raw in enumerate(text.split("\n"), 1):
+    for lineno, raw in enumerate(_LINE_BREAK.split(text), 1):
         if _is_blank(raw):
             continue
         try:
@@ -508,10 +533,20 @@ def _read_jsonl(path: Path, text: str, options: dict) -> ConversionResult:
         except json.JSONDecodeError as err:
             raise CorpusError(f"invalid JSON ({err.msg}, column {err.colno})", path=path, line=lineno,
                               hint="each line must be one JSON object") from None
+        except (ValueError, RecursionError) as err:  # e.g. nesting too deep, an integer too long
+            raise CorpusError(f"invalid JSON ({err.__class__.__name__}: {err})", path=path, line=lineno,
+                              hint="each line must be one JSON object") from None
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise CorpusError('the line is not an object with a "text" string', path=path, line=lineno,
                               hint='write {"text": ..., "spans": [{"start": ..., "end": ..., "label": ...}]}')
         record_text = record["text"]
+        surrogate = _LONE_SURROGATE.search(record_text)
+        if surrogate:
+            raise CorpusError(
+                f"the text holds a lone surrogate {surrogate.group()!r} at character {surrogate.start()}, which "
+                "is not valid Unicode", path=path, line=lineno,
+                hint="fix the \\u escape in the JSON (surrogates must come in pairs) or remove the character",
+            )
         if "tokens" in record:
             words, spaces, offsets = _jsonl_tokens(path, lineno, record)
         else:
@@ -524,9 +559,11 @@ def _read_jsonl(path: Path, text: str, options: dict) -> ConversionResult:
         if not words:
             raise CorpusError("the text has no tokens", path=path, line=lineno, hint="remove the line or give it text")
         spans = []
+        token_starts = [s for s, _ in offsets]
+        token_ends = [e for _, e in offsets]
         for raw_span in _jsonl_spans(path, lineno, record, len(record_text)):
             start, end, label = raw_span
-            token_span, moved = _align(offsets, start, end, alignment)
+            token_span, moved = _align(token_starts, token_ends, start, end, alignment)
             if token_span is None:
                 shown = record_text[start:end]
                 reason = "does not start and end on token boundaries" if alignment == "strict" else (
@@ -560,6 +597,14 @@ def _read_jsonl(path: Path, text: str, options: dict) -> ConversionResult:
     return ConversionResult(docs, summary)
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _is_int(value: object) -> bool:
+    # JSON true/false are Python bools, which are ints; an offset of `true` is a mistake.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _jsonl_tokens(path: Path, lineno: int, record: dict) -> Tuple[List[str], List[bool], List[Tuple[int, int]]]:
     text = record["text"]
     tokens = record["tokens"]
@@ -577,13 +622,21 @@ def _jsonl_tokens(path: Path, lineno: int, record: dict) -> Tuple[List[str], Lis
             if start < 0:
                 raise CorpusError(f"token {i} ({word!r}) is not in the text after offset {cursor}",
                                   path=path, line=lineno, hint='give tokens "start" and "end" offsets')
-        end = token.get("end", start + len(word))
+        end = token.get("end", start + len(word) if _is_int(start) else None)
+        if not (_is_int(start) and _is_int(end)):
+            raise CorpusError(f'token {i} ({word!r}) needs integer "start" and "end" offsets, not {start!r} and {end!r}',
+                              path=path, line=lineno, hint="fix the token offsets")
+        if start < cursor:
+            raise CorpusError(f"token {i} ({word!r}) starts at {start}, before the end of the token before it ({cursor})",
+                              path=path, line=lineno, hint="tokens must be in text order and must not overlap")
         if text[start:end] != word:
             raise CorpusError(f"token {i} ({word!r}) does not match the text at {start}:{end} ({text[start:end]!r})",
                               path=path, line=lineno, hint="fix the token offsets")
+        _check_gap_is_space(path, lineno, text, cursor, start, f"before token {i} ({word!r})")
         words.append(word)
         offsets.append((start, end))
         cursor = end
+    _check_gap_is_space(path, lineno, text, cursor, len(text), "after the last token")
     spaces = []
     for i, token in enumerate(tokens):
         if "ws" in token:
@@ -594,7 +647,19 @@ def _jsonl_tokens(path: Path, lineno: int, record: dict) -> Tuple[List[str], Lis
     return words, spaces, offsets
 
 
+def _check_gap_is_space(path: Path, lineno: int, text: str, start: int, end: int, where: str) -> None:
+    # Text that no token covers would vanish from the Doc without a trace.
+    gap = text[start:end]
+    if gap.strip():
+        raise CorpusError(f"the text {gap.strip()!r} {where} (characters {start}:{end}) is in no token",
+                          path=path, line=lineno, hint="add the missing tokens, or leave out \"tokens\" to tokenize the text")
+
+
 def _jsonl_spans(path: Path, lineno: int, record: dict, text_length: int) -> Iterable[Tuple[int, int, str]]:
+    for key in ("spans", "entities"):
+        if key in record and not isinstance(record[key] or [], list):
+            raise CorpusError(f'"{key}" must be a list of spans, not {type(record[key]).__name__}', path=path,
+                              line=lineno, hint='write spans as [{"start": 0, "end": 5, "label": "PER"}]')
     if "spans" in record:
         raw_spans = [(s.get("start"), s.get("end"), s.get("label")) if isinstance(s, dict) else (None, None, None)
                      for s in record["spans"] or []]
@@ -606,30 +671,37 @@ def _jsonl_spans(path: Path, lineno: int, record: dict, text_length: int) -> Ite
     else:
         raw_spans = []
     for i, (start, end, label) in enumerate(raw_spans):
-        if not (isinstance(start, int) and isinstance(end, int) and isinstance(label, str) and label):
+        if not (_is_int(start) and _is_int(end) and isinstance(label, str) and label):
             raise CorpusError(f"span {i} needs integer start and end and a non-empty label", path=path, line=lineno,
                               hint='write spans as {"start": 0, "end": 5, "label": "PER"}')
+        if _LONE_SURROGATE.search(label):
+            raise CorpusError(f"span {i} has a label {label!r} with a lone surrogate, which is not valid Unicode",
+                              path=path, line=lineno, hint="fix the label")
         if not 0 <= start < end <= text_length:
             raise CorpusError(f"span {i} ({start}, {end}, {label!r}) is outside the text (length {text_length}) or empty",
                               path=path, line=lineno, hint="fix the offsets")
         yield start, end, label
 
 
-def _align(offsets: Sequence[Tuple[int, int]], start: int, end: int, alignment: str) -> Tuple[Optional[Tuple[int, int]], int]:
-    """Map character offsets to a token range; also say how many boundaries moved."""
-    first = next((i for i, (s, e) in enumerate(offsets) if s == start), None)
-    last = next((i for i, (s, e) in enumerate(offsets) if e == end), None)
-    if first is not None and last is not None and first <= last:
+def _align(
+    starts: Sequence[int], ends: Sequence[int], start: int, end: int, alignment: str
+) -> Tuple[Optional[Tuple[int, int]], int]:
+    """Map character offsets to a token range; also say how many boundaries moved.
+    The tokens' `starts` and `ends` are in text order and do not overlap, so every search is
+    binary: a 20,000-token text with thousands of spans stays fast."""
+    first = bisect.bisect_left(starts, start)
+    last = bisect.bisect_left(ends, end)
+    if first < len(starts) and starts[first] == start and last < len(ends) and ends[last] == end and first <= last:
         return (first, last + 1), 0
     if alignment == "strict":
         return None, 0
-    if alignment == "expand":
-        inside = [i for i, (s, e) in enumerate(offsets) if e > start and s < end]
-    else:
-        inside = [i for i, (s, e) in enumerate(offsets) if s >= start and e <= end]
-    if not inside:
+    if alignment == "expand":  # every token that overlaps [start, end)
+        inside = range(bisect.bisect_right(ends, start), bisect.bisect_left(starts, end))
+    else:  # every token within [start, end)
+        inside = range(bisect.bisect_left(starts, start), bisect.bisect_right(ends, end))
+    if len(inside) == 0:
         return None, 0
-    moved = int(offsets[inside[0]][0] != start) + int(offsets[inside[-1]][1] != end)
+    moved = int(starts[inside[0]] != start) + int(ends[inside[-1]] != end)
     return (inside[0], inside[-1] + 1), moved
 
 
@@ -639,10 +711,13 @@ def _jsonl_sentences(path: Path, lineno: int, record: dict, offsets: Sequence[Tu
     sentences = record.get("sentences")
     if sentences is None:
         return starts
+    if not isinstance(sentences, list):
+        raise CorpusError(f'"sentences" must be a list, not {type(sentences).__name__}', path=path, line=lineno,
+                          hint='write sentences as [{"start": 0, "end": 12}, ...]')
     by_start = {s: i for i, (s, _) in enumerate(offsets)}
     for i, sent in enumerate(sentences):
         start = sent.get("start") if isinstance(sent, dict) else None
-        if start not in by_start:
+        if not _is_int(start) or start not in by_start:
             raise CorpusError(f"sentence {i} does not start on a token boundary (start={start!r})", path=path,
                               line=lineno, hint='give each sentence a "start" offset where a token begins')
         starts[by_start[start]] = True
