@@ -56,6 +56,11 @@ class LinearChainCRF(nn.Module):
         self.register_buffer("allowed_end", allowed_end.bool(), persistent=False)
         self.register_buffer("allowed_transitions", allowed_transitions.bool(), persistent=False)
         self.trainable = trainable
+        # When every tag is reachable at every position after the first (true of BILUO), the
+        # unconstrained forward pass never meets an all -inf sum and can use torch's fused
+        # logsumexp even when gradients are needed.
+        reachable_after_start = (allowed_start.bool().unsqueeze(1) & allowed_transitions.bool()).any(0)
+        self.dense_lattice = bool(reachable_after_start.all() and allowed_transitions.bool().any(0).all())
         if trainable:
             self.start_scores = nn.Parameter(torch.zeros(n_tags))
             self.end_scores = nn.Parameter(torch.zeros(n_tags))
@@ -78,15 +83,19 @@ class LinearChainCRF(nn.Module):
         transitions = torch.where(self.allowed_transitions, self.transition_scores / temperature, forbidden)
         return start, end, transitions
 
-    def _alphas(self, emissions: Tensor, lengths: Tensor, temperature: float = 1.0) -> Tensor:
+    def _alphas(
+        self, emissions: Tensor, lengths: Tensor, temperature: float = 1.0, constrained: bool = False
+    ) -> Tensor:
         """Forward scores (B, L, T): log-sum over paths ending in each tag at each position,
-        emission included. Padding positions repeat the last real position's scores."""
+        emission included. Padding positions repeat the last real position's scores.
+        `constrained`: some emissions are -inf (gold constraints), so sums may be all -inf."""
         start, _, transitions = self.masked_scores(temperature)
         mask = positions_mask(lengths, emissions.shape[1])
+        logsumexp = masked_logsumexp if constrained or not self.dense_lattice else torch.logsumexp
         alpha = start.unsqueeze(0) + emissions[:, 0]
         alphas = [alpha]
         for t in range(1, emissions.shape[1]):
-            stepped = masked_logsumexp(alpha.unsqueeze(2) + transitions.unsqueeze(0), dim=1) + emissions[:, t]
+            stepped = logsumexp(alpha.unsqueeze(2) + transitions.unsqueeze(0), dim=1) + emissions[:, t]
             alpha = torch.where(mask[:, t : t + 1], stepped, alpha)
             alphas.append(alpha)
         return torch.stack(alphas, dim=1)
@@ -117,7 +126,7 @@ class LinearChainCRF(nn.Module):
         if allowed_tags is not None:
             emissions = emissions.masked_fill(~allowed_tags, float("-inf"))
         _, end, _ = self.masked_scores()
-        alphas = self._alphas(emissions, lengths)
+        alphas = self._alphas(emissions, lengths, constrained=allowed_tags is not None)
         log_z = masked_logsumexp(alphas[:, -1] + end.unsqueeze(0), dim=1)
         return torch.where(lengths > 0, log_z, torch.zeros_like(log_z))
 
@@ -139,9 +148,18 @@ class LinearChainCRF(nn.Module):
         """-log p(gold) per row (B,). `gold` (B, L) holds tag ids, or -1 where the gold tag is
         unknown: those tokens are marginalised over every tag a valid path allows there."""
         known = gold >= 0
-        one_hot = torch.nn.functional.one_hot(gold.clamp(min=0), self.n_tags).bool()
-        allowed_tags = torch.where(known.unsqueeze(2), one_hot, torch.ones_like(one_hot))
-        return self.log_partition(emissions, lengths) - self.log_partition(emissions, lengths, allowed_tags)
+        real = positions_mask(lengths, emissions.shape[1])
+        gold_score = self.path_score(emissions, lengths, gold.clamp(min=0))
+        partial = (real & ~known).any(1)
+        if partial.any():
+            # Only rows with unknown tags need the constrained forward pass; a fully known
+            # row's constrained log-partition is just its path score.
+            rows = partial.nonzero().squeeze(1)
+            one_hot = torch.nn.functional.one_hot(gold[rows].clamp(min=0), self.n_tags).bool()
+            allowed_tags = torch.where(known[rows].unsqueeze(2), one_hot, torch.ones_like(one_hot))
+            constrained = self.log_partition(emissions[rows], lengths[rows], allowed_tags)
+            gold_score = gold_score.index_put((rows,), constrained)
+        return self.log_partition(emissions, lengths) - gold_score
 
     def marginals(self, emissions: Tensor, lengths: Tensor) -> Tensor:
         """p(tag at position) (B, L, T); padding rows are zero."""
