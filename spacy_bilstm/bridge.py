@@ -6,6 +6,8 @@ No spaCy pipeline logic lives here; the component never touches a tensor itself.
 import contextlib
 import io
 import os
+import pickle
+import re
 from functools import lru_cache
 from typing import Callable, Iterator, List, Sequence, Tuple
 
@@ -43,18 +45,28 @@ def _deserialize_state(module: torch.nn.Module, state_bytes: bytes, device: "tor
     # weights_only: a model directory is untrusted input and must never execute code.
     try:
         state = torch.load(io.BytesIO(state_bytes), map_location=device, weights_only=True)
-    except Exception as error:  # torch raises several types for truncated or hostile files
+    except pickle.UnpicklingError as error:
+        # torch's own message goes on to suggest weights_only=False: not advice to pass on.
+        found = re.search(r"GLOBAL ([\w.]+)", str(error))
         raise ModelLoadError(
-            f"The torch weights of this pipeline could not be loaded safely ({type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else ''}). The model file is truncated, corrupted "
-            f"or contains objects other than tensors; retrain or re-download the model."
+            "Refused to load the torch weights: besides tensors they hold Python objects"
+            + (f" (such as {found.group(1)})" if found else "")
+            + ", which could run code when loaded, so the file was not unpickled. It was not written by "
+            "spacy-bilstm or was tampered with; use a pipeline from a source you trust, or retrain."
+        ) from None
+    except Exception as error:  # torch raises several types for truncated or damaged files
+        raise ModelLoadError(
+            f"The torch weights could not be read ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}): the model file is truncated or corrupted. "
+            f"Restore the pipeline directory from a good copy, or retrain."
         ) from None
     try:
         module.load_state_dict(state, strict=True)
-    except RuntimeError as error:
+    except (RuntimeError, TypeError, AttributeError, ValueError) as error:
+        details = [line.strip() for line in str(error).splitlines() if line.strip()][:4]
         raise ModelLoadError(
-            f"The stored weights do not fit this model: {str(error).splitlines()[0]} ... Check that the "
-            f"config (widths, depth, bidirectional, labels) is the one the model was trained with."
+            f"The stored weights do not fit this model: {' '.join(details)} Check that the config (widths, "
+            f"depth, bidirectional, labels) is the one the model was trained with, or retrain."
         ) from None
     return module.to(device)
 

@@ -16,7 +16,7 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from thinc.types import Floats2d
 
 from . import bridge
-from .tags import BiluoTags
+from .tags import PREFIXES, BiluoTags
 
 DEFAULT_MODEL_CONFIG_STR = """
 [model]
@@ -233,6 +233,16 @@ class BiLSTMEntityRecognizer(TrainablePipe):
 
     def _load_model_bytes(self, data: bytes, source: str) -> None:
         try:
+            msg = srsly.msgpack_loads(data)
+            nodes = msg["nodes"]
+        except Exception as error:  # msgpack raises several types for a damaged file
+            raise bridge.ModelLoadError(
+                f"Component '{self.name}' could not read its model from {source}: the file is truncated or "
+                f"corrupted ({type(error).__name__}: {error}). Restore the pipeline directory from a good copy, "
+                f"or retrain."
+            ) from None
+        self._check_stored_tag_count(nodes, source)
+        try:
             self.model.from_bytes(data)
         except bridge.ModelLoadError as error:
             raise bridge.ModelLoadError(f"Component '{self.name}' ({source}): {error}") from None
@@ -243,6 +253,57 @@ class BiLSTMEntityRecognizer(TrainablePipe):
                 f"label set (labels now: {list(self.labels)}). Retrain or restore the model directory."
             ) from None
 
+    def _check_stored_tag_count(self, nodes, source: str) -> None:
+        """The saved output layer has one row per BILUO tag of the labels it was trained with;
+        a cfg whose label list does not match says so here rather than as a shape error."""
+        expected = len(self._tags) if self.labels else None
+        stored = [
+            node.get("dims", {}).get("nO")
+            for node in nodes
+            if isinstance(node, dict) and node.get("name") == self._tagger.name
+        ]
+        if expected is None or len(stored) != 1 or not isinstance(stored[0], int) or stored[0] == expected:
+            return
+        n_labels = (stored[0] - 1) // len(PREFIXES)
+        raise bridge.ModelLoadError(
+            f"Component '{self.name}': the weights in {source} were trained for {n_labels} entity label(s) "
+            f"({stored[0]} BILUO tags), but its cfg lists {len(self.labels)}: {list(self.labels)}. The cfg and "
+            f"the weights come from different trainings; restore the cfg saved with these weights, or retrain."
+        )
+
+    def _check_labels_against_meta(self, directory: Path) -> None:
+        """Weights do not record label names: a cfg whose labels were renamed or reordered
+        would load and silently give entities the wrong labels. The pipeline's meta.json,
+        written by the same nlp.to_disk, is the second witness."""
+        meta_path = directory.parent / "meta.json"
+        if not meta_path.is_file():
+            return
+        try:
+            meta_labels = srsly.read_json(meta_path).get("labels", {})
+        except Exception:  # spaCy reports a broken meta.json itself
+            return
+        saved = meta_labels.get(self.name) if isinstance(meta_labels, dict) else None
+        if isinstance(saved, list) and saved != list(self.labels):
+            raise bridge.ModelLoadError(
+                f"Component '{self.name}': its cfg ({directory / 'cfg'}) lists the labels {list(self.labels)}, but "
+                f"the pipeline's {meta_path} lists {saved}. The weights predict tags by position, so entities "
+                f"would get the wrong labels. Restore the cfg saved with this pipeline (or, if you renamed a "
+                f"label on purpose, make both files agree)."
+            )
+
+    def _update_cfg(self, cfg, source: str) -> None:
+        labels = cfg.get("labels") if isinstance(cfg, dict) else None
+        if not (
+            isinstance(labels, list)
+            and all(isinstance(label, str) and label for label in labels)
+            and len(set(labels)) == len(labels)
+        ):
+            raise bridge.ModelLoadError(
+                f"Component '{self.name}': {source} must be a JSON object whose \"labels\" is a list of distinct, "
+                f"non-empty strings. Restore it from a good copy of the pipeline, or retrain."
+            )
+        self.cfg.update(cfg)
+
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "BiLSTMEntityRecognizer":
         self._validate_serialization_attrs()
 
@@ -250,8 +311,17 @@ class BiLSTMEntityRecognizer(TrainablePipe):
             self._configure_for_loading()
             self._load_model_bytes(data, "bytes")
 
+        def load_cfg(data: bytes) -> None:
+            try:
+                cfg = srsly.json_loads(data)
+            except ValueError as error:
+                raise bridge.ModelLoadError(
+                    f"Component '{self.name}': its cfg is not valid JSON ({error}); the bytes are corrupted."
+                ) from None
+            self._update_cfg(cfg, "the cfg in the bytes")
+
         deserializers = {
-            "cfg": lambda data: self.cfg.update(srsly.json_loads(data)),
+            "cfg": load_cfg,
             "vocab": lambda data: self.vocab.from_bytes(data, exclude=exclude),
             "model": load_model,
         }
@@ -265,9 +335,19 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         def load_cfg(cfg_path: Path) -> None:
             if not cfg_path.exists():
                 raise bridge.ModelLoadError(
-                    f"Component '{self.name}' has no cfg file at {cfg_path}: the pipeline directory is incomplete."
+                    f"Component '{self.name}' has no cfg file at {cfg_path}: the pipeline directory is incomplete"
+                    + ("" if path.is_dir() else f" (the component's directory {path} is missing)")
+                    + ". Copy the whole pipeline directory again, or retrain."
                 )
-            self.cfg.update(srsly.read_json(cfg_path))
+            try:
+                cfg = srsly.read_json(cfg_path)
+            except ValueError as error:
+                raise bridge.ModelLoadError(
+                    f"Component '{self.name}': {cfg_path} is not valid JSON ({error}); the file is corrupted. "
+                    f"Restore it from a good copy of the pipeline, or retrain."
+                ) from None
+            self._update_cfg(cfg, str(cfg_path))
+            self._check_labels_against_meta(path)
 
         def load_model(model_path: Path) -> None:
             if not model_path.exists():

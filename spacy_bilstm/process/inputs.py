@@ -17,6 +17,7 @@ from .records import Record
 FORMATS = ("txt", "jsonl", "spacy")
 RESERVED_OUTPUT_FIELDS = ("id", "entities")
 _GLOB_CHARS = set("*?[")
+_UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,9 @@ def _strip_newline(raw: bytes) -> bytes:
 
 def _txt_record(index: int, input_file: InputFile, line: int, raw: bytes) -> Record:
     record = Record(index, input_file.name, line, f"{input_file.name}:{line}")
+    if line == 1 and raw.startswith(_UTF8_BOM):
+        # The file's byte-order mark, not text: keeping it would shift every entity offset.
+        raw = raw[len(_UTF8_BOM):]
     try:
         record.text = _strip_newline(raw).decode("utf8")
     except UnicodeDecodeError as error:
@@ -123,15 +127,36 @@ def _txt_record(index: int, input_file: InputFile, line: int, raw: bytes) -> Rec
     return record
 
 
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _lone_surrogate(obj) -> Optional[str]:
+    """Where a JSON string holds half of a surrogate pair (e.g. "\\ud800" alone), which no
+    UTF-8 text can hold: the tokenizer and the output writer would fail on it."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf8")
+    except UnicodeEncodeError as error:
+        return f"a lone surrogate {error.object[error.start:error.end]!r} (half of a \\u escape pair), which is not valid Unicode"
+    return None
+
+
 def _jsonl_record(
     index: int, input_file: InputFile, line: int, raw: bytes, text_key: str, id_key: str
 ) -> Record:
     record = Record(index, input_file.name, line, f"{input_file.name}:{line}")
     try:
-        obj = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as error:
+        # NaN and Infinity are not JSON: passed through, they would make the output invalid JSON.
+        obj = json.loads(raw, parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
         record.error = f"invalid JSON ({error})"
         return record
+    # Only a \u escape can produce a lone surrogate; the full check is skipped for other lines.
+    if b"\\ud" in raw or b"\\uD" in raw:
+        surrogate = _lone_surrogate(obj)
+        if surrogate is not None:
+            record.error = f"the record holds {surrogate}"
+            return record
     if not isinstance(obj, dict):
         record.error = f"expected a JSON object, got {type(obj).__name__}"
         return record

@@ -6,10 +6,12 @@ n_process > 1) and memory stays bounded by nlp.pipe's own look-ahead. One call m
 with n_process > 1 each call starts new processes."""
 import os
 import sys
+from pathlib import Path
 from collections import deque
 from typing import Deque, Iterable, Iterator, Optional, Tuple, Union
 
 import spacy
+import srsly
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -21,12 +23,42 @@ def load_pipeline(model: str, gpu_id: int = -1) -> Language:
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
     try:
-        return spacy.load(model)
+        nlp = spacy.load(model)
     except OSError as error:
         raise ProcessError(
             f"Cannot load the pipeline {model!r}: {error}. Give the path of a trained pipeline "
             f"directory or the name of an installed pipeline package."
         ) from error
+    except ValueError as error:
+        # A broken or mismatched pipeline directory: damaged weights (ModelLoadError), a config
+        # naming an unknown component or architecture, a component another package provides.
+        raise ProcessError(
+            f"Cannot load the pipeline {model!r}: {error}\nThe pipeline directory is damaged or does not "
+            f"match the installed packages; restore it from a good copy, install what it needs, or retrain."
+        ) from error
+    _check_meta_pipeline(model, nlp)
+    return nlp
+
+
+def _check_meta_pipeline(model: str, nlp: Language) -> None:
+    """spaCy builds the pipeline from config.cfg and only reads meta.json for information. A
+    meta.json that lists components the pipeline lacks means the directory was assembled from
+    parts of different pipelines, whose output would not be what its meta.json promises."""
+    # nlp.meta is rebuilt from the loaded pipeline; the file is what the directory claims.
+    directory = getattr(nlp, "path", None)
+    meta_path = Path(directory) / "meta.json" if directory is not None else None
+    if meta_path is None or not meta_path.is_file():
+        return
+    listed = srsly.read_json(meta_path).get("pipeline")
+    if not isinstance(listed, list):
+        return
+    missing = [name for name in listed if name not in nlp.component_names]
+    if missing:
+        raise ProcessError(
+            f"Cannot use the pipeline {model!r}: its meta.json lists the component(s) {', '.join(map(repr, missing))}, "
+            f"which its config.cfg does not define (components: {', '.join(nlp.component_names) or 'none'}). "
+            f"The directory mixes files of different pipelines; restore it from a good copy, or retrain."
+        )
 
 
 _FORK_HOOK_REGISTERED = False

@@ -85,6 +85,14 @@ def process(
                 f"--overwrite to replace it."
             )
 
+    # The pipeline is loaded before any file is opened or removed: a model that fails to load
+    # must not leave an empty output behind, or truncate an existing one under --overwrite.
+    nlp = None
+    if engine == "local":
+        from .local_engine import load_pipeline
+
+        nlp = load_pipeline(model, gpu_id)
+
     summary = Summary()
     if resume:
         point = find_resume_point(output_path, out_format, errors_path)
@@ -131,9 +139,8 @@ def process(
             # Workers load the pipeline inside their first task, so that load is timed.
             start = progress.start = time.perf_counter()
         else:
-            from .local_engine import load_pipeline, process_records
+            from .local_engine import process_records
 
-            nlp = load_pipeline(model, gpu_id)
             outcomes = process_records(nlp, records, batch_size=batch_size, n_process=n_process, keep_docs=keep_docs)
             start = progress.start = time.perf_counter()
         for outcome in outcomes:
