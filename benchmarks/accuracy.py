@@ -1,0 +1,166 @@
+"""Study 1: test-set entity P/R/F of bilstm_ner beside spaCy's built-in `ner`.
+
+For each corpus, system and seed: train on train (wall-clock cap --max-minutes, default 60),
+keep the best dev checkpoint (model-best), evaluate it on test (entity micro P/R/F and per
+type, spaCy's Scorer, sentence by sentence with the corpus's tokens). Systems:
+
+  bilstm_crf_vectors    configs/bilstm_crf_vectors.cfg (BiLSTM-CRF, char CNN, GloVe 6B 50d)
+  spacy_ner_efficiency  `spacy init config -p ner -o efficiency`, + the same static vectors
+  spacy_ner_accuracy    `spacy init config -p ner -o accuracy`, + the same static vectors
+
+All systems see the same converted data and the same vectors directory (GloVe 6B 50d,
+lowercase keys), and train sentence by sentence (gold_preproc). Each run writes
+benchmarks/results/accuracy/<corpus>__<system>__seed<N>.json; a run whose file exists is
+skipped (--force reruns it), so a study can be stopped and continued. Models and logs stay
+in benchmarks/work/runs/accuracy/. The summary (mean and std over seeds) is written to
+benchmarks/results/accuracy.md and accuracy.csv after every run.
+
+    python benchmarks/accuracy.py                                   # everything, 3 seeds
+    python benchmarks/accuracy.py --corpora conll2003 --systems spacy_ner_accuracy --seeds 0
+    python benchmarks/accuracy.py --smoke                           # a few minutes at most
+"""
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Dict, List
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+
+SYSTEMS = ["bilstm_crf_vectors", "spacy_ner_efficiency", "spacy_ner_accuracy"]
+CORPORA = list(common.CORPORA)
+STUDY = "accuracy"
+
+
+def system_config(system: str, work: Path) -> Path:
+    if system == "bilstm_crf_vectors":
+        return common.CONFIGS / "bilstm_crf_vectors.cfg"
+    if system.startswith("spacy_ner_"):
+        return common.spacy_ner_config(system[len("spacy_ner_"):], work)
+    raise common.BenchmarkError(f"unknown system {system!r}; choose from {', '.join(SYSTEMS)}")
+
+
+def result_name(corpus: str, system: str, seed: int) -> str:
+    return f"{corpus}__{system}__seed{seed}.json"
+
+
+def run_one(args: argparse.Namespace, corpus: str, system: str, seed: int, results: Path,
+            run_root: Path, vectors: Path) -> None:
+    result_path = results / STUDY / result_name(corpus, system, seed)
+    if result_path.exists() and not args.force:
+        print(f"{corpus} / {system} / seed {seed}: done already ({result_path}), skipped", file=sys.stderr)
+        return
+    data = common.prepare_corpus(args.shared, args.work, corpus, smoke=args.smoke)
+    config_path = system_config(system, args.work)
+    overrides: Dict[str, Any] = {
+        "paths.train": str(data["train"]), "paths.dev": str(data["dev"]), "paths.vectors": str(vectors),
+        "system.seed": seed,
+    }
+    if args.smoke:
+        overrides.update(common.SMOKE_TRAINING)
+    run_dir = run_root / corpus / system / f"seed{seed}"
+    print(f"{corpus} / {system} / seed {seed}: training (cap {args.max_minutes} min), log {run_dir / 'train.log'}",
+          file=sys.stderr)
+    summary = common.run_training(config_path=config_path, run_dir=run_dir, overrides=overrides,
+                                  max_minutes=args.max_minutes, test_path=data["test"], threads=args.threads)
+    result = {
+        "study": STUDY, "corpus": corpus, "system": system, "seed": seed, "smoke": args.smoke,
+        "max_minutes": args.max_minutes, "config": str(config_path), "overrides": overrides,
+        "run_dir": str(run_dir), "model_dir": str(run_dir / "model-best"),
+        "data": {split: {"path": str(path), **common.corpus_statistics(path)} for split, path in data.items()},
+        "test": summary["test"], "training": summary["training"], "threads": summary["threads"],
+        "date": common.now(), "machine": common.machine_info(), "command": common.command_line(),
+    }
+    common.write_json(result_path, result)
+    test = summary["test"]
+    training = summary["training"]
+    print(f"  test F1 {test['ents_f'] * 100:.2f} (P {test['ents_p'] * 100:.2f}, R {test['ents_r'] * 100:.2f}); "
+          f"best dev F1 {training['best_dev']['ents_f'] * 100:.2f} after {training['seconds_to_best_dev']:.0f} s; "
+          f"stopped by {training['stopped_by']} after {training['loop_seconds']:.0f} s", file=sys.stderr)
+
+
+def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    groups: Dict[tuple, List[Dict[str, Any]]] = {}
+    for result in results:
+        groups.setdefault((result["corpus"], result["system"]), []).append(result)
+    rows = []
+    for (corpus, system), runs in sorted(groups.items(), key=lambda item: (CORPORA.index(item[0][0])
+                                                                          if item[0][0] in CORPORA else 99,
+                                                                          item[0][1])):
+        row: Dict[str, Any] = {"corpus": corpus, "system": system, "seeds": len(runs),
+                               "cap (min)": ", ".join(sorted({f"{r['max_minutes']:g}" for r in runs}))}
+        for key, label in (("ents_p", "test P"), ("ents_r", "test R"), ("ents_f", "test F1")):
+            common.add_mean_std(row, label, (r["test"][key] for r in runs), scale=100)
+        common.add_mean_std(row, "best dev F1", (r["training"]["best_dev"]["ents_f"] for r in runs), scale=100)
+        common.add_mean_std(row, "min to best dev", (r["training"]["seconds_to_best_dev"] / 60 for r in runs),
+                            digits=1)
+        common.add_mean_std(row, "training min", (r["training"]["loop_seconds"] / 60 for r in runs), digits=1)
+        row["stopped by"] = ", ".join(sorted({r["training"]["stopped_by"] for r in runs}))
+        types = sorted({t for r in runs for t in r["test"]["ents_per_type"]})
+        per_type = []
+        for entity_type in types:
+            # A type absent from a run's test gold and predictions has no score in that run.
+            common.add_mean_std(row, f"test F1 {entity_type}",
+                                (r["test"]["ents_per_type"].get(entity_type, {}).get("f") for r in runs),
+                                scale=100, digits=1)
+            per_type.append(f"{entity_type} {row[f'test F1 {entity_type}']}")
+        row["test F1 per type"] = "; ".join(per_type)
+        rows.append(row)
+    return rows
+
+
+SCORES = ["test P", "test R", "test F1", "best dev F1", "min to best dev", "training min"]
+COLUMNS = ["corpus", "system", "seeds", "cap (min)"] + SCORES + ["stopped by", "test F1 per type"]
+
+
+def write_summary(results_root: Path) -> str:
+    results = [r for r in common.read_results(results_root / STUDY) if r.get("study") == STUDY]
+    header = ("Entity-level micro P/R/F1 on test (%, mean ± std over seeds; no std with one seed), "
+              "model selected on dev within the training cap.\n\n" + common.machine_header(results))
+    rows = summary_rows(results)
+    types = sorted({entity_type for r in results for entity_type in r["test"]["ents_per_type"]})
+    type_columns = common.mean_std_columns([f"test F1 {entity_type}" for entity_type in types])
+    csv_columns = ["corpus", "system", "seeds", "cap (min)"] + common.mean_std_columns(SCORES) + ["stopped by"]
+    return common.write_table(rows, COLUMNS, csv_columns + type_columns, results_root / f"{STUDY}.md",
+                              results_root / f"{STUDY}.csv", header=header)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpora", nargs="+", choices=CORPORA, default=CORPORA)
+    parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=SYSTEMS)
+    parser.add_argument("--seeds", nargs="+", type=int, default=None, help="Default 0 1 2 (smoke: 0).")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help=f"Wall-clock cap per training run (default 60; smoke {common.SMOKE_MAX_MINUTES}).")
+    common.add_common_arguments(parser)
+    args = parser.parse_args()
+    if args.seeds is None:
+        args.seeds = [0] if args.smoke else [0, 1, 2]
+    if args.max_minutes is None:
+        args.max_minutes = common.SMOKE_MAX_MINUTES if args.smoke else 60.0
+    if args.max_minutes <= 0:
+        raise common.BenchmarkError(f"--max-minutes must be positive, not {args.max_minutes}")
+    common.resolve_threads(args)
+    results = common.results_dir(args)
+    run_root = (common.smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY
+    vectors = common.prepare_vectors(args.shared, args.work, smoke=args.smoke)
+    failures = []
+    for corpus in args.corpora:
+        for system in args.systems:
+            for seed in args.seeds:
+                try:
+                    run_one(args, corpus, system, seed, results, run_root, vectors)
+                except common.BenchmarkError as err:
+                    # One failed run must not end a study of many hours; it is reported at the end.
+                    print(f"error: {err}", file=sys.stderr)
+                    failures.append(f"{corpus} / {system} / seed {seed}")
+                write_summary(results)
+    print(write_summary(results))
+    print(f"Results: {results / STUDY}, summary {results / (STUDY + '.md')}", file=sys.stderr)
+    if failures:
+        raise common.BenchmarkError(f"{len(failures)} run(s) failed: {'; '.join(failures)}")
+
+
+if __name__ == "__main__":
+    common.run_main(main)

@@ -1,0 +1,634 @@
+"""Shared helpers of the benchmark studies (accuracy.py, ablations.py, cost.py, plots.py).
+
+Data come from the shared folder (default `<repo>/../shared`, `--shared` overrides it) and
+are converted once into a cache under `benchmarks/work/` (`--work` overrides it): DocBins
+per corpus and split, and a spaCy vectors directory made from GloVe 6B 50d. A cached file
+is rebuilt when its source file changed (size or modification time).
+
+Training runs go through `train_capped`, run in a subprocess of its own by
+`run_training` (`python benchmarks/common.py train-and-test ...`), so each run has its own
+memory, threads and log, and one failing run does not end a study.
+
+Why the wall-clock cap is implemented the way it is: `train_capped` is spaCy's own training
+loop (`spacy.training.loop.train`, same functions: `create_train_batches`,
+`train_while_improving`, `create_evaluation_callback`, `update_meta`) with one change: after
+every optimisation step it checks the clock and, once the cap is reached, leaves the loop
+like a normal end of training. model-best is only ever written from a completed
+evaluation, into a temporary directory renamed into place, so it is always whole; it holds
+the best dev checkpoint evaluated within the cap. Killing `spacy train` at a timeout could
+instead cut a model-best write in half, and `--training.max_steps` cannot express minutes.
+The parent still enforces a hard timeout (cap plus a generous grace for initialisation and
+the final test evaluation) so that a hung run cannot stall a study; such a run is reported
+as failed, never recorded as a result.
+"""
+import argparse
+import csv
+import datetime
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_SHARED = REPO.parent / "shared"
+DEFAULT_WORK = REPO / "benchmarks" / "work"
+RESULTS = REPO / "benchmarks" / "results"
+CONFIGS = REPO / "configs"
+GLOVE = Path("vectors") / "glove.6B.50d.txt.gz"
+
+# Smoke mode: a few hundred sentences, a few steps; enough to exercise every code path.
+SMOKE_SENTENCES = {"train": 200, "dev": 50, "test": 50}
+SMOKE_VECTORS = 20_000
+SMOKE_TRAINING = {"training.max_steps": 2, "training.eval_frequency": 1}
+SMOKE_MAX_MINUTES = 2.0
+
+# Files of each corpus in the shared folder; `repair` is passed to read_corpus. WNUT-17 dev
+# has one entity that starts with I- (line 1674): read as IOB2 with that tag turned into B-.
+CORPORA: Dict[str, Dict[str, Dict[str, Any]]] = {
+    "conll2003": {
+        "train": {"file": "train.txt"},
+        "dev": {"file": "valid.txt"},
+        "test": {"file": "test.txt"},
+    },
+    "wnut17": {
+        "train": {"file": "train.conll"},
+        "dev": {"file": "dev.conll", "repair": True},
+        "test": {"file": "test.conll"},
+    },
+    "wikiann-en": {
+        "train": {"file": "train.txt"},
+        "dev": {"file": "dev.txt"},
+        "test": {"file": "test.txt"},
+    },
+}
+SPLITS = ("train", "dev", "test")
+PACKAGES = ("spacy", "spacy-bilstm", "thinc", "torch", "numpy", "matplotlib")
+
+
+class BenchmarkError(Exception):
+    """A problem the user can fix (missing data, bad option); printed without a traceback."""
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--shared", type=Path, default=DEFAULT_SHARED,
+        help=f"Shared data folder with corpora/ and vectors/ (default {DEFAULT_SHARED}).",
+    )
+    parser.add_argument(
+        "--work", type=Path, default=DEFAULT_WORK,
+        help=f"Cache and scratch folder: converted corpora, vectors, trained models (default {DEFAULT_WORK}).",
+    )
+    parser.add_argument(
+        "--results", type=Path, default=None,
+        help=f"Results folder (default {RESULTS}; with --smoke, <work>/smoke/results).",
+    )
+    parser.add_argument("--force", action="store_true", help="Rerun runs whose result file already exists.")
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="Threads for torch/BLAS in each run (sets OMP_NUM_THREADS, MKL_NUM_THREADS, OPENBLAS_NUM_THREADS); "
+        "default: the libraries' own default (all cores), smoke: 1. Recorded in every result.",
+    )
+    parser.add_argument(
+        "--smoke", action="store_true",
+        help="A few hundred sentences and a few training steps per run, to check that the script works; "
+        "results go under <work>/smoke/, never into benchmarks/results.",
+    )
+
+
+def resolve_threads(args: argparse.Namespace) -> None:
+    # Smoke runs use one thread: on a machine whose cores are busy with other work, torch's
+    # spinning OpenMP threads make a two-thread run about ten times slower than a one-thread one.
+    if args.threads is None and args.smoke:
+        args.threads = 1
+    if args.threads is not None and args.threads < 1:
+        raise BenchmarkError(f"--threads must be 1 or more, not {args.threads}")
+
+
+def child_environment(threads: Optional[int]) -> Dict[str, str]:
+    env = dict(os.environ)
+    if threads is not None:
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            env[name] = str(threads)
+    return env
+
+
+def threads_in_use() -> Dict[str, Any]:
+    """What a run's process actually used (called inside the run)."""
+    import torch
+
+    return {"torch": torch.get_num_threads(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
+
+
+def results_dir(args: argparse.Namespace) -> Path:
+    if args.results is not None:
+        return args.results
+    return smoke_dir(args.work) / "results" if args.smoke else RESULTS
+
+
+def smoke_dir(work: Path) -> Path:
+    return work / "smoke"
+
+
+def run_main(main) -> None:
+    """Call `main()`, turning a BenchmarkError into a message and exit code 1."""
+    try:
+        main()
+    except BenchmarkError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def check_shared(shared: Path) -> None:
+    if not shared.is_dir():
+        raise BenchmarkError(
+            f"the shared data folder {shared} does not exist; pass --shared with the folder that holds "
+            "corpora/ and vectors/"
+        )
+
+
+def corpus_source(shared: Path, corpus: str, split: str) -> Path:
+    if corpus not in CORPORA:
+        raise BenchmarkError(f"unknown corpus {corpus!r}; choose from {', '.join(CORPORA)}")
+    path = shared / "corpora" / corpus / CORPORA[corpus][split]["file"]
+    if not path.is_file():
+        raise BenchmarkError(f"{path} not found (corpus {corpus}, split {split}); check --shared")
+    return path
+
+
+def _source_stamp(path: Path) -> Dict[str, Any]:
+    stat = path.stat()
+    return {"source": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def prepare_corpus(shared: Path, work: Path, corpus: str, *, smoke: bool = False) -> Dict[str, Path]:
+    """Convert the corpus's splits into DocBins once; return {split: path}.
+
+    Smoke mode writes, next to the full conversion, DocBins holding the first
+    SMOKE_SENTENCES[split] sentences, one sentence per Doc."""
+    check_shared(shared)
+    paths: Dict[str, Path] = {}
+    for split in SPLITS:
+        source = corpus_source(shared, corpus, split)
+        target = work / "corpora" / corpus / f"{split}.spacy"
+        manifest = target.with_suffix(".json")
+        stamp = _source_stamp(source)
+        if not (target.exists() and manifest.exists() and json.loads(manifest.read_text()).get("stamp") == stamp):
+            _convert(source, target, manifest, stamp, repair=CORPORA[corpus][split].get("repair", False))
+        paths[split] = target
+        if smoke:
+            paths[split] = _smoke_subset(target, smoke_dir(work) / "corpora" / corpus / f"{split}.spacy",
+                                         SMOKE_SENTENCES[split])
+    return paths
+
+
+def _convert(source: Path, target: Path, manifest: Path, stamp: Dict[str, Any], *, repair: bool) -> None:
+    from spacy_bilstm.corpora import CorpusError, convert
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    print(f"Converting {source} -> {target}", file=sys.stderr)
+    try:
+        summary = convert(source, target, to="spacy", repair=repair)
+    except CorpusError as err:
+        raise BenchmarkError(f"could not convert {source}: {err}") from err
+    manifest.write_text(json.dumps({"stamp": stamp, "repair": repair, "summary": summary.to_dict()}, indent=2) + "\n")
+
+
+def _smoke_subset(full: Path, target: Path, n_sentences: int) -> Path:
+    import spacy
+    from spacy.tokens import DocBin
+
+    nlp = spacy.blank("en")
+    docs = []
+    for doc in DocBin().from_disk(full).get_docs(nlp.vocab):
+        for sent in doc.sents:
+            docs.append(sent.as_doc())
+            if len(docs) >= n_sentences:
+                break
+        if len(docs) >= n_sentences:
+            break
+    target.parent.mkdir(parents=True, exist_ok=True)
+    DocBin(docs=docs, store_user_data=False).to_disk(target)
+    return target
+
+
+def corpus_statistics(path: Path) -> Dict[str, int]:
+    """Sentences, tokens and entities of a DocBin."""
+    import spacy
+    from spacy.tokens import DocBin
+
+    nlp = spacy.blank("en")
+    counts = {"sentences": 0, "tokens": 0, "entities": 0}
+    for doc in DocBin().from_disk(path).get_docs(nlp.vocab):
+        counts["sentences"] += sum(1 for _ in doc.sents)
+        counts["tokens"] += len(doc)
+        counts["entities"] += len(doc.ents)
+    return counts
+
+
+def prepare_vectors(shared: Path, work: Path, *, smoke: bool = False) -> Path:
+    """Make the spaCy vectors directory from GloVe 6B 50d (lowercase keys) once.
+
+    Smoke mode keeps only the first SMOKE_VECTORS words of the file, which takes seconds."""
+    check_shared(shared)
+    source = shared / GLOVE
+    if not source.is_file():
+        raise BenchmarkError(f"{source} not found; check --shared (it must hold {GLOVE})")
+    name = f"glove.6B.50d-first{SMOKE_VECTORS}" if smoke else "glove.6B.50d"
+    target = work / "vectors" / name
+    done = target / "benchmark-stamp.json"
+    stamp = _source_stamp(source)
+    if done.exists() and json.loads(done.read_text()) == stamp:
+        return target
+    # Built in a temporary directory and renamed, so an interrupted build is never taken as done.
+    partial = target.with_name(name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "spacy", "init", "vectors", "en", str(source), str(partial), "--attr", "LOWER"]
+    if smoke:
+        command += ["--truncate", str(SMOKE_VECTORS)]
+    print(f"Preparing vectors: {' '.join(command[1:])}", file=sys.stderr)
+    completed = subprocess.run(command, capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise BenchmarkError(f"`{' '.join(command)}` failed:\n{completed.stdout}{completed.stderr}")
+    (partial / "benchmark-stamp.json").write_text(json.dumps(stamp))
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return target
+
+
+# --------------------------------------------------------------------------- machine and result files
+
+
+def machine_info() -> Dict[str, Any]:
+    cpu_model = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_gib = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory_gib = round(int(line.split()[1]) / 2**20, 1)
+                break
+    except OSError:
+        pass
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return {
+        "cpu_model": cpu_model or platform.processor() or None,
+        "cores": os.cpu_count(),
+        "cores_usable": usable,
+        "memory_gib": memory_gib,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "packages": versions,
+    }
+
+
+def command_line() -> str:
+    script = Path(sys.argv[0])
+    try:
+        script = script.resolve().relative_to(REPO)
+    except ValueError:
+        pass
+    return " ".join(["python", str(script)] + sys.argv[1:])
+
+
+def now() -> str:
+    return datetime.datetime.now().isoformat(timespec="seconds")
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write atomically, so an interrupted study never leaves half a result file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(partial, path)
+
+
+def read_results(directory: Path) -> List[Dict[str, Any]]:
+    if not directory.is_dir():
+        return []
+    return [json.loads(path.read_text()) for path in sorted(directory.glob("*.json"))]
+
+
+# --------------------------------------------------------------------------- configs
+
+
+def spacy_ner_config(optimize: str, work: Path) -> Path:
+    """spaCy's own `init config -p ner -o <optimize>` config, given static vectors and trained
+    sentence by sentence (gold_preproc) like ours, written to <work>/configs/."""
+    from spacy.cli.init_config import init_config
+
+    config = init_config(lang="en", pipeline=["ner"], optimize=optimize, gpu=False, silent=True)
+    config["components"]["tok2vec"]["model"]["embed"]["include_static_vectors"] = True
+    config["paths"]["vectors"] = None
+    for corpus in ("train", "dev"):
+        config["corpora"][corpus]["gold_preproc"] = True
+    path = work / "configs" / f"spacy_ner_{optimize}.cfg"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    config.to_disk(path)
+    return path
+
+
+# --------------------------------------------------------------------------- training
+
+
+def train_capped(
+    config_path: Path,
+    output_dir: Path,
+    *,
+    overrides: Dict[str, Any],
+    max_minutes: float,
+) -> Dict[str, Any]:
+    """Initialise and train a pipeline with spaCy's training loop, stopping cleanly once
+    `max_minutes` of training (updates and dev evaluations) have passed. Returns what
+    happened, including every dev evaluation with its time."""
+    import spacy
+    from spacy.training.initialize import init_nlp
+    from spacy.training.loop import (
+        create_before_to_disk_callback, create_evaluation_callback, create_train_batches,
+        train_while_improving, update_meta,
+    )
+    from spacy.schemas import ConfigSchemaTraining
+    from spacy.util import registry, resolve_dot_names
+    from thinc.api import fix_random_seed
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    config = spacy.util.load_config(config_path, overrides=overrides, interpolate=False)
+    config.to_disk(output_dir / "config.cfg")
+    init_start = time.perf_counter()
+    nlp = init_nlp(config)
+    init_seconds = time.perf_counter() - init_start
+
+    interpolated = nlp.config.interpolate()
+    if interpolated["training"]["seed"] is not None:
+        fix_random_seed(interpolated["training"]["seed"])
+    T = registry.resolve(interpolated["training"], schema=ConfigSchemaTraining)
+    train_corpus, dev_corpus = resolve_dot_names(interpolated, [T["train_corpus"], T["dev_corpus"]])
+    optimizer = T["optimizer"]
+    before_to_disk = create_before_to_disk_callback(T["before_to_disk"])
+    evaluate = create_evaluation_callback(nlp, dev_corpus, T["score_weights"])
+    eval_seconds = 0.0
+
+    def timed_evaluate():
+        nonlocal eval_seconds
+        start = time.perf_counter()
+        try:
+            return evaluate()
+        finally:
+            eval_seconds += time.perf_counter() - start
+
+    steps = train_while_improving(
+        nlp, optimizer,
+        create_train_batches(nlp, train_corpus, T["batcher"], T["max_epochs"]),
+        timed_evaluate,
+        dropout=T["dropout"], accumulate_gradient=T["accumulate_gradient"], patience=T["patience"],
+        max_steps=T["max_steps"], eval_frequency=T["eval_frequency"], exclude=T["frozen_components"],
+        annotating_components=T["annotating_components"], before_update=T["before_update"],
+    )
+    for stale in ("model-best", "model-last"):
+        shutil.rmtree(output_dir / stale, ignore_errors=True)
+    log_step, finalize_logger = T["logger"](nlp, sys.stdout, sys.stderr)
+    cap_seconds = max_minutes * 60
+    evaluations: List[Dict[str, Any]] = []
+    best: Optional[Dict[str, Any]] = None
+    stopped_by = "config"  # the config's own max_steps, max_epochs or patience
+    info: Dict[str, Any] = {"step": -1, "epoch": 0, "words": 0}
+    start = time.perf_counter()
+    try:
+        for _batch, info, is_best_checkpoint in steps:
+            elapsed = time.perf_counter() - start
+            if is_best_checkpoint is not None:
+                scores = info["other_scores"]
+                evaluation = {
+                    "step": info["step"], "epoch": info["epoch"], "seconds": round(elapsed, 3),
+                    "words": info["words"], "score": info["score"],
+                    "ents_p": scores.get("ents_p"), "ents_r": scores.get("ents_r"), "ents_f": scores.get("ents_f"),
+                    "losses": {name: float(loss) for name, loss in info["losses"].items()},
+                }
+                evaluations.append(evaluation)
+                with (output_dir / "dev_evaluations.jsonl").open("a", encoding="utf8") as log:
+                    log.write(json.dumps(evaluation) + "\n")
+                if is_best_checkpoint:
+                    best = evaluation
+                    update_meta(T, nlp, info)
+                    _save(before_to_disk, nlp, optimizer, output_dir / "model-best")
+            log_step(info if is_best_checkpoint is not None else None)
+            if time.perf_counter() - start >= cap_seconds:
+                stopped_by = "time"
+                break
+    finally:
+        finalize_logger()
+    loop_seconds = time.perf_counter() - start
+    _save(before_to_disk, nlp, optimizer, output_dir / "model-last")
+    if best is None:
+        raise RuntimeError("training ended before its first dev evaluation; no model-best was written")
+    update_seconds = loop_seconds - eval_seconds
+    return {
+        "stopped_by": stopped_by,
+        "max_minutes": max_minutes,
+        "init_seconds": round(init_seconds, 3),
+        "loop_seconds": round(loop_seconds, 3),
+        "eval_seconds": round(eval_seconds, 3),
+        "steps": info["step"] + 1,
+        "epochs_completed": info["epoch"],
+        "words": info["words"],
+        "train_words_per_second": round(info["words"] / update_seconds, 1) if update_seconds > 0 else None,
+        "best_dev": best,
+        "seconds_to_best_dev": best["seconds"],
+        "dev_evaluations": evaluations,
+    }
+
+
+def _save(before_to_disk, nlp, optimizer, target: Path) -> None:
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    with nlp.use_params(optimizer.averages):
+        before_to_disk(nlp).to_disk(partial)
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+
+
+def evaluate_on(model_dir: Path, data_path: Path) -> Dict[str, Any]:
+    """Entity P/R/F (micro and per type) of a trained pipeline on a DocBin, sentence by
+    sentence with the corpus's tokens, as in training (spaCy's Scorer through nlp.evaluate)."""
+    import spacy
+    from spacy.training import Corpus
+
+    nlp = spacy.load(model_dir)
+    examples = list(Corpus(data_path, gold_preproc=True)(nlp))
+    start = time.perf_counter()
+    scores = nlp.evaluate(examples)
+    seconds = time.perf_counter() - start
+    return {
+        "ents_p": scores["ents_p"], "ents_r": scores["ents_r"], "ents_f": scores["ents_f"],
+        "ents_per_type": scores.get("ents_per_type") or {},
+        "sentences": len(examples),
+        "words": sum(len(eg.reference) for eg in examples),
+        "seconds": round(seconds, 3),
+    }
+
+
+def run_training(
+    *,
+    config_path: Path,
+    run_dir: Path,
+    overrides: Dict[str, Any],
+    max_minutes: float,
+    test_path: Path,
+    threads: Optional[int] = None,
+    grace_minutes: float = 30.0,
+) -> Dict[str, Any]:
+    """Train and test in a subprocess (log: <run_dir>/train.log); return its summary."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    summary_path = run_dir / "summary.json"
+    summary_path.unlink(missing_ok=True)
+    command = [
+        sys.executable, str(Path(__file__).resolve()), "train-and-test",
+        "--config", str(config_path), "--output", str(run_dir), "--max-minutes", str(max_minutes),
+        "--test", str(test_path), "--overrides", json.dumps(overrides), "--summary", str(summary_path),
+    ]
+    timeout = (max_minutes + grace_minutes) * 60
+    log_path = run_dir / "train.log"
+    with log_path.open("w", encoding="utf8") as log:
+        log.write(" ".join(command) + "\n\n")
+        log.flush()
+        try:
+            completed = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, timeout=timeout,
+                                       env=child_environment(threads))
+        except subprocess.TimeoutExpired:
+            raise BenchmarkError(
+                f"training in {run_dir} did not finish within {timeout / 60:.0f} minutes (cap {max_minutes} "
+                f"plus {grace_minutes} for initialisation and testing); see {log_path}"
+            )
+    if completed.returncode != 0 or not summary_path.exists():
+        tail = "".join(log_path.read_text(encoding="utf8", errors="replace").splitlines(keepends=True)[-15:])
+        raise BenchmarkError(f"training in {run_dir} failed (exit code {completed.returncode}); "
+                             f"last lines of {log_path}:\n{tail}")
+    return json.loads(summary_path.read_text())
+
+
+def _train_and_test_main(argv: Sequence[str]) -> None:
+    parser = argparse.ArgumentParser(prog="common.py train-and-test")
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--max-minutes", type=float, required=True)
+    parser.add_argument("--test", type=Path, required=True)
+    parser.add_argument("--overrides", default="{}", help="JSON object of dotted config overrides.")
+    parser.add_argument("--summary", type=Path, required=True)
+    args = parser.parse_args(argv)
+    import spacy_bilstm  # noqa: F401  (registers the bilstm_ner factory and architectures)
+
+    training = train_capped(args.config, args.output, overrides=json.loads(args.overrides),
+                            max_minutes=args.max_minutes)
+    test = evaluate_on(args.output / "model-best", args.test)
+    write_json(args.summary, {"training": training, "test": test, "threads": threads_in_use()})
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def mean_std(values: Iterable[float]) -> Tuple[Optional[float], Optional[float], int]:
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    if not values:
+        return None, None, 0
+    std = statistics.stdev(values) if len(values) > 1 else None
+    return statistics.fmean(values), std, len(values)
+
+
+def format_mean_std(mean: Optional[float], std: Optional[float], scale: float = 1.0, digits: int = 2) -> str:
+    if mean is None:
+        return "-"
+    text = f"{mean * scale:.{digits}f}"
+    if std is not None:
+        text += f" ± {std * scale:.{digits}f}"
+    return text
+
+
+def write_table(rows: List[Dict[str, Any]], markdown_columns: List[str], csv_columns: List[str],
+                markdown_path: Path, csv_path: Path, header: str = "") -> str:
+    """Write rows as a markdown table (display columns, `header` above it) and as CSV (numeric
+    columns, for other tools); return the markdown."""
+    markdown_path.parent.mkdir(parents=True, exist_ok=True)
+    with csv_path.open("w", newline="", encoding="utf8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=csv_columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: ("" if row.get(key) is None else row.get(key)) for key in csv_columns})
+    lines = [f"| {' | '.join(markdown_columns)} |", "|" + "---|" * len(markdown_columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(_cell(row.get(key)) for key in markdown_columns) + " |")
+    text = (header + "\n\n" if header else "") + "\n".join(lines) + "\n"
+    markdown_path.write_text(text, encoding="utf8")
+    return text
+
+
+def add_mean_std(row: Dict[str, Any], name: str, values: Iterable[Optional[float]], *, scale: float = 1.0,
+                 digits: int = 2) -> None:
+    """Set row[name] (text "mean ± std" for markdown) and row[name + " mean"], row[name + " std"] (numbers, CSV)."""
+    mean, std, _ = mean_std(values)
+    row[name] = format_mean_std(mean, std, scale=scale, digits=digits)
+    row[f"{name} mean"] = None if mean is None else round(mean * scale, 4)
+    row[f"{name} std"] = None if std is None else round(std * scale, 4)
+
+
+def mean_std_columns(names: Sequence[str]) -> List[str]:
+    return [f"{name} {part}" for name in names for part in ("mean", "std")]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def machine_header(results: List[Dict[str, Any]]) -> str:
+    """Dates, machine and package versions of a set of results, for the top of a table."""
+    if not results:
+        return ""
+    dates = sorted(r["date"] for r in results if r.get("date"))
+    machines = {json.dumps(r.get("machine"), sort_keys=True) for r in results}
+    lines = [f"Runs dated {dates[0]} to {dates[-1]}." if dates else ""]
+    for machine_json in sorted(machines):
+        machine = json.loads(machine_json) or {}
+        versions = ", ".join(f"{k} {v}" for k, v in (machine.get("packages") or {}).items() if v)
+        lines.append(f"Machine: {machine.get('cores')} cores ({machine.get('cores_usable')} usable), "
+                      f"{machine.get('cpu_model')}, {machine.get('memory_gib')} GiB; Python {machine.get('python')}; "
+                      f"{versions}.")
+    return "\n".join(line for line in lines if line)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "train-and-test":
+        _train_and_test_main(sys.argv[2:])
+    else:
+        raise SystemExit("usage: python benchmarks/common.py train-and-test ... (used by the benchmark scripts)")
