@@ -147,8 +147,9 @@ def main() -> None:
     vectors = common.prepare_vectors(args.shared, args.work, smoke=args.smoke)
     failures = []
     for corpus in args.corpora:
-        for system in args.systems:
-            for seed in args.seeds:
+        # Systems in the inner loop: a study stopped early can already compare them at seed 0.
+        for seed in args.seeds:
+            for system in args.systems:
                 try:
                     run_one(args, corpus, system, seed, results, run_root, vectors)
                 except common.BenchmarkError as err:

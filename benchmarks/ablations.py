@@ -1,0 +1,175 @@
+"""Study 2: ablations of bilstm_ner on CoNLL-2003.
+
+Every variant starts from configs/bilstm_crf_vectors.cfg (BiLSTM-CRF, depth 1, char CNN,
+GloVe 6B 50d) and changes one thing; every run has the same wall-clock cap (--max-minutes,
+default 20), keeps its best dev checkpoint and is scored on test like study 1:
+
+  baseline            as shipped
+  unidirectional      bidirectional = false (a left-to-right LSTM)
+  softmax             output = "softmax" (per-token softmax instead of the CRF)
+  no_char_cnn         include_char_cnn = false
+  no_static_vectors   include_static_vectors = false (vectors still loaded, unused)
+  depth2              depth = 2 (two stacked BiLSTM layers)
+
+Each run writes benchmarks/results/ablations/conll2003__<variant>__seed<N>.json (skipped
+when present, --force reruns), models and logs stay in benchmarks/work/runs/ablations/, and
+the summary (mean and std over seeds, difference to the baseline) goes to
+benchmarks/results/ablations.md and .csv.
+
+    python benchmarks/ablations.py                       # 6 variants x 3 seeds x 20 minutes
+    python benchmarks/ablations.py --variants baseline unidirectional --seeds 0
+    python benchmarks/ablations.py --smoke
+"""
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Dict, List
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+
+MODEL = "components.bilstm_ner.model"
+VARIANTS: Dict[str, Dict[str, Any]] = {
+    "baseline": {},
+    "unidirectional": {f"{MODEL}.bidirectional": False},
+    "softmax": {f"{MODEL}.output": "softmax"},
+    "no_char_cnn": {f"{MODEL}.tok2vec.include_char_cnn": False},
+    "no_static_vectors": {f"{MODEL}.tok2vec.include_static_vectors": False},
+    "depth2": {f"{MODEL}.depth": 2},
+}
+CORPUS = "conll2003"
+CONFIG = common.CONFIGS / "bilstm_crf_vectors.cfg"
+STUDY = "ablations"
+
+
+def check_variants(variants: List[str]) -> None:
+    """Build every variant's pipeline from its config before any training starts, so that a
+    variant whose overrides no longer fit the architecture fails in seconds, not hours in."""
+    import spacy
+    import spacy_bilstm  # noqa: F401  (registers the factory)
+
+    for variant in variants:
+        config = spacy.util.load_config(CONFIG, overrides=VARIANTS[variant], interpolate=False)
+        try:
+            spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+        except Exception as err:  # config validation errors come in several types
+            raise common.BenchmarkError(f"variant {variant} does not build from {CONFIG} with "
+                                        f"{VARIANTS[variant]}: {err}") from err
+
+
+def run_one(args: argparse.Namespace, variant: str, seed: int, results: Path, run_root: Path,
+            data: Dict[str, Path], vectors: Path) -> None:
+    result_path = results / STUDY / f"{CORPUS}__{variant}__seed{seed}.json"
+    if result_path.exists() and not args.force:
+        print(f"{variant} / seed {seed}: done already ({result_path}), skipped", file=sys.stderr)
+        return
+    overrides: Dict[str, Any] = {
+        "paths.train": str(data["train"]), "paths.dev": str(data["dev"]), "paths.vectors": str(vectors),
+        "system.seed": seed, **VARIANTS[variant],
+    }
+    if args.smoke:
+        overrides.update(common.SMOKE_TRAINING)
+    run_dir = run_root / variant / f"seed{seed}"
+    print(f"{variant} / seed {seed}: training (cap {args.max_minutes} min), log {run_dir / 'train.log'}",
+          file=sys.stderr)
+    summary = common.run_training(config_path=CONFIG, run_dir=run_dir, overrides=overrides,
+                                  max_minutes=args.max_minutes, test_path=data["test"], threads=args.threads)
+    result = {
+        "study": STUDY, "corpus": CORPUS, "variant": variant, "system": "bilstm_crf_vectors", "seed": seed,
+        "smoke": args.smoke, "max_minutes": args.max_minutes, "config": str(CONFIG),
+        "changes": VARIANTS[variant], "overrides": overrides,
+        "run_dir": str(run_dir), "model_dir": str(run_dir / "model-best"),
+        "data": {split: {"path": str(path), **common.corpus_statistics(path)} for split, path in data.items()},
+        "test": summary["test"], "training": summary["training"], "threads": summary["threads"],
+        "date": common.now(), "machine": common.machine_info(), "command": common.command_line(),
+    }
+    common.write_json(result_path, result)
+    print(f"  test F1 {summary['test']['ents_f'] * 100:.2f}; stopped by {summary['training']['stopped_by']} "
+          f"after {summary['training']['loop_seconds']:.0f} s", file=sys.stderr)
+
+
+SCORES = ["test P", "test R", "test F1", "best dev F1", "min to best dev", "training min"]
+COLUMNS = ["variant", "change", "seeds", "cap (min)", "test F1", "Δ test F1 vs baseline", "test P", "test R",
+           "best dev F1", "min to best dev", "training min", "stopped by"]
+
+
+def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    groups: Dict[str, List[Dict[str, Any]]] = {}
+    for result in results:
+        groups.setdefault(result["variant"], []).append(result)
+    order = [v for v in VARIANTS if v in groups] + sorted(v for v in groups if v not in VARIANTS)
+    rows = []
+    for variant in order:
+        runs = groups[variant]
+        changes = runs[0].get("changes") or {}
+        row: Dict[str, Any] = {
+            "variant": variant, "seeds": len(runs),
+            "change": ", ".join(f"{key.rsplit('.', 1)[-1]}={value}" for key, value in changes.items()) or "-",
+            "cap (min)": ", ".join(sorted({f"{r['max_minutes']:g}" for r in runs})),
+            "stopped by": ", ".join(sorted({r["training"]["stopped_by"] for r in runs})),
+        }
+        for key, label in (("ents_p", "test P"), ("ents_r", "test R"), ("ents_f", "test F1")):
+            common.add_mean_std(row, label, (r["test"][key] for r in runs), scale=100)
+        common.add_mean_std(row, "best dev F1", (r["training"]["best_dev"]["ents_f"] for r in runs), scale=100)
+        common.add_mean_std(row, "min to best dev", (r["training"]["seconds_to_best_dev"] / 60 for r in runs),
+                            digits=1)
+        common.add_mean_std(row, "training min", (r["training"]["loop_seconds"] / 60 for r in runs), digits=1)
+        rows.append(row)
+    baseline = next((row for row in rows if row["variant"] == "baseline"), None)
+    for row in rows:
+        if baseline is not None and baseline["test F1 mean"] is not None and row["test F1 mean"] is not None:
+            row["Δ test F1 vs baseline"] = round(row["test F1 mean"] - baseline["test F1 mean"], 2)
+    return rows
+
+
+def write_summary(results_root: Path) -> str:
+    results = [r for r in common.read_results(results_root / STUDY) if r.get("study") == STUDY]
+    header = (f"Ablations of bilstm_ner on CoNLL-2003 (test, %, mean ± std over seeds; no std with one seed); "
+              f"every run under the same training cap, model selected on dev.\n\n" + common.machine_header(results))
+    csv_columns = (["variant", "change", "seeds", "cap (min)"] + common.mean_std_columns(SCORES)
+                   + ["Δ test F1 vs baseline", "stopped by"])
+    return common.write_table(summary_rows(results), COLUMNS, csv_columns, results_root / f"{STUDY}.md",
+                              results_root / f"{STUDY}.csv", header=header)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=None, help="Default 0 1 2 (smoke: 0).")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help=f"Wall-clock cap per run, the same for every variant (default 20; smoke "
+                        f"{common.SMOKE_MAX_MINUTES}).")
+    common.add_common_arguments(parser)
+    args = parser.parse_args()
+    if args.seeds is None:
+        args.seeds = [0] if args.smoke else [0, 1, 2]
+    if args.max_minutes is None:
+        args.max_minutes = common.SMOKE_MAX_MINUTES if args.smoke else 20.0
+    if args.max_minutes <= 0:
+        raise common.BenchmarkError(f"--max-minutes must be positive, not {args.max_minutes}")
+    common.resolve_threads(args)
+    # All variants, not only those asked for: a cheap check that none of them has rotted.
+    check_variants(list(VARIANTS))
+    results = common.results_dir(args)
+    run_root = (common.smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY
+    data = common.prepare_corpus(args.shared, args.work, CORPUS, smoke=args.smoke)
+    vectors = common.prepare_vectors(args.shared, args.work, smoke=args.smoke)
+    failures = []
+    for seed in args.seeds:
+        # Seeds in the outer loop: a study stopped early still has every variant at seed 0.
+        for variant in args.variants:
+            try:
+                run_one(args, variant, seed, results, run_root, data, vectors)
+            except common.BenchmarkError as err:
+                print(f"error: {err}", file=sys.stderr)
+                failures.append(f"{variant} / seed {seed}")
+            write_summary(results)
+    print(write_summary(results))
+    print(f"Results: {results / STUDY}, summary {results / (STUDY + '.md')}", file=sys.stderr)
+    if failures:
+        raise common.BenchmarkError(f"{len(failures)} run(s) failed: {'; '.join(failures)}")
+
+
+if __name__ == "__main__":
+    common.run_main(main)
