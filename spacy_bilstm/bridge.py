@@ -16,6 +16,7 @@ import torch
 from thinc.api import ArgsKwargs, Model, torch2xp, xp2torch
 from thinc.layers.pytorchwrapper import forward as pytorch_forward
 from thinc.shims import PyTorchShim
+from spacy.attrs import ORTH
 from thinc.types import Floats2d, Ints1d
 
 from .nn import CharCNN, SequenceTagger
@@ -212,22 +213,30 @@ def _char_ids(text: str, n_rows: int, max_chars: int) -> Tuple[int, ...]:
     return tuple(ord(c) % (n_rows - 1) + 1 for c in text)
 
 
-def char_ids_of_docs(docs, n_rows: int, max_chars: int) -> Tuple[numpy.ndarray, numpy.ndarray]:
-    """(N tokens, C) char ids (0 = padding) and (N,) char counts, over all docs' tokens in order."""
-    token_ids = [_char_ids(token.text, n_rows, max_chars) for doc in docs for token in doc]
-    width = max((len(ids) for ids in token_ids), default=0)
-    char_ids = numpy.zeros((len(token_ids), width), dtype="int64")
-    lengths = numpy.zeros(len(token_ids), dtype="int64")
-    for row, ids in enumerate(token_ids):
-        char_ids[row, : len(ids)] = ids
-        lengths[row] = len(ids)
-    return char_ids, lengths
+def char_ids_of_docs(docs, n_rows: int, max_chars: int) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    """The distinct token strings of the docs as (U, C) char ids (0 = padding) and (U,) char
+    counts, and for each token of the docs in order (N,) the row of its string. The CNN then
+    runs once per distinct string in a batch rather than once per token."""
+    orths = [doc.to_array(ORTH) for doc in docs if len(doc)]
+    if not orths:
+        empty = numpy.zeros(0, dtype="int64")
+        return numpy.zeros((0, 0), dtype="int64"), empty, empty
+    unique_orths, token_rows = numpy.unique(numpy.concatenate(orths), return_inverse=True)
+    strings = docs[0].vocab.strings
+    unique_ids = [_char_ids(strings[int(orth)], n_rows, max_chars) for orth in unique_orths]
+    lengths = numpy.fromiter((len(ids) for ids in unique_ids), dtype="int64", count=len(unique_ids))
+    char_ids = numpy.zeros((len(unique_ids), int(lengths.max())), dtype="int64")
+    char_ids[numpy.arange(int(lengths.max())) < lengths[:, None]] = numpy.fromiter(
+        (c for ids in unique_ids for c in ids), dtype="int64", count=int(lengths.sum())
+    )
+    return char_ids, lengths, token_rows.reshape(-1).astype("int64")
 
 
 def _docs_to_chars(layer: Model, docs, is_train: bool):
-    char_ids, lengths = char_ids_of_docs(docs, layer.attrs["n_char_rows"], layer.attrs["max_chars"])
+    char_ids, lengths, token_rows = char_ids_of_docs(docs, layer.attrs["n_char_rows"], layer.attrs["max_chars"])
     device = _device(layer)
-    inputs = ArgsKwargs(args=(torch.as_tensor(char_ids, device=device), torch.as_tensor(lengths, device=device)), kwargs={})
+    tensors = (torch.as_tensor(char_ids, device=device), torch.as_tensor(lengths, device=device))
+    inputs = ArgsKwargs(args=(*tensors, torch.as_tensor(token_rows, device=device)), kwargs={})
     return inputs, lambda d_inputs: []
 
 

@@ -15,11 +15,12 @@ class CharCNN(nn.Module):
         self.conv = nn.Conv1d(embed_width, n_filters, window, padding=window // 2)
         self.output_width = n_filters
 
-    def forward(self, char_ids: Tensor, char_lengths: Tensor) -> Tensor:
-        """(N tokens, C chars) ids with 0 as padding, (N,) lengths -> (N, n_filters)."""
+    def forward(self, char_ids: Tensor, char_lengths: Tensor, token_rows: Tensor) -> Tensor:
+        """(U words, C chars) ids with 0 as padding and (U,) lengths, and for each of N tokens
+        its word's row (N,) -> (N, n_filters)."""
         if char_ids.shape[0] == 0 or char_ids.shape[1] == 0:
-            return self.embed.weight.new_zeros(char_ids.shape[0], self.output_width)
+            return self.embed.weight.new_zeros(token_rows.shape[0], self.output_width)
         features = self.conv(self.dropout(self.embed(char_ids)).transpose(1, 2))
         real = positions_mask(char_lengths.clamp(min=1), char_ids.shape[1]).unsqueeze(1)
         # Padding positions must never win the max-pool.
-        return features.masked_fill(~real, float("-inf")).amax(dim=2)
+        return features.masked_fill(~real, float("-inf")).amax(dim=2)[token_rows]
