@@ -1,0 +1,282 @@
+"""Study 3: speed and cost of trained pipelines, ours and spaCy's side by side in one run.
+
+For each model (a trained pipeline directory), in subprocesses of its own so that memory
+is its own:
+
+  inference   nlp.pipe over the CoNLL-2003 test sentences (as Docs with the corpus's tokens,
+              so tokenisation is not timed), repeated to about --words words, at batch size 1
+              and at batch size 1000, after a short warm-up; words/second. Peak memory: the
+              process's max RSS (ru_maxrss from wait4), pipeline loading included.
+  training    nlp.update on CoNLL-2003 train sentences in batches of about 1000 words, the
+              pipeline's own optimizer and dropout (from its config), about --train-words words
+              after one warm-up batch; words/second and the process's max RSS.
+  disk        size of the model directory.
+  time to best dev F1, training words/second during the real run: from the training run's
+              summary.json next to the model (written by accuracy.py / ablations.py), if any.
+
+Models default to seed 0 of each system trained on CoNLL-2003 by accuracy.py; pass
+--model NAME=DIR (repeatable) to choose others. All models are measured in the same
+invocation, one after another, on the same workload. Results: benchmarks/results/cost.json
+(skipped when it already holds the same models and workload; --force reruns) and
+cost.md / cost.csv.
+
+    python benchmarks/cost.py
+    python benchmarks/cost.py --model ours=training/conll/model-best --model spacy=training/spacy/model-best
+    python benchmarks/cost.py --smoke        # models from accuracy.py --smoke
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+
+CORPUS = "conll2003"
+BATCH_SIZES = (1, 1000)
+TRAIN_BATCH_WORDS = 1000
+DEFAULT_WORDS = 200_000
+DEFAULT_TRAIN_WORDS = 50_000
+SMOKE_WORDS = 2_000
+SMOKE_TRAIN_WORDS = 2_000
+WARMUP_DOCS = 20
+STUDY = "cost"
+DEFAULT_SYSTEMS = ["bilstm_crf_vectors", "spacy_ner_efficiency", "spacy_ner_accuracy"]
+
+
+# --------------------------------------------------------------------------- inside the subprocesses
+
+
+def sentences_of(path: Path) -> List[List[str]]:
+    """The token lists of a DocBin's sentences."""
+    import spacy
+    from spacy.tokens import DocBin
+
+    nlp = spacy.blank("en")
+    return [[token.text for token in sent] for doc in DocBin().from_disk(path).get_docs(nlp.vocab)
+            for sent in doc.sents]
+
+
+def measure_inference(model: str, data_path: Path, target_words: int) -> Dict[str, Any]:
+    import spacy
+    import spacy_bilstm  # noqa: F401
+    from spacy.tokens import Doc
+
+    start = time.perf_counter()
+    nlp = spacy.load(model)
+    load_seconds = time.perf_counter() - start
+    sentences = sentences_of(data_path)
+    workload: List[List[str]] = []
+    words = 0
+    while words < target_words:
+        for sentence in sentences:
+            workload.append(sentence)
+            words += len(sentence)
+            if words >= target_words:
+                break
+    result: Dict[str, Any] = {"load_seconds": round(load_seconds, 3), "words": words, "docs": len(workload)}
+    for batch_size in BATCH_SIZES:
+        for _ in nlp.pipe([Doc(nlp.vocab, words=w) for w in workload[:WARMUP_DOCS]], batch_size=batch_size):
+            pass
+        docs = [Doc(nlp.vocab, words=w) for w in workload]
+        entities = 0
+        start = time.perf_counter()
+        for doc in nlp.pipe(docs, batch_size=batch_size):
+            entities += len(doc.ents)
+        seconds = time.perf_counter() - start
+        result[f"batch{batch_size}"] = {"seconds": round(seconds, 3), "words_per_second": round(words / seconds, 1),
+                                        "entities": entities}
+    return result
+
+
+def measure_training(model: str, data_path: Path, target_words: int) -> Dict[str, Any]:
+    import spacy
+    import spacy_bilstm  # noqa: F401
+    from spacy.training import Corpus
+    from spacy.training.batchers import minibatch_by_words
+
+    nlp = spacy.load(model)
+    examples = list(Corpus(data_path, gold_preproc=True)(nlp))
+    if not examples:
+        raise common.BenchmarkError(f"{data_path} has no training examples")
+    optimizer = nlp.create_optimizer()
+    dropout = nlp.config["training"]["dropout"]
+    batches = list(minibatch_by_words(examples, size=TRAIN_BATCH_WORDS, tolerance=0.2, discard_oversize=False))
+    warmup, batches = batches[0], batches[1:] or batches
+    nlp.update(warmup, sgd=optimizer, drop=dropout)
+    words = updates = 0
+    seconds = 0.0
+    while words < target_words:
+        for batch in batches:
+            start = time.perf_counter()
+            nlp.update(batch, sgd=optimizer, drop=dropout)
+            seconds += time.perf_counter() - start
+            words += sum(len(eg.reference) for eg in batch)
+            updates += 1
+            if words >= target_words:
+                break
+    return {"words": words, "updates": updates, "seconds": round(seconds, 3),
+            "words_per_second": round(words / seconds, 1), "dropout": dropout}
+
+
+# --------------------------------------------------------------------------- the parent
+
+
+def run_measurement(kind: str, model: Path, data_path: Path, words: int, threads: Optional[int],
+                    work_dir: Path) -> Dict[str, Any]:
+    """Run one measurement in a subprocess; add its peak memory (max RSS from wait4)."""
+    output = work_dir / f"{kind}.json"
+    output.unlink(missing_ok=True)
+    command = [sys.executable, str(Path(__file__).resolve()), "--measure", kind, "--model-for-run", str(model),
+               "--data-for-run", str(data_path), "--words", str(words), "--result-for-run", str(output)]
+    child = subprocess.Popen(command, env=common.child_environment(threads))
+    _, status, usage = os.wait4(child.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0 or not output.exists():
+        raise common.BenchmarkError(f"{kind} measurement of {model} failed with exit code {code}; see its output above")
+    result = json.loads(output.read_text())
+    # ru_maxrss is in KiB on Linux: the largest resident set of the measuring process.
+    result["peak_rss_mib"] = round(usage.ru_maxrss / 1024, 1)
+    return result
+
+
+def directory_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def default_models(results_root: Path) -> Dict[str, Path]:
+    models = {}
+    for system in DEFAULT_SYSTEMS:
+        result_path = results_root / "accuracy" / f"{CORPUS}__{system}__seed0.json"
+        if result_path.exists():
+            models[system] = Path(json.loads(result_path.read_text())["model_dir"])
+    return models
+
+
+def parse_models(specs: List[str]) -> Dict[str, Path]:
+    models = {}
+    for spec in specs:
+        name, sep, directory = spec.partition("=")
+        if not sep or not name or not directory:
+            raise common.BenchmarkError(f"--model {spec!r}: write NAME=DIR, e.g. --model ours=training/model-best")
+        models[name] = Path(directory)
+    return models
+
+
+def training_run_summary(model: Path) -> Dict[str, Any]:
+    summary_path = model.parent / "summary.json"
+    if not summary_path.exists():
+        return {}
+    training = json.loads(summary_path.read_text())["training"]
+    return {"seconds_to_best_dev": training["seconds_to_best_dev"], "best_dev_f": training["best_dev"]["ents_f"],
+            "train_words_per_second_in_run": training["train_words_per_second"], "max_minutes": training["max_minutes"]}
+
+
+COLUMNS = ["model", "words/s batch 1", "words/s batch 1000", "inference peak RSS (MiB)", "training words/s",
+           "training peak RSS (MiB)", "model size (MiB)", "min to best dev F1", "load s"]
+
+
+def table(data: Dict[str, Any], markdown_path: Path, csv_path: Path) -> str:
+    rows = []
+    for name, result in data["models"].items():
+        run = result.get("training_run") or {}
+        rows.append({
+            "model": name,
+            "words/s batch 1": round(result["inference"]["batch1"]["words_per_second"]),
+            "words/s batch 1000": round(result["inference"]["batch1000"]["words_per_second"]),
+            "inference peak RSS (MiB)": round(result["inference"]["peak_rss_mib"]),
+            "training words/s": round(result["training"]["words_per_second"]),
+            "training peak RSS (MiB)": round(result["training"]["peak_rss_mib"]),
+            "model size (MiB)": round(result["model_size_bytes"] / 2**20, 1),
+            "min to best dev F1": (round(run["seconds_to_best_dev"] / 60, 1) if "seconds_to_best_dev" in run else None),
+            "load s": result["inference"]["load_seconds"],
+        })
+    machine = data["machine"]
+    header = (f"Measured {data['date']} in one run ({data['command']}); workload {data['workload']['words']:,} "
+              f"inference words, {data['workload']['train_words']:,} training words; threads: "
+              f"{data['threads'] or 'library default'}.\n\n" + common.machine_header([data]))
+    notes = []
+    spacy_models = [name for name in data["models"] if name.startswith("spacy")]
+    for name in data["models"]:
+        if name in spacy_models:
+            continue
+        for reference in spacy_models:
+            ratios = ", ".join(
+                f"batch {size}: {data['models'][name]['inference'][f'batch{size}']['words_per_second'] / data['models'][reference]['inference'][f'batch{size}']['words_per_second']:.2f}x"
+                for size in BATCH_SIZES)
+            notes.append(f"{name} vs {reference}, inference words/s: {ratios}")
+    text = common.write_table(rows, COLUMNS, COLUMNS, markdown_path, csv_path, header=header)
+    if notes:
+        text += "\n" + "\n".join(f"- {note}" for note in notes) + "\n"
+        markdown_path.write_text(text, encoding="utf8")
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", action="append", default=None, metavar="NAME=DIR",
+                        help="A trained pipeline to measure (repeatable). Default: seed 0 of each system "
+                        "trained on CoNLL-2003 by accuracy.py. Names starting with 'spacy' count as baselines.")
+    parser.add_argument("--words", type=int, default=None, help=f"Inference workload (default {DEFAULT_WORDS:,}).")
+    parser.add_argument("--train-words", type=int, default=None,
+                        help=f"Training workload (default {DEFAULT_TRAIN_WORDS:,}).")
+    common.add_common_arguments(parser)
+    # Internal: one measurement, run by run_measurement() in a subprocess.
+    parser.add_argument("--measure", choices=["inference", "training"], help=argparse.SUPPRESS)
+    parser.add_argument("--model-for-run", help=argparse.SUPPRESS)
+    parser.add_argument("--data-for-run", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--result-for-run", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.measure:
+        measure = measure_inference if args.measure == "inference" else measure_training
+        common.write_json(args.result_for_run, measure(args.model_for_run, args.data_for_run, args.words))
+        return
+
+    common.resolve_threads(args)
+    words = args.words or (SMOKE_WORDS if args.smoke else DEFAULT_WORDS)
+    train_words = args.train_words or (SMOKE_TRAIN_WORDS if args.smoke else DEFAULT_TRAIN_WORDS)
+    results = common.results_dir(args)
+    models = parse_models(args.model) if args.model else default_models(results)
+    if not models:
+        raise common.BenchmarkError(
+            f"no models: none given with --model NAME=DIR and no CoNLL-2003 seed-0 runs in {results / 'accuracy'}; "
+            f"run benchmarks/accuracy.py --corpora conll2003 --seeds 0{' --smoke' if args.smoke else ''} first")
+    for name, model in models.items():
+        if not (model / "config.cfg").exists():
+            raise common.BenchmarkError(f"model {name}: {model} is not a trained pipeline directory (no config.cfg)")
+    output = results / f"{STUDY}.json"
+    workload = {"words": words, "train_words": train_words}
+    if output.exists() and not args.force:
+        previous = json.loads(output.read_text())
+        if previous.get("workload") == workload and set(previous.get("models", {})) == set(models):
+            print(f"{output} already holds these models on this workload, skipped (--force to rerun)",
+                  file=sys.stderr)
+            print(table(previous, results / f"{STUDY}.md", results / f"{STUDY}.csv"))
+            return
+    data_paths = common.prepare_corpus(args.shared, args.work, CORPUS, smoke=args.smoke)
+    work_dir = (common.smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY
+    work_dir.mkdir(parents=True, exist_ok=True)
+    data: Dict[str, Any] = {"study": STUDY, "smoke": args.smoke, "date": common.now(),
+                            "machine": common.machine_info(), "command": common.command_line(),
+                            "threads": args.threads, "workload": workload,
+                            "data": {split: str(data_paths[split]) for split in ("train", "test")}, "models": {}}
+    for name, model in models.items():
+        print(f"{name}: inference ({words:,} words, batch sizes {BATCH_SIZES}) ...", file=sys.stderr)
+        inference = run_measurement("inference", model, data_paths["test"], words, args.threads, work_dir)
+        print(f"{name}: training ({train_words:,} words) ...", file=sys.stderr)
+        training = run_measurement("training", model, data_paths["train"], train_words, args.threads, work_dir)
+        data["models"][name] = {"model_dir": str(model), "inference": inference, "training": training,
+                                "model_size_bytes": directory_size(model), "training_run": training_run_summary(model)}
+    common.write_json(output, data)
+    print(table(data, results / f"{STUDY}.md", results / f"{STUDY}.csv"))
+    print(f"Results: {output}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    common.run_main(main)
