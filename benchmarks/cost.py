@@ -206,10 +206,12 @@ def table(data: Dict[str, Any], markdown_path: Path, csv_path: Path) -> str:
         if name in spacy_models:
             continue
         for reference in spacy_models:
-            ratios = ", ".join(
-                f"batch {size}: {data['models'][name]['inference'][f'batch{size}']['words_per_second'] / data['models'][reference]['inference'][f'batch{size}']['words_per_second']:.2f}x"
-                for size in BATCH_SIZES)
-            notes.append(f"{name} vs {reference}, inference words/s: {ratios}")
+            ratios = []
+            for size in BATCH_SIZES:
+                ours = data["models"][name]["inference"][f"batch{size}"]["words_per_second"]
+                theirs = data["models"][reference]["inference"][f"batch{size}"]["words_per_second"]
+                ratios.append(f"batch {size}: {ours / theirs:.2f}x")
+            notes.append(f"{name} vs {reference}, inference words/s: {', '.join(ratios)}")
     text = common.write_table(rows, COLUMNS, COLUMNS, markdown_path, csv_path, header=header)
     if notes:
         text += "\n" + "\n".join(f"- {note}" for note in notes) + "\n"

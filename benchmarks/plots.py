@@ -95,7 +95,6 @@ def plot_words_per_second(results_root: Path) -> Optional[Path]:
 
 
 def plot_ablations(results_root: Path) -> Optional[Path]:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     import ablations
 
     runs = [r for r in common.read_results(results_root / "ablations") if r.get("study") == "ablations"]
@@ -138,7 +137,8 @@ def main() -> None:
                         help="Corpus of the dev-F1-against-time plot (default conll2003).")
     parser.add_argument("--work", type=Path, default=common.DEFAULT_WORK, help="As for the other scripts (smoke).")
     parser.add_argument("--results", type=Path, default=None,
-                        help="Results folder to read and write (default benchmarks/results; smoke: <work>/smoke/results).")
+                        help="Results folder to read and write (default benchmarks/results; "
+                        "smoke: <work>/smoke/results).")
     parser.add_argument("--smoke", action="store_true", help="Plot the --smoke results of the other scripts.")
     args = parser.parse_args()
     results = common.results_dir(args)

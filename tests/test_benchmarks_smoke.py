@@ -1,0 +1,152 @@
+"""Every benchmark script runs end to end in --smoke mode (a few hundred sentences, a few
+training steps) on the real corpora, so that the scripts cannot rot between long studies.
+Everything goes to a temporary work folder; benchmarks/results is never touched."""
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO, SHARED
+
+BENCHMARKS = REPO / "benchmarks"
+
+pytestmark = pytest.mark.skipif(
+    not (SHARED / "corpora").is_dir(), reason=f"the shared data folder {SHARED} (corpora, vectors) is absent"
+)
+
+
+def run_script(name, *arguments, work):
+    shared = [] if name == "plots.py" else ["--shared", str(SHARED)]  # plots only read results
+    command = [sys.executable, str(BENCHMARKS / name), "--smoke", *shared, "--work", str(work), *arguments]
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def results_listing():
+    results = BENCHMARKS / "results"
+    return sorted(str(p) for p in results.rglob("*")) if results.exists() else []
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    return tmp_path_factory.mktemp("benchmarks-work")
+
+
+@pytest.fixture(scope="module")
+def smoke_results(work):
+    return work / "smoke" / "results"
+
+
+@pytest.fixture(scope="module")
+def accuracy_runs(work):
+    before = results_listing()
+    systems = run_script("accuracy.py", "--corpora", "conll2003",
+                         "--systems", "bilstm_crf_vectors", "spacy_ner_efficiency", "spacy_ner_accuracy", work=work)
+    corpora = run_script("accuracy.py", "--corpora", "wnut17", "wikiann-en", "--systems", "bilstm_crf_vectors",
+                         work=work)
+    assert results_listing() == before, "a smoke run wrote into benchmarks/results"
+    return systems, corpora
+
+
+EXPECTED_ACCURACY_RUNS = [
+    ("conll2003", "bilstm_crf_vectors"), ("conll2003", "spacy_ner_efficiency"), ("conll2003", "spacy_ner_accuracy"),
+    ("wnut17", "bilstm_crf_vectors"), ("wikiann-en", "bilstm_crf_vectors"),
+]
+
+
+@pytest.mark.parametrize("corpus,system", EXPECTED_ACCURACY_RUNS)
+def test_accuracy_smoke_writes_one_result_per_run(accuracy_runs, smoke_results, corpus, system):
+    result = json.loads((smoke_results / "accuracy" / f"{corpus}__{system}__seed0.json").read_text())
+    assert result["smoke"] is True
+    assert (result["corpus"], result["system"], result["seed"]) == (corpus, system, 0)
+    assert 0.0 <= result["test"]["ents_f"] <= 1.0
+    assert result["test"]["sentences"] == 50
+    assert result["data"]["train"]["sentences"] == 200
+    training = result["training"]
+    assert training["stopped_by"] == "config"  # smoke runs stop at max_steps long before the cap
+    assert [e["step"] for e in training["dev_evaluations"]] == [0, 1, 2]
+    assert training["best_dev"] in training["dev_evaluations"]
+    assert result["threads"]["torch"] == 1
+    assert result["machine"]["cores"] >= 1 and result["machine"]["packages"]["spacy"]
+
+
+def test_accuracy_smoke_summarises_every_run(accuracy_runs, smoke_results):
+    markdown = (smoke_results / "accuracy.md").read_text()
+    csv_lines = (smoke_results / "accuracy.csv").read_text().splitlines()
+    assert len(csv_lines) == 1 + len(EXPECTED_ACCURACY_RUNS)
+    for corpus, system in EXPECTED_ACCURACY_RUNS:
+        assert f"| {corpus} | {system} | 1 |" in markdown
+
+
+def test_accuracy_skips_runs_already_done(accuracy_runs, work):
+    again = run_script("accuracy.py", "--corpora", "wnut17", "--systems", "bilstm_crf_vectors", work=work)
+    assert "done already" in again.stderr
+    assert "training (cap" not in again.stderr
+
+
+def test_wall_clock_cap_stops_training_with_a_whole_model_best(accuracy_runs, work, tmp_path):
+    spec = importlib.util.spec_from_file_location("benchmarks_common", BENCHMARKS / "common.py")
+    common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(common)
+    data = common.prepare_corpus(SHARED, work, "conll2003", smoke=True)
+    summary = common.run_training(
+        config_path=common.CONFIGS / "bilstm_crf.cfg", run_dir=tmp_path / "run", threads=1,
+        overrides={"paths.train": str(data["train"]), "paths.dev": str(data["dev"]),
+                   "training.max_steps": 100_000, "training.eval_frequency": 1},
+        max_minutes=0.001, test_path=data["test"], grace_minutes=3,
+    )
+    assert summary["training"]["stopped_by"] == "time"
+    assert summary["training"]["steps"] < 100_000
+    assert (tmp_path / "run" / "model-best" / "meta.json").exists()
+    assert 0.0 <= summary["test"]["ents_f"] <= 1.0
+
+
+@pytest.fixture(scope="module")
+def ablation_run(work):
+    return run_script("ablations.py", "--variants", "baseline", "unidirectional", work=work)
+
+
+def test_ablations_smoke_writes_results_and_a_summary(ablation_run, smoke_results):
+    for variant, change in (("baseline", {}), ("unidirectional", {"components.bilstm_ner.model.bidirectional": False})):
+        result = json.loads((smoke_results / "ablations" / f"conll2003__{variant}__seed0.json").read_text())
+        assert result["changes"] == change
+        assert 0.0 <= result["test"]["ents_f"] <= 1.0
+        assert (Path(result["run_dir"]) / "model-best" / "meta.json").exists()
+    markdown = (smoke_results / "ablations.md").read_text()
+    assert "| baseline |" in markdown and "| unidirectional | bidirectional=False |" in markdown
+
+
+@pytest.fixture(scope="module")
+def cost_run(accuracy_runs, work, smoke_results):
+    models = {system: json.loads((smoke_results / "accuracy" / f"conll2003__{system}__seed0.json").read_text())
+              ["model_dir"] for system in ("bilstm_crf_vectors", "spacy_ner_efficiency")}
+    return run_script("cost.py", *[f"--model={name}={path}" for name, path in models.items()], work=work)
+
+
+def test_cost_smoke_measures_both_models_in_one_run(cost_run, smoke_results):
+    data = json.loads((smoke_results / "cost.json").read_text())
+    assert set(data["models"]) == {"bilstm_crf_vectors", "spacy_ner_efficiency"}
+    for result in data["models"].values():
+        assert result["inference"]["batch1"]["words_per_second"] > 0
+        assert result["inference"]["batch1000"]["words_per_second"] > 0
+        assert result["inference"]["words"] >= 2000
+        assert result["training"]["words_per_second"] > 0
+        assert result["inference"]["peak_rss_mib"] > 50
+        assert result["model_size_bytes"] > 0
+        assert "seconds_to_best_dev" in result["training_run"]
+    assert "bilstm_crf_vectors vs spacy_ner_efficiency" in (smoke_results / "cost.md").read_text()
+
+
+def test_plots_smoke_draws_every_plot(accuracy_runs, ablation_run, cost_run, work, smoke_results):
+    for name in ("dev_f1_vs_time_conll2003.png", "words_per_second.png", "ablations.png"):
+        (smoke_results / name).unlink(missing_ok=True)
+    run_script("plots.py", work=work)
+    for name in ("dev_f1_vs_time_conll2003.png", "words_per_second.png", "ablations.png"):
+        assert (smoke_results / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
