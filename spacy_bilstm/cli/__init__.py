@@ -5,6 +5,7 @@ from ._app import app
 # Command modules register themselves on `app` when imported (one import line each).
 from . import process  # noqa: F401
 from . import convert, corpora  # noqa: F401
+from . import evaluate, package, train  # noqa: F401
 
 
 def main() -> None:

@@ -1,0 +1,136 @@
+"""`spacy-bilstm evaluate`: spaCy's NER scores for any pipeline that sets doc.ents, checked
+against seqeval on the predictions file it writes."""
+import json
+from pathlib import Path
+
+import pytest
+import spacy
+from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+from typer.testing import CliRunner
+
+from spacy_bilstm.cli import app
+from spacy_bilstm.corpora import convert
+from spacy_bilstm.evaluation import EvaluationError, evaluate
+from spacy_bilstm.training import train
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "corpora" / "sample"
+TRAIN, DEV = SAMPLE / "train.conll", SAMPLE / "dev.conll"
+DEV_TOKENS, DEV_ENTITIES = 1037, 110
+
+runner = CliRunner()
+
+# Right and wrong on purpose: a few dev entities with their true label, some with a wrong one,
+# some partial, so precision, recall and F are all strictly between 0 and 1.
+RULER_PATTERNS = [
+    {"label": "ORG", "pattern": [{"ORTH": "Siemens"}, {"ORTH": "Energy"}]},
+    {"label": "ORG", "pattern": "Siemens"},
+    {"label": "LOC", "pattern": "Germany"},
+    {"label": "LOC", "pattern": "London"},
+    {"label": "PER", "pattern": "London"},
+    {"label": "ORG", "pattern": "Thursday"},
+    {"label": "MISC", "pattern": "German"},
+    {"label": "MISC", "pattern": "European"},
+    {"label": "PER", "pattern": "Paris"},
+]
+
+
+@pytest.fixture(scope="module")
+def ruler_model(tmp_path_factory):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler").add_patterns(RULER_PATTERNS)
+    path = tmp_path_factory.mktemp("ruler") / "model"
+    nlp.to_disk(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def bilstm_model(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bilstm")
+    train("bilstm_crf", out, train_path=TRAIN, dev_path=DEV,
+          overrides={"training.max_steps": 4, "training.eval_frequency": 2}, log=lambda _: None)
+    return out / "model-last"
+
+
+def read_predictions(path: Path):
+    gold, predicted, sentence_gold, sentence_pred = [], [], [], []
+    for line in path.read_text(encoding="utf-8").splitlines() + [""]:
+        if not line.strip() or line.startswith("-DOCSTART-"):
+            if sentence_gold:
+                gold.append(sentence_gold)
+                predicted.append(sentence_pred)
+            sentence_gold, sentence_pred = [], []
+            continue
+        token, gold_tag, predicted_tag = line.split(" ")
+        sentence_gold.append(gold_tag)
+        sentence_pred.append(predicted_tag)
+    return gold, predicted
+
+
+def test_scores_match_seqeval_on_the_written_predictions(ruler_model, tmp_path):
+    predictions = tmp_path / "predictions.conll"
+    result = evaluate(ruler_model, DEV, predictions=predictions)
+    assert 0 < result.precision < 1 and 0 < result.recall < 1
+    gold, predicted = read_predictions(predictions)
+    assert sum(len(sentence) for sentence in gold) == DEV_TOKENS
+    assert round(precision_score(gold, predicted), 2) == round(result.precision, 2)
+    assert round(recall_score(gold, predicted), 2) == round(result.recall, 2)
+    assert round(f1_score(gold, predicted), 2) == round(result.f_score, 2)
+    report = classification_report(gold, predicted, output_dict=True)
+    for label, scores in result.per_type.items():
+        assert round(report[label]["precision"], 2) == round(scores["p"], 2), label
+        assert round(report[label]["recall"], 2) == round(scores["r"], 2), label
+        assert report[label]["support"] == result.gold_counts[label]
+
+
+def test_cli_prints_micro_and_per_type_scores_and_writes_metrics_json(bilstm_model, tmp_path):
+    metrics, predictions = tmp_path / "metrics.json", tmp_path / "out.conll"
+    result = runner.invoke(app, ["evaluate", str(bilstm_model), str(DEV), "--output", str(metrics), "--predictions", str(predictions)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(line.startswith("micro") for line in lines)
+    assert {line.split()[0] for line in lines if line.split()} >= {"LOC", "MISC", "ORG", "PER"}
+    assert "words/s" in result.output
+    saved = json.loads(metrics.read_text())
+    assert saved["words"] == DEV_TOKENS and saved["words_per_second"] > 0
+    assert saved["entity_components"] == ["bilstm_ner"]
+    assert sum(scores["support"] for scores in saved["ents_per_type"].values()) == DEV_ENTITIES
+    assert set(saved) >= {"ents_p", "ents_r", "ents_f", "ents_per_type"}
+    assert predictions.read_text().startswith("-DOCSTART- O O\n")
+
+
+def test_docbin_and_raw_data_give_the_same_scores(ruler_model, tmp_path):
+    convert(DEV, tmp_path / "dev.spacy")
+    raw = evaluate(ruler_model, DEV).to_dict()
+    docbin = evaluate(ruler_model, tmp_path / "dev.spacy").to_dict()
+    for key in ("ents_p", "ents_r", "ents_f", "ents_per_type", "words", "docs"):
+        assert raw[key] == docbin[key], key
+
+
+def test_spacys_own_ner_is_evaluated_with_the_same_command(tmp_path):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ner")
+    from spacy.training import Example
+
+    doc = nlp.make_doc("Angela Merkel visited Paris.")
+    nlp.initialize(lambda: [Example.from_dict(doc, {"entities": [(0, 13, "PER"), (22, 27, "LOC")]})])
+    nlp.to_disk(tmp_path / "spacy_ner")
+    result = evaluate(tmp_path / "spacy_ner", DEV)
+    assert result.entity_components == ["ner"]
+    assert result.n_words == DEV_TOKENS and sum(result.gold_counts.values()) == DEV_ENTITIES
+
+
+def test_a_pipeline_that_sets_no_entities_is_refused(tmp_path):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.to_disk(tmp_path / "no_ner")
+    with pytest.raises(EvaluationError, match="no component of this pipeline sets doc.ents.*sentencizer"):
+        evaluate(tmp_path / "no_ner", DEV)
+
+
+def test_missing_model_or_data_exits_non_zero_naming_the_path(ruler_model, tmp_path):
+    missing = tmp_path / "missing"
+    for args in ([str(missing), str(DEV)], [str(ruler_model), str(missing)]):
+        result = runner.invoke(app, ["evaluate", *args])
+        assert result.exit_code == 1
+        assert str(missing) in result.output and "no such" in result.output
