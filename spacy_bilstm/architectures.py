@@ -1,16 +1,17 @@
 """Registered, versioned model architectures. A released name (`...v1`) never changes
 behaviour: a change gets a new version, as a thin wrapper over the private builders here."""
-from typing import List
+from typing import Any, List, Optional
 
 from spacy.ml.models.tok2vec import MultiHashEmbed
 from spacy.tokens import Doc
 from spacy.util import registry
-from thinc.api import Model, chain, concatenate
+from thinc.api import Model, concatenate
 from thinc.types import Floats2d
 
 from . import bridge
 from .nn import CharCNN, SequenceTagger
 from .nn.tagger import OUTPUT_LAYERS
+from .segments import segments_of_docs
 
 
 @registry.architectures("spacy-bilstm.BiLSTMCRF.v1")
@@ -101,7 +102,36 @@ def _build_bilstm_tagger(tok2vec, hidden_width, depth, dropout, bidirectional, o
         raise ValueError(f"spacy-bilstm.BiLSTMCRF.v1 needs depth >= 1 and hidden_width >= 1, got {depth} and {hidden_width}.")
     module = SequenceTagger(_tok2vec_width(tok2vec), hidden_width, depth, dropout, bidirectional, output)
     tagger = bridge.sequence_tagger_layer(module)
-    model = chain(tok2vec, tagger)
-    model.set_ref("tok2vec", tok2vec)
-    model.set_ref("tagger", tagger)
-    return model
+    return Model(
+        "bilstm_crf",
+        _segmented_forward,
+        init=_segmented_init,
+        layers=[tok2vec, tagger],
+        refs={"tok2vec": tok2vec, "tagger": tagger},
+        dims={"nO": None},
+    )
+
+
+def _segmented_init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
+    tok2vec, tagger = model.layers
+    tok2vec.initialize(X=X)
+    tagger.initialize()
+
+
+def _segmented_forward(model: Model, docs: List[Doc], is_train: bool):
+    """Docs -> token features (per doc) -> emissions per segment (see segments.py): the
+    LSTM and the CRF read each sentence on its own. Output: one array per segment, in the
+    order of `segments_of_docs(docs)`."""
+    tok2vec, tagger = model.layers
+    features, backprop_features = tok2vec(docs, is_train)
+    segments = segments_of_docs(docs)
+    emissions, backprop_tagger = tagger([features[d][start:end] for d, start, end in segments], is_train)
+
+    def backprop(d_emissions: List[Floats2d]) -> Any:
+        d_segment_features = backprop_tagger(d_emissions)
+        d_features = [model.ops.alloc2f(*f.shape) for f in features]
+        for (d, start, end), d_segment in zip(segments, d_segment_features):
+            d_features[d][start:end] = d_segment
+        return backprop_features(d_features)
+
+    return emissions, backprop

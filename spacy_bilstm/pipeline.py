@@ -16,6 +16,7 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from thinc.types import Floats2d
 
 from . import bridge
+from .segments import segments_of_docs
 from .tags import PREFIXES, BiluoTags
 
 DEFAULT_MODEL_CONFIG_STR = """
@@ -168,20 +169,25 @@ class BiLSTMEntityRecognizer(TrainablePipe):
             return [[] for _ in docs]
         with bridge.inference_mode():
             emissions = self.model.predict(docs)
+        segments = segments_of_docs(docs)
         paths = bridge.viterbi_paths(self._tagger, emissions)
-        spans = [self._tags.spans_from_ids(path) for path in paths]
-        flat = [(doc_index, span) for doc_index, doc_spans in enumerate(spans) for span in doc_spans]
+        flat = [
+            (segment_index, span)
+            for segment_index, path in enumerate(paths)
+            for span in self._tags.spans_from_ids(path)
+        ]
         probabilities = bridge.span_probabilities(
             self._tagger,
             emissions,
-            [doc_index for doc_index, _ in flat],
+            [segment_index for segment_index, _ in flat],
             [span[0] for _, span in flat],
             [self._tags.span_tag_ids(span) for _, span in flat],
             self.temperature,
         )
         entities: List[List[Entity]] = [[] for _ in docs]
-        for (doc_index, (start, end, label)), probability in zip(flat, probabilities):
-            entities[doc_index].append((start, end, label, float(probability)))
+        for (segment_index, (start, end, label)), probability in zip(flat, probabilities):
+            doc_index, offset, _ = segments[segment_index]
+            entities[doc_index].append((offset + start, offset + end, label, float(probability)))
         return entities
 
     def set_annotations(self, docs: Iterable[Doc], entities: List[List[Entity]]) -> None:
@@ -221,7 +227,12 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         (misaligned or unannotated) are marginalised. The CRF's own score gradients accumulate
         in the model and are applied by the next finish_update."""
         validate_examples(examples, "BiLSTMEntityRecognizer.get_loss")
-        gold = [self._tags.ids_from_biluo(eg.get_aligned_ner()) for eg in examples]
+        examples = list(examples)
+        gold_of_docs = [self._tags.ids_from_biluo(eg.get_aligned_ner()) for eg in examples]
+        gold = [
+            self._tags.cut_to_segment(gold_of_docs[doc_index], start, end)
+            for doc_index, start, end in segments_of_docs(eg.predicted for eg in examples)
+        ]
         return bridge.tagger_loss(self._tagger, emissions, gold)
 
     # Serialization: the output layer's shape depends on the labels, so the labels (cfg) are

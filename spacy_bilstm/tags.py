@@ -71,6 +71,22 @@ class BiluoTags:
                 ) from None
         return result
 
+    def cut_to_segment(self, ids: numpy.ndarray, start: int, end: int) -> numpy.ndarray:
+        """The gold tag ids of tokens start..end. A gold entity that crosses the segment's edge
+        (a sentence boundary inside an entity) cannot be a valid path within the segment: its
+        tokens on this side become unknown (marginalised) instead of an impossible path."""
+        segment = ids[start:end].copy()
+        kind = self._kind
+        position = 0
+        while position < len(segment) and segment[position] >= 0 and kind[segment[position]] in ("I", "L"):
+            segment[position] = UNKNOWN_TAG_ID
+            position += 1
+        position = len(segment) - 1
+        while position >= 0 and segment[position] >= 0 and kind[segment[position]] in ("B", "I"):
+            segment[position] = UNKNOWN_TAG_ID
+            position -= 1
+        return segment
+
     def spans_from_ids(self, ids: Iterable[int]) -> List[Span]:
         """Entity spans of a valid BILUO path of tag ids."""
         spans: List[Span] = []

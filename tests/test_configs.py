@@ -41,7 +41,8 @@ def corpus(tmp_path_factory):
 @pytest.mark.parametrize("config_path", CONFIGS, ids=[path.stem for path in CONFIGS])
 def test_config_loads_and_validates(config_path):
     config = Config().from_disk(config_path)
-    assert "bilstm_ner" in config["nlp"]["pipeline"]
+    assert config["nlp"]["pipeline"][0] == "sentencizer" and "bilstm_ner" in config["nlp"]["pipeline"]
+    assert config["training"]["annotating_components"] == ["sentencizer"]
     nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
     assert "bilstm_ner" in nlp.pipe_names
 

@@ -273,3 +273,40 @@ def test_temperature_softens_scores_keeps_entities_and_is_saved(overfitted_nlp, 
     reloaded = spacy.load(tmp_path)
     assert reloaded.get_pipe("bilstm_ner").temperature == 4.0
     assert reloaded(text).spans["bilstm_ner"].attrs["scores"] == pytest.approx(soft_scores, abs=1e-6)
+
+
+def test_each_sentence_is_read_on_its_own(overfitted_nlp):
+    """With sentence boundaries (a sentencizer upstream), a doc gets exactly the entities its
+    sentences get one by one: the LSTM reads each sentence as a unit."""
+    texts = ["Apple hired Tim Cook in Cupertino.", "I like London and Berlin.", "Who is Shaka Khan?"]
+    nlp = overfitted_nlp
+    alone = [entity_tuples(nlp(text)) for text in texts]
+    joined = nlp.make_doc(" ".join(texts))
+    for token in joined:
+        token.is_sent_start = token.i == 0 or token.nbor(-1).text in {".", "?"}
+    doc = nlp.get_pipe("bilstm_ner")(joined)
+    offsets = [0, len(texts[0]) + 1, len(texts[0]) + len(texts[1]) + 2]
+    expected = [(s + o, e + o, label) for ents, o in zip(alone, offsets) for s, e, label in ents]
+    assert entity_tuples(doc) == expected
+
+
+def test_a_gold_entity_across_a_sentence_boundary_is_marginalised_not_an_error():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("bilstm_ner")
+    words = ["I", "met", "Dr.", "Smith", "today", "."]
+    predicted = Doc(nlp.vocab, words=words, sent_starts=[True, False, False, True, False, False])
+    reference = Doc(nlp.vocab, words=words, ents=["O", "O", "B-PER", "I-PER", "O", "O"])
+    example = Example(predicted, reference)
+    optimizer = nlp.initialize(lambda: [example])
+    losses = nlp.update([example], sgd=optimizer)
+    assert numpy.isfinite(losses["bilstm_ner"])
+
+
+def test_cut_to_segment_unknowns_only_the_crossing_entity():
+    from spacy_bilstm.tags import BiluoTags
+
+    tags = BiluoTags(["PER"])
+    ids = tags.ids_from_biluo(["O", "B-PER", "I-PER", "L-PER", "U-PER", "O"])
+    assert tags.cut_to_segment(ids, 0, 3).tolist() == [0, -1, -1]
+    assert tags.cut_to_segment(ids, 3, 6).tolist() == [-1, tags.ids["U-PER"], 0]
+    assert tags.cut_to_segment(ids, 0, 6).tolist() == ids.tolist()
