@@ -5,6 +5,9 @@ from typing import Optional
 import typer
 
 from ..evaluation import EvaluationError, evaluate
+from ..calibration import (
+    DEFAULT_BINS, DEFAULT_THRESHOLDS, evaluate_confidence, format_threshold_table, threshold_range,
+)
 from ._app import app
 
 
@@ -18,9 +21,31 @@ def evaluate_cli(
     ),
     batch_size: int = typer.Option(256, "--batch-size", "-b", help="Documents per batch."),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to run on, or -1 for the CPU."),
+    calibration: bool = typer.Option(
+        False, "--calibration",
+        help="Also report how well the entity scores are calibrated: expected calibration error (equal-width "
+        "bins, weighted by count) and the reliability table. Needs a component with scored spans (bilstm_ner).",
+    ),
+    calibration_plot: Optional[Path] = typer.Option(
+        None, "--calibration-plot", help="Write the reliability diagram (PNG) here; implies --calibration."
+    ),
+    bins: int = typer.Option(DEFAULT_BINS, "--bins", help="Score bins for the calibration error and table."),
+    thresholds: bool = typer.Option(
+        False, "--thresholds", help="Also print precision, recall and F1 when only entities scoring >= t are kept."
+    ),
+    threshold_min: float = typer.Option(DEFAULT_THRESHOLDS[0], "--threshold-min", help="First threshold."),
+    threshold_max: float = typer.Option(DEFAULT_THRESHOLDS[1], "--threshold-max", help="Last threshold."),
+    threshold_step: float = typer.Option(DEFAULT_THRESHOLDS[2], "--threshold-step", help="Step between thresholds."),
 ) -> None:
     """Score the entities a pipeline predicts (micro and per type) and its speed. Works with
     any component that sets doc.ents, so spaCy's own `ner` can be compared on the same data."""
+    if calibration or calibration_plot is not None or thresholds:
+        _evaluate_confidence_cli(
+            model, data, output=output, predictions=predictions, batch_size=batch_size, gpu_id=gpu_id,
+            calibration=calibration or calibration_plot is not None, calibration_plot=calibration_plot, bins=bins,
+            thresholds=(threshold_min, threshold_max, threshold_step) if thresholds else None,
+        )
+        return
     try:
         result = evaluate(
             model, data, output=output, predictions=predictions, batch_size=batch_size, gpu_id=gpu_id,
@@ -33,3 +58,36 @@ def evaluate_cli(
     for label, path in (("scores", output), ("predictions", predictions)):
         if path is not None:
             typer.echo(f"Wrote {label} to {path}")
+
+
+def _evaluate_confidence_cli(model, data, *, output, predictions, batch_size, gpu_id, calibration,
+                             calibration_plot, bins, thresholds) -> None:
+    try:
+        threshold_values = threshold_range(*thresholds) if thresholds is not None else None
+    except ValueError as error:
+        typer.echo(f"error: --threshold-min/--threshold-max/--threshold-step: {error}", err=True)
+        raise typer.Exit(1)
+    try:
+        evaluation = evaluate_confidence(
+            model, data, calibration=calibration, calibration_plot=calibration_plot, n_bins=bins,
+            thresholds=threshold_values, output=output, predictions=predictions, batch_size=batch_size,
+            gpu_id=gpu_id, log=lambda text: typer.echo(text, err=True),
+        )
+    except EvaluationError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1)
+    typer.echo(evaluation.result.format_table())
+    if evaluation.calibration is not None:
+        typer.echo("")
+        typer.echo(evaluation.calibration.format_table())
+    if evaluation.thresholds is not None:
+        typer.echo("")
+        typer.echo(format_threshold_table(evaluation.thresholds, evaluation.entities.n_gold))
+        if evaluation.calibration is None:  # the calibration table already lists the notes
+            for note in evaluation.entities.notes():
+                typer.echo(note)
+    for label, path in (("scores", output), ("predictions", predictions)):
+        if path is not None:
+            typer.echo(f"Wrote {label} to {path}")
+    if calibration_plot is not None and evaluation.calibration is not None and evaluation.calibration.ece is not None:
+        typer.echo(f"Wrote the reliability diagram to {calibration_plot}")
