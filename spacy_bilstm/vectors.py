@@ -191,7 +191,12 @@ def prepare_vectors(
     log(f"Converting the vectors in {path} (once; cached in {cache_dir})")
     nlp = spacy.blank(lang)
     try:
-        convert_vectors(nlp, path, truncate=0, prune=-1, attr=attr)
+        # Lowercased vectors are keyed by ORTH plus Title and UPPER aliases of every key:
+        # spaCy 3.8 does not save a LOWER lookup attribute with a pipeline (see below), so a
+        # LOWER table would be read as ORTH after any re-save, and "Paris" would silently miss.
+        convert_vectors(nlp, path, truncate=0, prune=-1, attr="ORTH")
+        if attr == "LOWER":
+            add_case_aliases(nlp.vocab)
     except ValueError as error:
         raise VectorsError(
             f"{path}: spaCy could not read the vectors: {error} Check that every line is a word "
@@ -200,6 +205,21 @@ def prepare_vectors(
     _write_atomically(cache_dir, nlp.to_disk, stamp)
     log(f"Converted {len(nlp.vocab.vectors):,} vectors of width {nlp.vocab.vectors.shape[1]}")
     return cache_dir
+
+
+def add_case_aliases(vocab) -> int:
+    """Make each lowercase key's vector also the vector of its Title and UPPER forms (the same
+    row, no new data). Returns how many keys were added."""
+    vectors = vocab.vectors
+    added = 0
+    for key, row in list(vectors.key2row.items()):
+        word = vocab.strings[key]
+        for alias in {word.title(), word.upper()} - {word}:
+            alias_key = vocab.strings.add(alias)
+            if alias_key not in vectors.key2row:
+                vectors.add(alias_key, row=row)
+                added += 1
+    return added
 
 
 # spaCy 3.8's Vectors.to_disk writes the lookup attribute to vocab/vectors.cfg for floret
@@ -230,7 +250,6 @@ def _write_atomically(target: Path, write, stamp: Dict[str, Any]) -> None:
     if partial.exists():
         shutil.rmtree(partial)
     write(partial)
-    write_vectors_cfg_attr(partial, IDS[stamp["attr"]] if isinstance(stamp["attr"], str) else stamp["attr"])
     (partial / CACHE_STAMP).write_text(json.dumps(stamp, indent=2), encoding="utf-8")
     if target.exists():
         shutil.rmtree(target)
