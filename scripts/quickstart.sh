@@ -8,22 +8,15 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 OUT="${QUICKSTART_OUTPUT:-quickstart-output}"
-PYTHON="${PYTHON:-python3}"
-TRAIN_STEPS="${QUICKSTART_STEPS:-150}"
+TRAIN_STEPS="${QUICKSTART_STEPS:-300}"
 
 step() { printf '\n=== %s\n' "$*"; }
 
 step "Environment"
-if [ ! -x .venv/bin/python ]; then
-    "$PYTHON" -m venv .venv
-fi
+# .venv with the CPU build of torch installed first, then spacy-bilstm (see scripts/setup.sh).
+VENV=.venv EXTRAS="" bash scripts/setup.sh
 # shellcheck disable=SC1091
 . .venv/bin/activate
-# torch first, pinned: this is the CPU build; letting `pip install -e .` choose would pull a
-# multi-GB CUDA build. The torch range in pyproject.toml then installs nothing more.
-pip install --quiet torch==2.13.0
-pip install --quiet -e .
-spacy-bilstm --version
 
 step "Convert the sample corpus"
 mkdir -p "$OUT/corpus"

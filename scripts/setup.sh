@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates (or reuses) the virtual environment $VENV (default .venv) with the CPU build of
-# torch and spacy-bilstm (editable, with the test extras) installed.
+# torch and spacy-bilstm (editable, with the extras in $EXTRAS, default dev) installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
@@ -11,5 +11,7 @@ fi
 # torch first and pinned: 2.13.0 is the CPU build; any other request for torch pulls a
 # multi-GB CUDA build. Once it is installed, spacy-bilstm's torch range installs nothing more.
 "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
-"$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+# EXTRAS: the optional dependencies to add (default "dev": tests, Dask, plots); empty for none.
+EXTRAS="${EXTRAS-dev}"
+"$VENV/bin/python" -m pip install --quiet -e ".${EXTRAS:+[$EXTRAS]}"
 "$VENV/bin/spacy-bilstm" --version
