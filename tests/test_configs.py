@@ -45,6 +45,8 @@ def test_config_loads_and_validates(config_path):
     assert config["training"]["annotating_components"] == ["sentencizer"]
     nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
     assert "bilstm_ner" in nlp.pipe_names
+    weights = {key: value for key, value in nlp.config["training"]["score_weights"].items() if value}
+    assert weights == {"ents_f": 1.0}, "model-best must be chosen on entity F1 alone"
 
 
 @pytest.mark.parametrize("config_path", CONFIGS, ids=[path.stem for path in CONFIGS])
