@@ -214,6 +214,15 @@ def test_a_dev_set_without_entities_is_refused(tmp_path):
     )
 
 
+def test_a_training_set_without_entities_is_refused(tmp_path):
+    train = tmp_path / "train.conll"
+    train.write_text("-DOCSTART- O\n\nHello O\nworld O\n\nAnother O\nline O\n", encoding="utf-8")
+    assert_refused_before_training(
+        run_train("bilstm_crf", "--output", tmp_path / "out", "--train", train, "--dev", DEV),
+        tmp_path / "out", str(train), "no entities", "nothing to learn",
+    )
+
+
 def test_dev_labels_never_seen_in_training_are_listed(tmp_path):
     dev = tmp_path / "dev.conll"
     dev.write_text("Paris B-LOC\nis O\nnice O\n\nThe O\nBeatles B-BAND\nplayed O\n", encoding="utf-8")
