@@ -31,6 +31,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy
 
 from .corpora.writers import atomic_write
+from .process.records import score_span_keys
 
 PathLike = Union[str, Path]
 DEFAULT_BINS = 10
@@ -238,16 +239,6 @@ class ScoredEntities:
         return notes
 
 
-def scored_spans_keys(nlp) -> List[str]:
-    """The span-group keys of the pipes that expose one (`spans_key` attribute), in pipeline order."""
-    keys = []
-    for _, pipe in nlp.pipeline:
-        key = getattr(pipe, "spans_key", None)
-        if isinstance(key, str) and key not in keys:
-            keys.append(key)
-    return keys
-
-
 def collect_scored_entities(examples, spans_keys: Sequence[str]) -> ScoredEntities:
     """Every scored entity of the predicted docs' span groups `spans_keys` (below-threshold ones
     included), correct when the reference doc has an entity with the same characters and label.
@@ -441,7 +432,7 @@ def evaluate_confidence(
     except ValueError as error:
         raise EvaluationError(f"--bins: {error}") from None
     nlp = model if isinstance(model, Language) else load_pipeline(model, gpu_id)
-    keys = scored_spans_keys(nlp)
+    keys = score_span_keys(nlp)
     if not keys:
         raise EvaluationError(
             f"{model}: no component of this pipeline writes scored entities to a span group (components: "
