@@ -131,3 +131,14 @@ def test_cli_workers_option_starts_its_own_local_cluster(tmp_path, ruler_model, 
     )
     assert result.exit_code == 0, result.output
     assert on_dask.read_bytes() == local.read_bytes()
+
+
+def test_a_model_that_fails_to_load_on_the_workers_leaves_the_previous_output(tmp_path, cluster, inputs):
+    output = tmp_path / "out.jsonl"
+    output.write_text('{"id": "earlier run"}\n')
+    with pytest.raises(Exception, match="no-such-model"):
+        process(
+            tmp_path / "no-such-model", inputs, output, engine="dask", scheduler=cluster.scheduler_address,
+            on_error="skip", overwrite=True, quiet=True,
+        )
+    assert output.read_text() == '{"id": "earlier run"}\n'

@@ -73,6 +73,10 @@ def _partitions(records: Iterable[Record], size: int) -> Iterator[List[Record]]:
         yield partition
 
 
+def _load_on_worker(model: str, gpu_id: int) -> None:
+    worker_pipeline(model, gpu_id)
+
+
 class DaskEngine:
     """Owns the client (and the LocalCluster, if it started one)."""
 
@@ -96,6 +100,11 @@ class DaskEngine:
             )
             self.client = distributed.Client(self._cluster)
         self.n_workers = max(len(self.client.scheduler_info().get("workers", {})), 1)
+
+    def load_pipeline_on_workers(self, model: str, gpu_id: int) -> None:
+        """Load the pipeline on every worker now: a model that fails to load is then reported
+        before any output file is opened (workers that join later load it in their first task)."""
+        self.client.run(_load_on_worker, model, gpu_id)
 
     def process(
         self,

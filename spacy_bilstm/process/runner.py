@@ -88,10 +88,20 @@ def process(
     # The pipeline is loaded before any file is opened or removed: a model that fails to load
     # must not leave an empty output behind, or truncate an existing one under --overwrite.
     nlp = None
+    dask_engine = None
     if engine == "local":
         from .local_engine import load_pipeline
 
         nlp = load_pipeline(model, gpu_id)
+    else:
+        from .dask_engine import DaskEngine
+
+        dask_engine = DaskEngine(scheduler=scheduler, workers=workers)
+        try:
+            dask_engine.load_pipeline_on_workers(model, gpu_id)
+        except BaseException:
+            dask_engine.close()
+            raise
 
     summary = Summary()
     if resume:
@@ -126,17 +136,12 @@ def process(
 
     records = iter_records(files, text_key=text_key, id_key=id_key, skip=skip)
     keep_docs = out_format == "spacy"
-    dask_engine = None
     try:
-        if engine == "dask":
-            from .dask_engine import DaskEngine
-
-            dask_engine = DaskEngine(scheduler=scheduler, workers=workers)
+        if dask_engine is not None:
             outcomes: Iterator[Outcome] = dask_engine.process(
                 model, records, gpu_id=gpu_id, batch_size=batch_size,
                 partition_size=partition_size, keep_docs=keep_docs,
             )
-            # Workers load the pipeline inside their first task, so that load is timed.
             start = progress.start = time.perf_counter()
         else:
             from .local_engine import process_records
