@@ -257,13 +257,22 @@ def prepare_vectors(shared: Path, work: Path, *, smoke: bool = False) -> Path:
     partial = target.with_name(name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "spacy", "init", "vectors", "en", str(source), str(partial), "--attr", "LOWER"]
+    # Keyed by ORTH plus Title/UPPER aliases (spacy_bilstm.vectors.add_case_aliases), as
+    # `spacy-bilstm train --vectors` does: a LOWER lookup attribute is lost when spaCy 3.8 saves
+    # a pipeline, after which capitalised words would silently miss their vectors.
+    command = [sys.executable, "-m", "spacy", "init", "vectors", "en", str(source), str(partial)]
     if smoke:
         command += ["--truncate", str(SMOKE_VECTORS)]
     print(f"Preparing vectors: {' '.join(command[1:])}", file=sys.stderr)
     completed = subprocess.run(command, capture_output=True, text=True)
     if completed.returncode != 0:
         raise BenchmarkError(f"`{' '.join(command)}` failed:\n{completed.stdout}{completed.stderr}")
+    import spacy
+    from spacy_bilstm.vectors import add_case_aliases
+
+    nlp = spacy.load(partial)
+    add_case_aliases(nlp.vocab)
+    nlp.to_disk(partial)
     (partial / "benchmark-stamp.json").write_text(json.dumps(stamp))
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
