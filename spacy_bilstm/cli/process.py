@@ -30,7 +30,7 @@ def process_cli(
     engine: str = typer.Option("local", "--engine", help="'local' or 'dask'."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (existing cluster)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Workers of a Dask LocalCluster on this machine."),
-    partition_size: int = typer.Option(1000, "--partition-size", help="Records per Dask task."),
+    partition_size: int = typer.Option(1000, "--partition-size", help="Records per task for a worker process (--n-process > 1) or a Dask worker."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary."),
 ) -> None:
     """Find entities in every document of INPUT and write them to OUTPUT, in input order,

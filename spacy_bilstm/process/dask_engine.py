@@ -11,7 +11,6 @@ worker tcp://HOST:8786`, or dask-kubernetes / dask-jobqueue) in an environment w
 spacy-bilstm is installed and MODEL is loadable (an installed pipeline package, or a path
 on a filesystem every worker sees), then pass `--engine dask --scheduler tcp://HOST:8786`.
 """
-import itertools
 import uuid
 import threading
 from collections import deque
@@ -20,7 +19,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 from spacy.language import Language
 
 from .errors import ProcessError
-from .local_engine import load_pipeline, process_records
+from .local_engine import load_pipeline, partitions, process_records
 from .records import Outcome, Record
 
 INSTALL_HINT = 'pip install "spacy-bilstm[dask]"'
@@ -62,15 +61,6 @@ def process_partition(
     return list(
         process_records(nlp, records, batch_size=batch_size, keep_docs=keep_docs, docs_as_bytes=True)
     )
-
-
-def _partitions(records: Iterable[Record], size: int) -> Iterator[List[Record]]:
-    iterator = iter(records)
-    while True:
-        partition = list(itertools.islice(iterator, size))
-        if not partition:
-            return
-        yield partition
 
 
 def _load_on_worker(model: str, gpu_id: int) -> None:
@@ -121,7 +111,7 @@ class DaskEngine:
         max_in_flight = max_in_flight or 2 * self.n_workers
         run_id = uuid.uuid4().hex
         in_flight: deque = deque()
-        for number, partition in enumerate(_partitions(records, partition_size)):
+        for number, partition in enumerate(partitions(records, partition_size)):
             in_flight.append(
                 self.client.submit(
                     process_partition,

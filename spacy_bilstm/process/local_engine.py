@@ -1,14 +1,15 @@
-"""The local engine: one `nlp.pipe` call over the whole record stream.
+"""The local engine: one `nlp.pipe` call over the whole record stream (with n_process > 1,
+forked workers over partitions of it: `process_records_in_processes`).
 
 Every record goes through `nlp.pipe`, bad ones as an empty text, so the docs that come
 out line up one-to-one with the records in a small queue (nlp.pipe keeps order, also with
 n_process > 1) and memory stays bounded by nlp.pipe's own look-ahead. One call matters:
 with n_process > 1 each call starts new processes."""
-import os
-import sys
-from pathlib import Path
+import itertools
+import multiprocessing
 from collections import deque
-from typing import Deque, Iterable, Iterator, Optional, Tuple, Union
+from pathlib import Path
+from typing import Deque, Iterable, Iterator, List, Optional, Tuple, Union
 
 import spacy
 import srsly
@@ -61,19 +62,54 @@ def _check_meta_pipeline(model: str, nlp: Language) -> None:
         )
 
 
-_FORK_HOOK_REGISTERED = False
+def partitions(records: Iterable[Record], size: int) -> Iterator[List[Record]]:
+    iterator = iter(records)
+    while True:
+        partition = list(itertools.islice(iterator, size))
+        if not partition:
+            return
+        yield partition
 
 
-def _one_torch_thread_in_forked_children() -> None:
-    """nlp.pipe(n_process > 1) forks. A child that inherits PyTorch's intra-op thread
-    pool from a parent that already used it hangs in its first forward pass; with one
-    thread per child (each child is one of the n_process workers anyway) it does not."""
-    global _FORK_HOOK_REGISTERED
-    torch = sys.modules.get("torch")
-    if _FORK_HOOK_REGISTERED or torch is None:
-        return
-    os.register_at_fork(after_in_child=lambda: torch.set_num_threads(1))
-    _FORK_HOOK_REGISTERED = True
+# The pipeline the forked workers of process_records_in_processes inherit from the parent.
+_PIPELINE_FOR_CHILDREN: Optional[Language] = None
+
+
+def _process_partition_in_child(records: List[Record], batch_size: int, keep_docs: bool) -> List[Outcome]:
+    return list(
+        process_records(_PIPELINE_FOR_CHILDREN, records, batch_size=batch_size, keep_docs=keep_docs, docs_as_bytes=True)
+    )
+
+
+def can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def process_records_in_processes(
+    nlp: Language,
+    records: Iterable[Record],
+    *,
+    batch_size: int,
+    n_process: int,
+    partition_size: int,
+    keep_docs: bool = False,
+) -> Iterator[Outcome]:
+    """Like process_records with n_process workers, but each forked worker (which shares the
+    parent's loaded pipeline) returns only the records' entities, not whole Docs: spaCy's
+    nlp.pipe(n_process=...) ships every Doc back through a pipe and rebuilds it in the
+    parent, which on a 2-core machine made two processes slower than one. Partitions come
+    back in input order, with at most 2 x n_process of them in flight. (A forked child uses
+    one torch thread: see spacy_bilstm.bridge.)"""
+    global _PIPELINE_FOR_CHILDREN
+    _PIPELINE_FOR_CHILDREN = nlp
+    with multiprocessing.get_context("fork").Pool(n_process) as pool:
+        in_flight: Deque = deque()
+        for partition in partitions(records, partition_size):
+            in_flight.append(pool.apply_async(_process_partition_in_child, (partition, batch_size, keep_docs)))
+            if len(in_flight) >= 2 * n_process:
+                yield from in_flight.popleft().get()
+        while in_flight:
+            yield from in_flight.popleft().get()
 
 
 def _pipe_input(nlp: Language, record: Record, problem: Optional[str]) -> Union[str, Doc]:
@@ -95,8 +131,6 @@ def process_records(
 ) -> Iterator[Outcome]:
     """Yield one Outcome per record, in order."""
     span_keys = score_span_keys(nlp)
-    if n_process > 1:
-        _one_torch_thread_in_forked_children()
     pending: Deque[Tuple[Record, Optional[str]]] = deque()
 
     def feed() -> Iterator[Union[str, Doc]]:

@@ -144,9 +144,15 @@ def process(
             )
             start = progress.start = time.perf_counter()
         else:
-            from .local_engine import process_records
+            from .local_engine import can_fork, process_records, process_records_in_processes
 
-            outcomes = process_records(nlp, records, batch_size=batch_size, n_process=n_process, keep_docs=keep_docs)
+            if n_process > 1 and can_fork():
+                outcomes = process_records_in_processes(
+                    nlp, records, batch_size=batch_size, n_process=n_process,
+                    partition_size=partition_size, keep_docs=keep_docs,
+                )
+            else:
+                outcomes = process_records(nlp, records, batch_size=batch_size, n_process=n_process, keep_docs=keep_docs)
             start = progress.start = time.perf_counter()
         for outcome in outcomes:
             if outcome.error is not None:
