@@ -21,6 +21,7 @@ benchmarks/results/ablations.md and .csv.
     python benchmarks/ablations.py --smoke
 """
 import argparse
+import functools
 import sys
 from pathlib import Path
 from typing import Any, Dict, List
@@ -155,20 +156,13 @@ def main() -> None:
     run_root = (common.smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY
     data = common.prepare_corpus(args.shared, args.work, CORPUS, smoke=args.smoke)
     vectors = common.prepare_vectors(args.shared, args.work, smoke=args.smoke)
-    failures = []
-    for seed in args.seeds:
-        # Seeds in the outer loop: a study stopped early still has every variant at seed 0.
-        for variant in args.variants:
-            try:
-                run_one(args, variant, seed, results, run_root, data, vectors)
-            except common.BenchmarkError as err:
-                print(f"error: {err}", file=sys.stderr)
-                failures.append(f"{variant} / seed {seed}")
-            write_summary(results)
-    print(write_summary(results))
-    print(f"Results: {results / STUDY}, summary {results / (STUDY + '.md')}", file=sys.stderr)
-    if failures:
-        raise common.BenchmarkError(f"{len(failures)} run(s) failed: {'; '.join(failures)}")
+    # Seeds in the outer loop: a study stopped early still has every variant at seed 0.
+    runs = (
+        (f"{variant} / seed {seed}", functools.partial(run_one, args, variant, seed, results, run_root, data, vectors))
+        for seed in args.seeds
+        for variant in args.variants
+    )
+    common.run_study(runs, write_summary, results, STUDY)
 
 
 if __name__ == "__main__":

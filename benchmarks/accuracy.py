@@ -20,6 +20,7 @@ benchmarks/results/accuracy.md and accuracy.csv after every run.
     python benchmarks/accuracy.py --smoke                           # a few minutes at most
 """
 import argparse
+import functools
 import sys
 from pathlib import Path
 from typing import Any, Dict, List
@@ -145,22 +146,15 @@ def main() -> None:
     results = common.results_dir(args)
     run_root = (common.smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY
     vectors = common.prepare_vectors(args.shared, args.work, smoke=args.smoke)
-    failures = []
-    for corpus in args.corpora:
-        # Systems in the inner loop: a study stopped early can already compare them at seed 0.
-        for seed in args.seeds:
-            for system in args.systems:
-                try:
-                    run_one(args, corpus, system, seed, results, run_root, vectors)
-                except common.BenchmarkError as err:
-                    # One failed run must not end a study of many hours; it is reported at the end.
-                    print(f"error: {err}", file=sys.stderr)
-                    failures.append(f"{corpus} / {system} / seed {seed}")
-                write_summary(results)
-    print(write_summary(results))
-    print(f"Results: {results / STUDY}, summary {results / (STUDY + '.md')}", file=sys.stderr)
-    if failures:
-        raise common.BenchmarkError(f"{len(failures)} run(s) failed: {'; '.join(failures)}")
+    # Systems in the inner loop: a study stopped early can already compare them at seed 0.
+    runs = (
+        (f"{corpus} / {system} / seed {seed}",
+         functools.partial(run_one, args, corpus, system, seed, results, run_root, vectors))
+        for corpus in args.corpora
+        for seed in args.seeds
+        for system in args.systems
+    )
+    common.run_study(runs, write_summary, results, STUDY)
 
 
 if __name__ == "__main__":

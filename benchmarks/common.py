@@ -35,7 +35,7 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SHARED = REPO.parent / "shared"
@@ -277,6 +277,23 @@ def prepare_vectors(shared: Path, work: Path, *, smoke: bool = False) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
     return target
+
+
+def run_study(runs, write_summary: Callable[[Path], str], results: Path, study: str) -> None:
+    """Run each (label, run) of a study in order, rewriting the summary after each. One failed
+    run must not end a study of many hours: failures are reported together at the end."""
+    failures = []
+    for label, run in runs:
+        try:
+            run()
+        except BenchmarkError as err:
+            print(f"error: {err}", file=sys.stderr)
+            failures.append(label)
+        write_summary(results)
+    print(write_summary(results))
+    print(f"Results: {results / study}, summary {results / (study + '.md')}", file=sys.stderr)
+    if failures:
+        raise BenchmarkError(f"{len(failures)} run(s) failed: {'; '.join(failures)}")
 
 
 # --------------------------------------------------------------------------- machine and result files
