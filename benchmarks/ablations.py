@@ -137,18 +137,13 @@ def write_summary(results_root: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=None, help="Default 0 1 2 (smoke: 0).")
-    parser.add_argument("--max-minutes", type=float, default=None,
-                        help=f"Wall-clock cap per run, the same for every variant (default 20; smoke "
-                        f"{common.SMOKE_MAX_MINUTES}).")
+    common.add_seed_and_cap_arguments(
+        parser,
+        f"Wall-clock cap per run, the same for every variant (default 20; smoke {common.SMOKE_MAX_MINUTES}).",
+    )
     common.add_common_arguments(parser)
     args = parser.parse_args()
-    if args.seeds is None:
-        args.seeds = [0] if args.smoke else [0, 1, 2]
-    if args.max_minutes is None:
-        args.max_minutes = common.SMOKE_MAX_MINUTES if args.smoke else 20.0
-    if args.max_minutes <= 0:
-        raise common.BenchmarkError(f"--max-minutes must be positive, not {args.max_minutes}")
+    common.resolve_seeds_and_cap(args, 20.0)
     common.resolve_threads(args)
     # All variants, not only those asked for: a cheap check that none of them has rotted.
     check_variants(list(VARIANTS))

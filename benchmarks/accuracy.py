@@ -131,17 +131,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpora", nargs="+", choices=CORPORA, default=CORPORA)
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=SYSTEMS)
-    parser.add_argument("--seeds", nargs="+", type=int, default=None, help="Default 0 1 2 (smoke: 0).")
-    parser.add_argument("--max-minutes", type=float, default=None,
-                        help=f"Wall-clock cap per training run (default 60; smoke {common.SMOKE_MAX_MINUTES}).")
+    common.add_seed_and_cap_arguments(
+        parser, f"Wall-clock cap per training run (default 60; smoke {common.SMOKE_MAX_MINUTES})."
+    )
     common.add_common_arguments(parser)
     args = parser.parse_args()
-    if args.seeds is None:
-        args.seeds = [0] if args.smoke else [0, 1, 2]
-    if args.max_minutes is None:
-        args.max_minutes = common.SMOKE_MAX_MINUTES if args.smoke else 60.0
-    if args.max_minutes <= 0:
-        raise common.BenchmarkError(f"--max-minutes must be positive, not {args.max_minutes}")
+    common.resolve_seeds_and_cap(args, 60.0)
     common.resolve_threads(args)
     results = common.results_dir(args)
     run_root = (common.smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY

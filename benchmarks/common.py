@@ -279,6 +279,21 @@ def prepare_vectors(shared: Path, work: Path, *, smoke: bool = False) -> Path:
     return target
 
 
+def add_seed_and_cap_arguments(parser: argparse.ArgumentParser, cap_help: str) -> None:
+    parser.add_argument("--seeds", nargs="+", type=int, default=None, help="Default 0 1 2 (smoke: 0).")
+    parser.add_argument("--max-minutes", type=float, default=None, help=cap_help)
+
+
+def resolve_seeds_and_cap(args: argparse.Namespace, default_minutes: float) -> None:
+    """Fill in the seeds and the wall-clock cap (smoke: one seed, the smoke cap), and check the cap."""
+    if args.seeds is None:
+        args.seeds = [0] if args.smoke else [0, 1, 2]
+    if args.max_minutes is None:
+        args.max_minutes = SMOKE_MAX_MINUTES if args.smoke else default_minutes
+    if args.max_minutes <= 0:
+        raise BenchmarkError(f"--max-minutes must be positive, not {args.max_minutes}")
+
+
 def run_study(runs, write_summary: Callable[[Path], str], results: Path, study: str) -> None:
     """Run each (label, run) of a study in order, rewriting the summary after each. One failed
     run must not end a study of many hours: failures are reported together at the end."""
