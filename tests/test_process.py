@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 from spacy_bilstm.cli import app
 from spacy_bilstm.process import BadRecordError, ProcessError, process
 from spacy_bilstm.process import outputs
-from spacy_bilstm.process.inputs import iter_records, resolve_inputs
+from spacy_bilstm.process.inputs import iter_records, parse_raw_record, resolve_inputs
 from spacy_bilstm.process.local_engine import process_records
-from spacy_bilstm.process.records import Record
+from spacy_bilstm.process.records import Record, dumps_line, output_record
 from spacy_bilstm.process.resume import last_output_index
 
 PATTERNS = [
@@ -419,6 +419,39 @@ def test_reading_skips_resumed_records_without_parsing_them(tmp_path):
     source = write_jsonl(tmp_path / "in.jsonl", ["{broken", "{broken", {"text": "ok"}])
     records = list(iter_records(resolve_inputs(str(source)), skip=2))
     assert [(r.index, r.line, r.text, r.error) for r in records] == [(2, 3, "ok", None)]
+
+
+def test_records_read_unparsed_parse_to_the_same_records_as_read_parsed(tmp_path):
+    lines = [
+        b'\xef\xbb\xbf{"text": "BOM first", "id": 7}', b"{broken", b'{"text": 3}', b'[1, 2]',
+        b'{"text": NaN}', b'{"text": "\\ud800 alone"}', b'{"id": "x", "text": "fine", "source": "web"}',
+        b'{"text": "caf\xff"}', b'{"entities": [], "text": "clash"}',
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    text_source = tmp_path / "in.txt"
+    text_source.write_bytes(b"\xef\xbb\xbfBOM first\r\nbad \xff byte\nplain\n")
+
+    def fields(record):
+        return (record.index, record.line, record.id, record.text, record.carried, record.error)
+
+    for path in (source, text_source):
+        files = resolve_inputs(str(path))
+        parsed = list(iter_records(files))
+        unparsed = list(iter_records(files, parse=False))
+        assert all(r.raw is not None and r.text is None and r.error is None for r in unparsed)
+        assert [fields(parse_raw_record(r)) for r in unparsed] == [fields(r) for r in parsed]
+        assert all(r.raw is None for r in unparsed)
+    errors = [r.error for r in iter_records(resolve_inputs(str(source)))]
+    assert [e is None for e in errors] == [True, False, False, False, False, False, True, False, False]
+
+
+def test_worker_serialised_lines_match_the_output_written_from_entities(ruler_nlp):
+    records = [Record(i, "in", i + 1, i, text=t, carried={"n": i}) for i, t in enumerate(TEXTS)]
+    plain = list(process_records(ruler_nlp, records, batch_size=2))
+    serialised = list(process_records(ruler_nlp, records, batch_size=2, json_lines=True))
+    assert [o.json_line for o in serialised] == [dumps_line(output_record(o)) for o in plain]
+    assert [o.n_entities for o in serialised] == [len(o.entities) for o in plain] == [2, 0, 0, 3, 1]
 
 
 class FakeTerminal(io.StringIO):

@@ -59,7 +59,9 @@ def process_partition(
 ) -> List[Outcome]:
     nlp = worker_pipeline(model, gpu_id)
     return list(
-        process_records(nlp, records, batch_size=batch_size, keep_docs=keep_docs, docs_as_bytes=True)
+        process_records(
+            nlp, records, batch_size=batch_size, keep_docs=keep_docs, docs_as_bytes=True, json_lines=not keep_docs
+        )
     )
 
 

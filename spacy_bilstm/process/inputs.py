@@ -12,7 +12,7 @@ from spacy.tokens import DocBin
 from spacy.vocab import Vocab
 
 from .errors import ProcessError
-from .records import Record
+from .records import RawLine, Record
 
 FORMATS = ("txt", "jsonl", "spacy")
 RESERVED_OUTPUT_FIELDS = ("id", "entities")
@@ -115,9 +115,8 @@ def _strip_newline(raw: bytes) -> bytes:
     return raw
 
 
-def _txt_record(index: int, input_file: InputFile, line: int, raw: bytes) -> Record:
-    record = Record(index, input_file.name, line, f"{input_file.name}:{line}")
-    if line == 1 and raw.startswith(_UTF8_BOM):
+def _parse_txt(record: Record, raw: bytes) -> Record:
+    if record.line == 1 and raw.startswith(_UTF8_BOM):
         # The file's byte-order mark, not text: keeping it would shift every entity offset.
         raw = raw[len(_UTF8_BOM):]
     try:
@@ -131,6 +130,11 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# NaN and Infinity are not JSON: passed through, they would make the output invalid JSON.
+# One decoder for all lines: json.loads with an argument builds a new decoder per call.
+_JSON_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _lone_surrogate(obj) -> Optional[str]:
     """Where a JSON string holds half of a surrogate pair (e.g. "\\ud800" alone), which no
     UTF-8 text can hold: the tokenizer and the output writer would fail on it."""
@@ -141,13 +145,10 @@ def _lone_surrogate(obj) -> Optional[str]:
     return None
 
 
-def _jsonl_record(
-    index: int, input_file: InputFile, line: int, raw: bytes, text_key: str, id_key: str
-) -> Record:
-    record = Record(index, input_file.name, line, f"{input_file.name}:{line}")
+def _parse_jsonl(record: Record, raw: bytes, text_key: str, id_key: str) -> Record:
     try:
-        # NaN and Infinity are not JSON: passed through, they would make the output invalid JSON.
-        obj = json.loads(raw, parse_constant=_reject_constant)
+        # Decoded as json.loads decodes bytes (UTF-8, -16 or -32, by the first bytes).
+        obj = _JSON_DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         record.error = f"invalid JSON ({error})"
         return record
@@ -199,11 +200,26 @@ def count_file_records(input_file: InputFile) -> int:
     return sum(1 for _ in _lines(input_file))
 
 
+def parse_raw_record(record: Record) -> Record:
+    """Fill in a record read with iter_records(parse=False) from its raw line."""
+    raw = record.raw
+    if raw is None:
+        return record
+    record.raw = None
+    if raw.format == "txt":
+        return _parse_txt(record, raw.data)
+    return _parse_jsonl(record, raw.data, raw.text_key, raw.id_key)
+
+
 def iter_records(
-    files: List[InputFile], *, text_key: str = "text", id_key: str = "id", skip: int = 0
+    files: List[InputFile], *, text_key: str = "text", id_key: str = "id", skip: int = 0, parse: bool = True
 ) -> Iterator[Record]:
     """Yield every record of `files` in order, one per line (per doc for .spacy),
-    after the first `skip` records, which are counted but not parsed."""
+    after the first `skip` records, which are counted but not parsed.
+
+    With parse=False, .txt and .jsonl records carry their raw line instead (Record.raw),
+    for parse_raw_record to parse where the record is processed: in worker processes,
+    that takes the decoding off the process that reads the input."""
     index = 0
     for input_file in files:
         if input_file.format == "spacy":
@@ -221,10 +237,9 @@ def iter_records(
             continue
         for line, raw in enumerate(_lines(input_file), 1):
             if index >= skip:
-                if input_file.format == "txt":
-                    yield _txt_record(index, input_file, line, raw)
-                else:
-                    yield _jsonl_record(index, input_file, line, raw, text_key, id_key)
+                record = Record(index, input_file.name, line, f"{input_file.name}:{line}")
+                record.raw = RawLine(raw, input_file.format, text_key, id_key)
+                yield parse_raw_record(record) if parse else record
             index += 1
     if index < skip:
         raise ProcessError(

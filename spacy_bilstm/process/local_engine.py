@@ -17,7 +17,8 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from .errors import ProcessError
-from .records import Outcome, Record, doc_entities, length_problem, score_span_keys
+from .inputs import parse_raw_record
+from .records import Outcome, Record, doc_entities, dumps_line, length_problem, output_record, score_span_keys
 
 
 def load_pipeline(model: str, gpu_id: int = -1) -> Language:
@@ -77,7 +78,10 @@ _PIPELINE_FOR_CHILDREN: Optional[Language] = None
 
 def _process_partition_in_child(records: List[Record], batch_size: int, keep_docs: bool) -> List[Outcome]:
     return list(
-        process_records(_PIPELINE_FOR_CHILDREN, records, batch_size=batch_size, keep_docs=keep_docs, docs_as_bytes=True)
+        process_records(
+            _PIPELINE_FOR_CHILDREN, records, batch_size=batch_size, keep_docs=keep_docs,
+            docs_as_bytes=True, json_lines=not keep_docs,
+        )
     )
 
 
@@ -128,13 +132,17 @@ def process_records(
     n_process: int = 1,
     keep_docs: bool = False,
     docs_as_bytes: bool = False,
+    json_lines: bool = False,
 ) -> Iterator[Outcome]:
-    """Yield one Outcome per record, in order."""
+    """Yield one Outcome per record, in order. Records read unparsed (Record.raw) are
+    parsed here. With json_lines, each Outcome carries its .jsonl output line instead of
+    its entities, so that a worker process, not the one writing the output, serialises it."""
     span_keys = score_span_keys(nlp)
     pending: Deque[Tuple[Record, Optional[str]]] = deque()
 
     def feed() -> Iterator[Union[str, Doc]]:
         for record in records:
+            record = parse_raw_record(record)
             problem = record.error or length_problem(record, nlp.max_length)
             pending.append((record.without_content(), problem))
             yield _pipe_input(nlp, record, problem)
@@ -144,7 +152,11 @@ def process_records(
         if problem is not None:
             yield Outcome(record, error=problem)
             continue
-        outcome = Outcome(record, entities=doc_entities(doc, span_keys), n_words=len(doc))
+        entities = doc_entities(doc, span_keys)
+        outcome = Outcome(record, entities=entities, n_words=len(doc), n_entities=len(entities))
+        if json_lines:
+            outcome.json_line = dumps_line(output_record(outcome))
+            outcome.entities = None
         if keep_docs:
             if docs_as_bytes:
                 outcome.doc_bytes = doc.to_bytes(exclude=["user_data"])

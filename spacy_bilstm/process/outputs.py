@@ -59,7 +59,11 @@ class JsonlWriter:
         self._flush_bytes = flush_bytes if flush_bytes is not None else _FLUSH_BYTES
 
     def write(self, obj: Dict[str, Any]) -> None:
-        self._buffer += dumps_line(obj)
+        self.write_line(dumps_line(obj))
+
+    def write_line(self, line: bytes) -> None:
+        """Write one record already serialised by dumps_line."""
+        self._buffer += line
         self._buffered_records += 1
         if len(self._buffer) >= self._flush_bytes:
             self.flush()
@@ -111,7 +115,10 @@ class JsonlOutput:
         self._writer = JsonlWriter(path, start_offset=start_offset, start_records=start_records)
 
     def write(self, outcome: Outcome) -> None:
-        self._writer.write(output_record(outcome))
+        if outcome.json_line is not None:
+            self._writer.write_line(outcome.json_line)
+        else:
+            self._writer.write(output_record(outcome))
 
     def flush(self) -> None:
         self._writer.flush()

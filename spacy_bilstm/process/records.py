@@ -10,6 +10,16 @@ from spacy.tokens import Doc
 SCORES_ATTR = "scores"
 
 
+@dataclass(frozen=True)
+class RawLine:
+    """An unparsed .txt or .jsonl line and how to parse it."""
+
+    data: bytes
+    format: str
+    text_key: str
+    id_key: str
+
+
 @dataclass
 class Record:
     """One input record. `index` counts records over all input files (0-based, in
@@ -27,6 +37,9 @@ class Record:
     carried: Dict[str, Any] = field(default_factory=dict)
     # Why the record cannot be processed, found while reading it (e.g. invalid JSON).
     error: Optional[str] = None
+    # The line as read, while its parsing is left to whoever processes the record (a worker
+    # process): see inputs.parse_raw_record.
+    raw: Optional[RawLine] = None
 
     def n_chars(self) -> int:
         if self.text is not None:
@@ -47,10 +60,13 @@ class Outcome:
     record: Record
     entities: Optional[List[Dict[str, Any]]] = None
     n_words: int = 0
+    n_entities: int = 0
     error: Optional[str] = None
     # Only kept when the output is .spacy.
     doc: Optional[Doc] = None
     doc_bytes: Optional[bytes] = None
+    # The .jsonl output line, when a worker process serialised it (dumps_line(output_record)).
+    json_line: Optional[bytes] = None
 
 
 def length_problem(record: Record, max_length: int) -> Optional[str]:

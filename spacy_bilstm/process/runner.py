@@ -134,7 +134,8 @@ def process(
             start_records=point.n_error_records if resume_errors else 0,
         )
 
-    records = iter_records(files, text_key=text_key, id_key=id_key, skip=skip)
+    # Parsing is left to process_records, which runs in the worker processes when there are any.
+    records = iter_records(files, text_key=text_key, id_key=id_key, skip=skip, parse=False)
     keep_docs = out_format == "spacy"
     try:
         if dask_engine is not None:
@@ -166,7 +167,7 @@ def process(
                 output.write(outcome)
                 summary.docs += 1
                 summary.words += outcome.n_words
-                summary.entities += len(outcome.entities)
+                summary.entities += outcome.n_entities
             progress.update(outcome.n_words)
     finally:
         progress.close()
