@@ -166,6 +166,28 @@ def test_packaged_catalogue_lists_the_corpora_users_want():
     assert not entries["ontonotes5"].downloadable and "LDC" in entries["ontonotes5"].how_to_get
 
 
+def test_every_downloadable_file_has_a_checksum_and_its_source():
+    for entry in load_catalogue(DEFAULT_CATALOGUE).values():
+        if entry.downloadable:
+            assert entry.files
+            assert all(item.sha256 and item.sha256_source for item in entry.files), entry.name
+
+
+def test_wnut17_checksums_match_the_published_files(shared_dir):
+    """The shared copies are the original 2017 release: train and test are unchanged upstream;
+    the dev file upstream has since lost the byte-order mark on its last line and had the I- tag
+    on line 1674 made a B- tag, and the catalogue's sha256 is that of the fixed file."""
+    expected = {item.split: item.sha256 for item in load_catalogue(DEFAULT_CATALOGUE)["wnut17"].files}
+    folder = shared_dir / "corpora" / "wnut17"
+    assert hashlib.sha256((folder / "train.conll").read_bytes()).hexdigest() == expected["train"]
+    assert hashlib.sha256((folder / "test.conll").read_bytes()).hexdigest() == expected["test"]
+    lines = (folder / "dev.conll").read_bytes().split(b"\n")
+    assert lines[1673] == b"Turn\tI-creative-work" and lines[-2:] == [b"\xef\xbb\xbf", b""]
+    lines[1673] = b"Turn\tB-creative-work"
+    fixed = b"\n".join(lines[:-2] + [b"", b""])
+    assert hashlib.sha256(fixed).hexdigest() == expected["dev"]
+
+
 def test_ontonotes_fetch_explains_the_ldc_licence():
     with pytest.raises(CorpusError, match="LDC"):
         fetch_corpus("ontonotes5", "unused", catalogue=DEFAULT_CATALOGUE)

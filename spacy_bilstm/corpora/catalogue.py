@@ -20,6 +20,8 @@ class CatalogueFile:
     filename: str
     url: str
     sha256: Optional[str]
+    # Where the expected sha256 comes from (a published record, or a check made here).
+    sha256_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,10 @@ def load_catalogue(path: Optional[Union[str, Path]] = None) -> Dict[str, Catalog
         sha_bad = [f for f in raw["files"] if f.get("sha256") is not None and len(str(f["sha256"])) != 64]
         if sha_bad:
             raise CorpusError(f"catalogue entry {raw['name']}: sha256 must be 64 hex digits or null", path=path)
-        files = [CatalogueFile(f["split"], f["filename"], f["url"], f.get("sha256")) for f in raw["files"]]
+        files = [
+            CatalogueFile(f["split"], f["filename"], f["url"], f.get("sha256"), f.get("sha256_source", ""))
+            for f in raw["files"]
+        ]
         known = {k: v for k, v in raw.items() if k in CatalogueEntry.__dataclass_fields__ and k != "files"}
         entries[raw["name"]] = CatalogueEntry(files=files, **known)
     return entries
