@@ -17,6 +17,8 @@ largest single process's max RSS (from wait4).
     python benchmarks/speed.py --bilstm-model training/conll/model-best \\
         --spacy-model training/spacy-ner/model-best
     python benchmarks/speed.py --bilstm-model M1 --spacy-model M2 --smoke   # < 1 minute
+    python benchmarks/speed.py ... --configs bilstm-n1 bilstm-n2 --repeat 5 --words 500000 \\
+        --output benchmarks/results/speed_rounds.json   # the n2/n1 ratio over 5 rounds
 
 Results go to benchmarks/results/speed.json (a configuration already there is skipped
 unless --force) and a markdown table is printed. --smoke uses a few hundred sentences and
@@ -32,7 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpora" / "conll2003" / "test.txt"
@@ -154,6 +156,28 @@ def measure(config: str, model: str, input_path: Path, work_dir: Path, batch_siz
     return result
 
 
+def median_run(runs: List[Dict]) -> Dict:
+    """The run with the median words/s (the lower middle one of an even number), with every
+    run's words/s, in order, under "runs_words_per_second"."""
+    ordered = sorted(runs, key=lambda run: run["words_per_second"])
+    median = dict(ordered[(len(ordered) - 1) // 2])
+    median["runs_words_per_second"] = [run["words_per_second"] for run in runs]
+    return median
+
+
+def floor_ratio(numerator: Dict, denominator: Dict) -> Tuple[float, Optional[Tuple[float, float]]]:
+    """numerator/denominator words/s: the median of the per-round ratios, and their range, when
+    both were measured in the same rounds; else the ratio of the recorded runs."""
+    top = numerator.get("runs_words_per_second", [])
+    bottom = denominator.get("runs_words_per_second", [])
+    if len(top) > 1 and len(top) == len(bottom):
+        ratios = sorted(a / b for a, b in zip(top, bottom))
+        middle = len(ratios) // 2
+        median = ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2
+        return median, (ratios[0], ratios[-1])
+    return numerator["words_per_second"] / denominator["words_per_second"], None
+
+
 def load_results(path: Path) -> Dict:
     if path.exists():
         return json.loads(path.read_text())
@@ -178,9 +202,10 @@ def markdown_table(data: Dict) -> str:
         )
     for numerator, denominator, floor, label in FLOORS:
         if numerator in results and denominator in results:
-            ratio = results[numerator]["words_per_second"] / results[denominator]["words_per_second"]
+            ratio, spread = floor_ratio(results[numerator], results[denominator])
             verdict = "meets" if ratio >= floor else "BELOW"
-            lines.append(f"\n{label}: {ratio:.2f}x ({verdict} the {floor:.1f}x floor)")
+            rounds = f", median of {len(results[numerator]['runs_words_per_second'])} rounds, range {spread[0]:.2f}-{spread[1]:.2f}" if spread else ""
+            lines.append(f"\n{label}: {ratio:.2f}x{rounds} ({verdict} the {floor:.1f}x floor)")
     return "\n".join(lines)
 
 
@@ -194,6 +219,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--configs", nargs="+", choices=CONFIGS, default=CONFIGS)
     parser.add_argument("--output", type=Path, help="Results JSON (default benchmarks/results/speed.json).")
     parser.add_argument("--force", action="store_true", help="Rerun configurations already in the results.")
+    parser.add_argument(
+        "--repeat", type=int, default=1,
+        help="Rounds of measurements: each round runs every configuration once, in turn, so that a drift of the "
+        "machine's speed affects all of them; each configuration records its median run, and ratios are the "
+        "median of the per-round ratios.",
+    )
     parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_SENTENCES} sentences, once; separate results file.")
     # Internal: a single configuration, run by measure() in a subprocess.
     parser.add_argument("--run-one", choices=CONFIGS, help=argparse.SUPPRESS)
@@ -228,6 +259,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         input_path = work_dir / "workload.txt"
         workload = write_workload(sentences, target_words, input_path)
         print(f"Workload: {workload['docs']:,} docs, {workload['words']:,} words from {args.corpus}", file=sys.stderr)
+        to_run = []
         for config in args.configs:
             previous = data["results"].get(config)
             if previous and not args.force:
@@ -236,25 +268,30 @@ def main(argv: Optional[List[str]] = None) -> None:
                 )
                 print(f"{config}: already in {output}, skipped{note}", file=sys.stderr)
                 continue
-            print(f"{config}: running ...", file=sys.stderr)
-            model = models.get(config, args.bilstm_model)
-            result = measure(config, model, input_path, work_dir, args.batch_size)
-            result.update(
-                words=workload["words"],
-                words_per_second=workload["words"] / result["seconds"],
-                model=str(model),
-                batch_size=args.batch_size,
-                date=datetime.datetime.now().isoformat(timespec="seconds"),
-            )
-            data["results"][config] = result
-            data["machine"] = {
-                "platform": platform.platform(),
-                "python": platform.python_version(),
-                "cpus": os.cpu_count(),
-            }
-            data["command"] = " ".join([Path(sys.executable).name, "benchmarks/speed.py"] + sys.argv[1:])
-            # Written after each configuration, so an interrupted benchmark keeps what it measured.
-            output.write_text(json.dumps(data, indent=2) + "\n")
+            to_run.append(config)
+        runs: Dict[str, List[Dict]] = {config: [] for config in to_run}
+        for round_number in range(1, args.repeat + 1):
+            for config in to_run:
+                print(f"{config}: running (round {round_number} of {args.repeat}) ...", file=sys.stderr)
+                model = models.get(config, args.bilstm_model)
+                result = measure(config, model, input_path, work_dir, args.batch_size)
+                result.update(
+                    words=workload["words"],
+                    words_per_second=workload["words"] / result["seconds"],
+                    model=str(model),
+                    batch_size=args.batch_size,
+                    date=datetime.datetime.now().isoformat(timespec="seconds"),
+                )
+                runs[config].append(result)
+                data["results"][config] = median_run(runs[config])
+                data["machine"] = {
+                    "platform": platform.platform(),
+                    "python": platform.python_version(),
+                    "cpus": os.cpu_count(),
+                }
+                data["command"] = " ".join([Path(sys.executable).name, "benchmarks/speed.py"] + sys.argv[1:])
+                # Written after each run, so an interrupted benchmark keeps what it measured.
+                output.write_text(json.dumps(data, indent=2) + "\n")
     print(markdown_table(data))
     print(f"\nResults: {output}", file=sys.stderr)
 

@@ -150,3 +150,22 @@ def test_plots_smoke_draws_every_plot(accuracy_runs, ablation_run, cost_run, wor
     run_script("plots.py", work=work)
     for name in ("dev_f1_vs_time_conll2003.png", "words_per_second.png", "ablations.png"):
         assert (smoke_results / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_speed_smoke_measures_rounds_and_reports_the_floors(accuracy_runs, smoke_results, tmp_path):
+    models = {system: json.loads((smoke_results / "accuracy" / f"conll2003__{system}__seed0.json").read_text())
+              ["model_dir"] for system in ("bilstm_crf_vectors", "spacy_ner_efficiency")}
+    output = tmp_path / "speed.json"
+    command = [
+        sys.executable, str(BENCHMARKS / "speed.py"), "--smoke", "--corpus", str(SHARED / "corpora" / "conll2003" / "test.txt"),
+        "--bilstm-model", models["bilstm_crf_vectors"], "--spacy-model", models["spacy_ner_efficiency"],
+        "--configs", "bilstm-n1", "bilstm-n2", "spacy-ner", "--repeat", "2", "--output", str(output),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(output.read_text())
+    for config in ("bilstm-n1", "bilstm-n2", "spacy-ner"):
+        runs = data["results"][config]["runs_words_per_second"]
+        assert len(runs) == 2 and all(speed > 0 for speed in runs)
+        assert data["results"][config]["words_per_second"] == min(runs)  # the lower middle of two
+    assert "n_process=2 vs n_process=1" in result.stdout and "median of 2 rounds" in result.stdout
