@@ -52,6 +52,17 @@ def brute_log_z(crf, tags, emissions_row, length, consistent=lambda path: True):
 LENGTHS = [[1], [3], [4, 2, 1], [2, 4, 3]]
 
 
+@pytest.fixture(params=["training", "inference"])
+def scoring_mode(request):
+    """Forward-backward has two implementations: log-space sums that gradients can pass
+    through, and (without gradients) products of exponentials. Both must match brute force."""
+    if request.param == "inference":
+        with torch.inference_mode():
+            yield request.param
+    else:
+        yield request.param
+
+
 @pytest.mark.parametrize("lengths", LENGTHS)
 @pytest.mark.parametrize("labels", [("PER",), ("PER", "LOC")])
 def test_log_partition_equals_brute_force_with_padding(lengths, labels):
@@ -114,7 +125,7 @@ def test_unknown_gold_tags_are_marginalised_not_read_as_outside():
 
 
 @pytest.mark.parametrize("lengths", LENGTHS)
-def test_marginals_equal_brute_force(lengths):
+def test_marginals_equal_brute_force(lengths, scoring_mode):
     tags, crf = make_crf(("PER",), seed=3)
     crf = crf.double()
     emissions, lengths_t = random_batch(lengths, len(tags), seed=3)
@@ -143,7 +154,7 @@ def test_viterbi_equals_brute_force_argmax(lengths):
 
 
 @pytest.mark.parametrize("lengths", [[3], [4, 2, 1], [2, 4, 3]])
-def test_span_log_probs_equal_brute_force_sums_over_paths(lengths):
+def test_span_log_probs_equal_brute_force_sums_over_paths(lengths, scoring_mode):
     tags, crf = make_crf(("PER",), seed=5)
     crf = crf.double()
     emissions, lengths_t = random_batch(lengths, len(tags), seed=5)
@@ -214,7 +225,7 @@ def test_fixed_crf_for_softmax_output_has_no_parameters_but_still_masks():
     assert tags.is_valid_path(path)
 
 
-def test_span_probabilities_at_a_temperature_equal_brute_force_on_scaled_scores():
+def test_span_probabilities_at_a_temperature_equal_brute_force_on_scaled_scores(scoring_mode):
     tags, crf = make_crf(("PER",), seed=8)
     crf = crf.double()
     emissions, lengths = random_batch([4], len(tags), seed=8)

@@ -29,6 +29,27 @@ def masked_logsumexp(x: Tensor, dim: int) -> Tensor:
     )
 
 
+def log_matmul_exp(log_rows: Tensor, exp_matrix: Tensor, matrix_shift: Tensor) -> Tensor:
+    """log(exp(log_rows) @ exp(log_matrix)) for log_rows (B, T), where exp_matrix =
+    exp(log_matrix - matrix_shift) (see `exp_shifted`): one (B, T) x (T, T) product in place of a
+    logsumexp over (B, T, T), several times faster on small batches. -inf stays -inf. Not for
+    training: the gradient of log is infinite where a sum is 0 (an unreachable tag)."""
+    shift = torch.nan_to_num(log_rows.amax(dim=1, keepdim=True), neginf=0.0)
+    return torch.log(torch.exp(log_rows - shift) @ exp_matrix) + (shift + matrix_shift)
+
+
+def exp_shifted(log_matrix: Tensor) -> Tuple[Tensor, Tensor]:
+    """(exp(log_matrix - shift), shift), shift being the largest finite entry, so that the
+    exponentials cannot overflow."""
+    finite = torch.isfinite(log_matrix)
+    shift = torch.where(finite, log_matrix, torch.zeros_like(log_matrix)).amax() if finite.any() else log_matrix.new_zeros(())
+    return torch.exp(log_matrix - shift), shift
+
+
+def _needs_gradient(*tensors: Tensor) -> bool:
+    return torch.is_grad_enabled() and any(tensor.requires_grad for tensor in tensors)
+
+
 def positions_mask(lengths: Tensor, max_length: int) -> Tensor:
     """(B, L) bool: True where a position holds a real token."""
     return torch.arange(max_length, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
@@ -91,13 +112,20 @@ class LinearChainCRF(nn.Module):
         `constrained`: some emissions are -inf (gold constraints), so sums may be all -inf."""
         start, _, transitions = self.masked_scores(temperature)
         mask = positions_mask(lengths, emissions.shape[1])
-        logsumexp = masked_logsumexp if constrained or not self.dense_lattice else torch.logsumexp
         alpha = start.unsqueeze(0) + emissions[:, 0]
         alphas = [alpha]
-        for t in range(1, emissions.shape[1]):
-            stepped = logsumexp(alpha.unsqueeze(2) + transitions.unsqueeze(0), dim=1) + emissions[:, t]
-            alpha = torch.where(mask[:, t : t + 1], stepped, alpha)
-            alphas.append(alpha)
+        if _needs_gradient(emissions, transitions):
+            logsumexp = masked_logsumexp if constrained or not self.dense_lattice else torch.logsumexp
+            for t in range(1, emissions.shape[1]):
+                stepped = logsumexp(alpha.unsqueeze(2) + transitions.unsqueeze(0), dim=1) + emissions[:, t]
+                alpha = torch.where(mask[:, t : t + 1], stepped, alpha)
+                alphas.append(alpha)
+        else:
+            exp_transitions, shift = exp_shifted(transitions)
+            for t in range(1, emissions.shape[1]):
+                stepped = log_matmul_exp(alpha, exp_transitions, shift) + emissions[:, t]
+                alpha = torch.where(mask[:, t : t + 1], stepped, alpha)
+                alphas.append(alpha)
         return torch.stack(alphas, dim=1)
 
     def _betas(self, emissions: Tensor, lengths: Tensor, temperature: float = 1.0) -> Tensor:
@@ -108,9 +136,15 @@ class LinearChainCRF(nn.Module):
         length = emissions.shape[1]
         beta = end.unsqueeze(0).expand(emissions.shape[0], -1)
         betas = [beta]
+        fast = not _needs_gradient(emissions, transitions)
+        if fast:
+            exp_transitions_t, shift = exp_shifted(transitions.t())
         for t in range(length - 2, -1, -1):
             following = emissions[:, t + 1] + beta
-            stepped = masked_logsumexp(transitions.unsqueeze(0) + following.unsqueeze(1), dim=2)
+            if fast:
+                stepped = log_matmul_exp(following, exp_transitions_t, shift)
+            else:
+                stepped = masked_logsumexp(transitions.unsqueeze(0) + following.unsqueeze(1), dim=2)
             # Where t + 1 is padding, position t is the last real one and ends the path.
             beta = torch.where(mask[:, t + 1 : t + 2], stepped, end.unsqueeze(0).expand_as(stepped))
             betas.append(beta)
