@@ -65,12 +65,7 @@ def run_one(args: argparse.Namespace, variant: str, seed: int, results: Path, ru
     if result_path.exists() and not args.force:
         print(f"{variant} / seed {seed}: done already ({result_path}), skipped", file=sys.stderr)
         return
-    overrides: Dict[str, Any] = {
-        "paths.train": str(data["train"]), "paths.dev": str(data["dev"]), "paths.vectors": str(vectors),
-        "system.seed": seed, **VARIANTS[variant],
-    }
-    if args.smoke:
-        overrides.update(common.SMOKE_TRAINING)
+    overrides = {**common.run_overrides(data, vectors, seed, smoke=args.smoke), **VARIANTS[variant]}
     run_dir = run_root / variant / f"seed{seed}"
     print(f"{variant} / seed {seed}: training (cap {args.max_minutes} min), log {run_dir / 'train.log'}",
           file=sys.stderr)

@@ -54,12 +54,7 @@ def run_one(args: argparse.Namespace, corpus: str, system: str, seed: int, resul
         return
     data = common.prepare_corpus(args.shared, args.work, corpus, smoke=args.smoke)
     config_path = system_config(system, args.work)
-    overrides: Dict[str, Any] = {
-        "paths.train": str(data["train"]), "paths.dev": str(data["dev"]), "paths.vectors": str(vectors),
-        "system.seed": seed,
-    }
-    if args.smoke:
-        overrides.update(common.SMOKE_TRAINING)
+    overrides = common.run_overrides(data, vectors, seed, smoke=args.smoke)
     run_dir = run_root / corpus / system / f"seed{seed}"
     print(f"{corpus} / {system} / seed {seed}: training (cap {args.max_minutes} min), log {run_dir / 'train.log'}",
           file=sys.stderr)

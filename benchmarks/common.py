@@ -537,6 +537,21 @@ def evaluate_on(model_dir: Path, data_path: Path) -> Dict[str, Any]:
     }
 
 
+def run_overrides(data: Dict[str, Path], vectors: Path, seed: int, *, smoke: bool) -> Dict[str, Any]:
+    """Config overrides common to every run: the data, the vectors, the seed, and training and
+    dev evaluation sentence by sentence on the corpus's own tokens (gold_preproc), as the test
+    evaluation (evaluate_on) and the spaCy configs (spacy_ner_config) do. Without it, our
+    configs (gold_preproc = false, for raw text) would retokenise the corpus and train and
+    select on sentencizer segments, then be tested on gold sentences."""
+    overrides: Dict[str, Any] = {
+        "paths.train": str(data["train"]), "paths.dev": str(data["dev"]), "paths.vectors": str(vectors),
+        "system.seed": seed, "corpora.train.gold_preproc": True, "corpora.dev.gold_preproc": True,
+    }
+    if smoke:
+        overrides.update(SMOKE_TRAINING)
+    return overrides
+
+
 def run_training(
     *,
     config_path: Path,

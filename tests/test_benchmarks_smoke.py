@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import spacy
 
 from .conftest import REPO, SHARED
 
@@ -75,6 +76,9 @@ def test_accuracy_smoke_writes_one_result_per_run(accuracy_runs, smoke_results, 
     assert training["best_dev"] in training["dev_evaluations"]
     assert result["threads"]["torch"] == 1
     assert result["machine"]["cores"] >= 1 and result["machine"]["packages"]["spacy"]
+    # Every system trains and is selected on the corpus's own sentences and tokens, as it is tested.
+    config = spacy.util.load_config(Path(result["run_dir"]) / "config.cfg", interpolate=False)
+    assert config["corpora"]["train"]["gold_preproc"] is True and config["corpora"]["dev"]["gold_preproc"] is True
 
 
 def test_accuracy_smoke_summarises_every_run(accuracy_runs, smoke_results):
