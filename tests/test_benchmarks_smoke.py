@@ -173,3 +173,12 @@ def test_speed_smoke_measures_rounds_and_reports_the_floors(accuracy_runs, smoke
         assert len(runs) == 2 and all(speed > 0 for speed in runs)
         assert data["results"][config]["words_per_second"] == min(runs)  # the lower middle of two
     assert "n_process=2 vs n_process=1" in result.stdout and "median of 2 rounds" in result.stdout
+
+
+def test_tuning_smoke_reports_dev_scores_only(accuracy_runs, work, smoke_results):
+    run_script("tuning.py", "--name", "dropout0.2", "--set", "training.dropout=0.2", work=work)
+    result = json.loads((smoke_results / "tuning" / "conll2003__dropout0.2__seed0.json").read_text())
+    assert result["changes"] == {"training.dropout": 0.2}
+    assert result["overrides"]["training.dropout"] == 0.2 and result["overrides"]["corpora.train.gold_preproc"]
+    table = (smoke_results / "tuning.md").read_text()
+    assert "| dropout0.2 | training.dropout=0.2 |" in table and "best dev F1" in table and "test" not in table.lower().replace("test scores", "")

@@ -1,0 +1,132 @@
+"""Hyperparameter tuning of configs/bilstm_crf_vectors.cfg, judged on dev only.
+
+Each run trains the shipped config with some settings changed (--set KEY=VALUE, dotted
+config paths, values parsed as JSON when they parse) on one corpus and seed, under the same
+wall-clock cap and protocol as study 1 (model-best selected on dev, gold_preproc). The
+summary compares best dev F1 only: test scores are computed (the harness always does) and
+kept in the run's JSON, but left out of the table, so that no choice is made on test.
+
+    python benchmarks/tuning.py --name lr0.001 --set training.optimizer.learn_rate=0.001
+    python benchmarks/tuning.py --name baseline            # the config as shipped
+    python benchmarks/tuning.py --smoke --name smoke --set training.dropout=0.2
+
+Results: benchmarks/results/tuning/<corpus>__<name>__seed<N>.json; summary tuning.md/.csv.
+"""
+import argparse
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Dict, List
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+
+STUDY = "tuning"
+CONFIG = common.CONFIGS / "bilstm_crf_vectors.cfg"
+
+
+def parse_setting(text: str) -> Dict[str, Any]:
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise common.BenchmarkError(f"--set takes KEY=VALUE (a dotted config path), not {text!r}")
+    try:
+        return {key: json.loads(value)}
+    except json.JSONDecodeError:
+        return {key: value}
+
+
+def run_one(args: argparse.Namespace, seed: int, changes: Dict[str, Any], results: Path, run_root: Path,
+            vectors: Path) -> None:
+    result_path = results / STUDY / f"{args.corpus}__{args.name}__seed{seed}.json"
+    if result_path.exists() and not args.force:
+        previous = json.loads(result_path.read_text()).get("changes")
+        if previous != changes:
+            raise common.BenchmarkError(f"{result_path} holds a run named {args.name!r} with other settings "
+                                        f"({previous}); choose another --name or pass --force")
+        print(f"{args.name} / seed {seed}: done already ({result_path}), skipped", file=sys.stderr)
+        return
+    data = common.prepare_corpus(args.shared, args.work, args.corpus, smoke=args.smoke)
+    overrides = {**common.run_overrides(data, vectors, seed, smoke=args.smoke), **changes}
+    run_dir = run_root / args.corpus / args.name / f"seed{seed}"
+    print(f"{args.corpus} / {args.name} / seed {seed}: training (cap {args.max_minutes} min), "
+          f"log {run_dir / 'train.log'}", file=sys.stderr)
+    summary = common.run_training(config_path=CONFIG, run_dir=run_dir, overrides=overrides,
+                                  max_minutes=args.max_minutes, test_path=data["test"], threads=args.threads)
+    common.write_json(result_path, {
+        "study": STUDY, "corpus": args.corpus, "name": args.name, "seed": seed, "smoke": args.smoke,
+        "changes": changes, "max_minutes": args.max_minutes, "config": str(CONFIG), "overrides": overrides,
+        "run_dir": str(run_dir), "test": summary["test"], "training": summary["training"],
+        "threads": summary["threads"], "date": common.now(), "machine": common.machine_info(),
+        "command": common.command_line(),
+    })
+    training = summary["training"]
+    print(f"  best dev F1 {training['best_dev']['ents_f'] * 100:.2f} after {training['seconds_to_best_dev']:.0f} s; "
+          f"stopped by {training['stopped_by']} after {training['loop_seconds']:.0f} s", file=sys.stderr)
+
+
+def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    groups: Dict[tuple, List[Dict[str, Any]]] = {}
+    for result in results:
+        groups.setdefault((result["corpus"], result["name"]), []).append(result)
+    rows = []
+    for (corpus, name), runs in sorted(groups.items()):
+        changes = runs[0].get("changes") or {}
+        row: Dict[str, Any] = {
+            "corpus": corpus, "name": name, "seeds": len(runs),
+            "changes": ", ".join(f"{key}={value}" for key, value in changes.items()) or "- (as shipped)",
+            "cap (min)": ", ".join(sorted({f"{r['max_minutes']:g}" for r in runs})),
+            "stopped by": ", ".join(sorted({r["training"]["stopped_by"] for r in runs})),
+        }
+        for key, label in (("ents_p", "best dev P"), ("ents_r", "best dev R"), ("ents_f", "best dev F1")):
+            common.add_mean_std(row, label, (r["training"]["best_dev"][key] for r in runs), scale=100)
+        common.add_mean_std(row, "min to best dev", (r["training"]["seconds_to_best_dev"] / 60 for r in runs),
+                            digits=1)
+        common.add_mean_std(row, "training min", (r["training"]["loop_seconds"] / 60 for r in runs), digits=1)
+        rows.append(row)
+    return rows
+
+
+SCORES = ["best dev P", "best dev R", "best dev F1", "min to best dev", "training min"]
+COLUMNS = ["corpus", "name", "changes", "seeds", "cap (min)"] + SCORES + ["stopped by"]
+
+
+def write_summary(results_root: Path) -> str:
+    results = [r for r in common.read_results(results_root / STUDY) if r.get("study") == STUDY]
+    header = ("Tuning on dev: best dev entity P/R/F1 (%, mean ± std over seeds) of the shipped config with "
+              "the settings shown changed. Test scores are in the run files, not here.\n\n"
+              + common.machine_header(results))
+    csv_columns = ["corpus", "name", "changes", "seeds", "cap (min)"] + common.mean_std_columns(SCORES)
+    return common.write_table(summary_rows(results), COLUMNS, csv_columns, results_root / f"{STUDY}.md",
+                              results_root / f"{STUDY}.csv", header=header)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--name", required=True, help="Name of this setting (the result files' key).")
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                        help="A config setting to change (repeatable), e.g. training.optimizer.learn_rate=0.001.")
+    parser.add_argument("--corpus", choices=list(common.CORPORA), default="conll2003")
+    common.add_seed_and_cap_arguments(
+        parser, f"Wall-clock cap per training run (default 60; smoke {common.SMOKE_MAX_MINUTES})."
+    )
+    common.add_common_arguments(parser)
+    args = parser.parse_args()
+    if args.seeds is None:
+        args.seeds = [0]
+    common.resolve_seeds_and_cap(args, 60.0)
+    common.resolve_threads(args)
+    changes: Dict[str, Any] = {}
+    for setting in args.settings:
+        changes.update(parse_setting(setting))
+    results = common.results_dir(args)
+    run_root = (common.smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY
+    vectors = common.prepare_vectors(args.shared, args.work, smoke=args.smoke)
+    runs = ((f"{args.name} / seed {seed}",
+             functools.partial(run_one, args, seed, changes, results, run_root, vectors)) for seed in args.seeds)
+    common.run_study(runs, write_summary, results, STUDY)
+
+
+if __name__ == "__main__":
+    common.run_main(main)
