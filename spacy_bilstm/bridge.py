@@ -72,10 +72,37 @@ def _deserialize_state(module: torch.nn.Module, state_bytes: bytes, device: "tor
     return module.to(device)
 
 
+class _PyTorchShim(PyTorchShim):
+    """thinc's PyTorchShim, with `use_params` that finds the torch parameters' averages.
+
+    The optimizer keeps them under the keys finish_update gives it, (shim id, parameter
+    name), but thinc 8.3's use_params looks for "pytorch_<id>_<name>" strings, finds none and
+    leaves the torch weights as they are: with `use_averages = true`, spaCy would evaluate and
+    save averaged thinc layers (embeddings) beside raw torch layers (LSTM, CRF)."""
+
+    @contextlib.contextmanager
+    def use_params(self, params):
+        averaged = {
+            name: xp2torch(params[(self.id, name)], device=self.device)
+            for name, _ in self._model.named_parameters()
+            if (self.id, name) in params
+        }
+        if not averaged:
+            yield
+            return
+        backup = {name: tensor.detach().clone() for name, tensor in self._model.state_dict().items()}
+        self._model.load_state_dict(averaged, strict=False)
+        try:
+            yield
+        finally:
+            self._model.load_state_dict(backup)
+
+
 def torch_layer(name: str, module: torch.nn.Module, convert_inputs: Callable, convert_outputs: Callable, dims) -> Model:
     """A thinc layer over a torch module, like thinc's PyTorchWrapper_v2 but with weights
-    loaded through `weights_only` and `load_state_dict(strict=True)`."""
-    shim = PyTorchShim(module, serialize_model=_serialize_state, deserialize_model=_deserialize_state)
+    loaded through `weights_only` and `load_state_dict(strict=True)`, and parameter averages
+    (`use_averages`) applied to the torch weights too."""
+    shim = _PyTorchShim(module, serialize_model=_serialize_state, deserialize_model=_deserialize_state)
     return Model(
         name,
         pytorch_forward,

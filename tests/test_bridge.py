@@ -31,3 +31,27 @@ def test_no_tokens_gives_empty_arrays():
     nlp = spacy.blank("en")
     char_ids, lengths, token_rows = char_ids_of_docs([nlp("")], n_rows=64, max_chars=20)
     assert char_ids.shape[0] == lengths.shape[0] == token_rows.shape[0] == 0
+
+
+def test_parameter_averages_reach_the_torch_weights_and_are_undone_after():
+    import torch
+    from thinc.api import Adam
+
+    from spacy_bilstm.bridge import torch_layer, torch_module
+
+    layer = torch_layer("linear", torch.nn.Linear(3, 2), None, None, dims={})
+    module = torch_module(layer)
+    optimizer = Adam(0.1, use_averages=True)
+    for step in range(4):
+        for parameter in module.parameters():
+            parameter.grad = torch.full_like(parameter, float(step + 1))
+        layer.finish_update(optimizer)
+    current = {name: tensor.detach().clone() for name, tensor in module.state_dict().items()}
+    shim_id = layer.shims[0].id
+    averages = {name: numpy.asarray(optimizer.averages[(shim_id, name)]) for name in current}
+    assert not any(numpy.allclose(averages[name], current[name].numpy()) for name in current)
+    with layer.use_params(optimizer.averages):
+        for name, tensor in module.state_dict().items():
+            assert numpy.allclose(tensor.numpy(), averages[name])
+    for name, tensor in module.state_dict().items():
+        assert torch.equal(tensor, current[name])
