@@ -73,12 +73,23 @@ def _deserialize_state(module: torch.nn.Module, state_bytes: bytes, device: "tor
 
 
 class _PyTorchShim(PyTorchShim):
-    """thinc's PyTorchShim, with `use_params` that finds the torch parameters' averages.
+    """thinc's PyTorchShim, with a cheaper `predict` and a `use_params` that finds the torch
+    parameters' averages.
 
     The optimizer keeps them under the keys finish_update gives it, (shim id, parameter
     name), but thinc 8.3's use_params looks for "pytorch_<id>_<name>" strings, finds none and
     leaves the torch weights as they are: with `use_averages = true`, spaCy would evaluate and
     save averaged thinc layers (embeddings) beside raw torch layers (LSTM, CRF)."""
+
+    def predict(self, inputs: ArgsKwargs):
+        # thinc's predict switches every module to eval mode and back to train mode on each
+        # call, walking the module tree twice: a measurable share of tagging one sentence.
+        # begin_update sets train mode itself, so prediction can leave eval mode on.
+        if self._model.training:
+            self._model.eval()
+        with torch.no_grad():
+            with torch.autocast(device_type="cuda", enabled=self._mixed_precision):
+                return self._model(*inputs.args, **inputs.kwargs)
 
     @contextlib.contextmanager
     def use_params(self, params):

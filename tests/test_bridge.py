@@ -55,3 +55,18 @@ def test_parameter_averages_reach_the_torch_weights_and_are_undone_after():
             assert numpy.allclose(tensor.numpy(), averages[name])
     for name, tensor in module.state_dict().items():
         assert torch.equal(tensor, current[name])
+
+
+def test_prediction_runs_without_dropout_and_training_with_it():
+    import torch
+    from thinc.api import ArgsKwargs
+
+    from spacy_bilstm.bridge import torch_layer, torch_module
+
+    layer = torch_layer("dropout", torch.nn.Dropout(0.5), None, None, dims={})
+    shim = layer.shims[0]
+    inputs = ArgsKwargs(args=(torch.ones(1000),), kwargs={})
+    assert torch.equal(shim.predict(inputs), torch.ones(1000))
+    trained, _ = shim.begin_update(inputs)
+    assert (trained == 0).any()
+    assert torch.equal(shim.predict(inputs), torch.ones(1000))
