@@ -54,8 +54,9 @@ LENGTHS = [[1], [3], [4, 2, 1], [2, 4, 3]]
 
 @pytest.fixture(params=["training", "inference"])
 def scoring_mode(request):
-    """Forward-backward has two implementations: log-space sums that gradients can pass
-    through, and (without gradients) products of exponentials. Both must match brute force."""
+    """Forward-backward has two implementations: torch log-space sums that gradients can pass
+    through, and (without gradients, on CPU) numpy products of exponentials. Both must match
+    brute force."""
     if request.param == "inference":
         with torch.inference_mode():
             yield request.param
@@ -142,11 +143,13 @@ def test_marginals_equal_brute_force(lengths, scoring_mode):
 
 
 @pytest.mark.parametrize("lengths", LENGTHS)
-def test_viterbi_equals_brute_force_argmax(lengths):
+@pytest.mark.parametrize("implementation", ["viterbi", "_viterbi_torch"])
+def test_viterbi_equals_brute_force_argmax(lengths, implementation):
+    """viterbi runs in numpy on CPU; the torch loop (for GPUs) must agree too."""
     tags, crf = make_crf(("PER",), seed=4)
     crf = crf.double()
     emissions, lengths_t = random_batch(lengths, len(tags), seed=4)
-    paths = crf.viterbi(emissions, lengths_t)
+    paths = getattr(crf, implementation)(emissions, lengths_t)
     for row, length in enumerate(lengths):
         best = max(allowed_paths(tags, length), key=lambda p: brute_score(crf, emissions[row], p))
         assert paths[row, :length].tolist() == list(best)

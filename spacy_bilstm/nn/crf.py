@@ -13,6 +13,8 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor, nn
 
+from . import lattice_numpy
+
 
 def masked_logsumexp(x: Tensor, dim: int) -> Tensor:
     """logsumexp along `dim`; -inf (with zero gradient, not NaN) where every term is -inf."""
@@ -29,25 +31,13 @@ def masked_logsumexp(x: Tensor, dim: int) -> Tensor:
     )
 
 
-def log_matmul_exp(log_rows: Tensor, exp_matrix: Tensor, matrix_shift: Tensor) -> Tensor:
-    """log(exp(log_rows) @ exp(log_matrix)) for log_rows (B, T), where exp_matrix =
-    exp(log_matrix - matrix_shift) (see `exp_shifted`): one (B, T) x (T, T) product in place of a
-    logsumexp over (B, T, T), several times faster on small batches. -inf stays -inf. Not for
-    training: the gradient of log is infinite where a sum is 0 (an unreachable tag)."""
-    shift = torch.nan_to_num(log_rows.amax(dim=1, keepdim=True), neginf=0.0)
-    return torch.log(torch.exp(log_rows - shift) @ exp_matrix) + (shift + matrix_shift)
-
-
-def exp_shifted(log_matrix: Tensor) -> Tuple[Tensor, Tensor]:
-    """(exp(log_matrix - shift), shift), shift being the largest finite entry, so that the
-    exponentials cannot overflow."""
-    finite = torch.isfinite(log_matrix)
-    shift = torch.where(finite, log_matrix, torch.zeros_like(log_matrix)).amax() if finite.any() else log_matrix.new_zeros(())
-    return torch.exp(log_matrix - shift), shift
-
-
 def _needs_gradient(*tensors: Tensor) -> bool:
     return torch.is_grad_enabled() and any(tensor.requires_grad for tensor in tensors)
+
+
+def _numpy_inference(*tensors: Tensor) -> bool:
+    """Whether the numpy passes (lattice_numpy) can stand in: CPU tensors, no gradient."""
+    return all(tensor.device.type == "cpu" for tensor in tensors) and not _needs_gradient(*tensors)
 
 
 def positions_mask(lengths: Tensor, max_length: int) -> Tensor:
@@ -112,20 +102,13 @@ class LinearChainCRF(nn.Module):
         `constrained`: some emissions are -inf (gold constraints), so sums may be all -inf."""
         start, _, transitions = self.masked_scores(temperature)
         mask = positions_mask(lengths, emissions.shape[1])
+        logsumexp = masked_logsumexp if constrained or not self.dense_lattice else torch.logsumexp
         alpha = start.unsqueeze(0) + emissions[:, 0]
         alphas = [alpha]
-        if _needs_gradient(emissions, transitions):
-            logsumexp = masked_logsumexp if constrained or not self.dense_lattice else torch.logsumexp
-            for t in range(1, emissions.shape[1]):
-                stepped = logsumexp(alpha.unsqueeze(2) + transitions.unsqueeze(0), dim=1) + emissions[:, t]
-                alpha = torch.where(mask[:, t : t + 1], stepped, alpha)
-                alphas.append(alpha)
-        else:
-            exp_transitions, shift = exp_shifted(transitions)
-            for t in range(1, emissions.shape[1]):
-                stepped = log_matmul_exp(alpha, exp_transitions, shift) + emissions[:, t]
-                alpha = torch.where(mask[:, t : t + 1], stepped, alpha)
-                alphas.append(alpha)
+        for t in range(1, emissions.shape[1]):
+            stepped = logsumexp(alpha.unsqueeze(2) + transitions.unsqueeze(0), dim=1) + emissions[:, t]
+            alpha = torch.where(mask[:, t : t + 1], stepped, alpha)
+            alphas.append(alpha)
         return torch.stack(alphas, dim=1)
 
     def _betas(self, emissions: Tensor, lengths: Tensor, temperature: float = 1.0) -> Tensor:
@@ -136,15 +119,9 @@ class LinearChainCRF(nn.Module):
         length = emissions.shape[1]
         beta = end.unsqueeze(0).expand(emissions.shape[0], -1)
         betas = [beta]
-        fast = not _needs_gradient(emissions, transitions)
-        if fast:
-            exp_transitions_t, shift = exp_shifted(transitions.t())
         for t in range(length - 2, -1, -1):
             following = emissions[:, t + 1] + beta
-            if fast:
-                stepped = log_matmul_exp(following, exp_transitions_t, shift)
-            else:
-                stepped = masked_logsumexp(transitions.unsqueeze(0) + following.unsqueeze(1), dim=2)
+            stepped = masked_logsumexp(transitions.unsqueeze(0) + following.unsqueeze(1), dim=2)
             # Where t + 1 is padding, position t is the last real one and ends the path.
             beta = torch.where(mask[:, t + 1 : t + 2], stepped, end.unsqueeze(0).expand_as(stepped))
             betas.append(beta)
@@ -207,9 +184,14 @@ class LinearChainCRF(nn.Module):
         """Forward and backward scores and log Z of the distribution with every score
         (emissions included) divided by `temperature`; `emissions` come unscaled."""
         emissions = emissions / temperature
+        start, end, transitions = self.masked_scores(temperature)
+        if _numpy_inference(emissions, transitions):
+            arrays = lattice_numpy.forward_backward(
+                *(tensor.detach().numpy() for tensor in (emissions, lengths, start, end, transitions))
+            )
+            return tuple(torch.from_numpy(array) for array in arrays)
         alphas = self._alphas(emissions, lengths, temperature)
         betas = self._betas(emissions, lengths, temperature)
-        _, end, _ = self.masked_scores(temperature)
         log_z = masked_logsumexp(alphas[:, -1] + end.unsqueeze(0), dim=1)
         return alphas, betas, log_z
 
@@ -257,7 +239,15 @@ class LinearChainCRF(nn.Module):
 
     def viterbi(self, emissions: Tensor, lengths: Tensor) -> Tensor:
         """Best valid path per row (B, L) of tag ids, -1 at padding. Vectorised over the batch
-        and the tags; the only loop is over positions."""
+        and the tags; the only loop is over positions (in numpy for CPU tensors)."""
+        if emissions.device.type == "cpu":
+            start, end, transitions = self.masked_scores()
+            return torch.from_numpy(lattice_numpy.viterbi(
+                *(tensor.detach().numpy() for tensor in (emissions, lengths, start, end, transitions))
+            ))
+        return self._viterbi_torch(emissions, lengths)
+
+    def _viterbi_torch(self, emissions: Tensor, lengths: Tensor) -> Tensor:
         batch_size, max_length, _ = emissions.shape
         paths = torch.full((batch_size, max_length), -1, dtype=torch.long, device=emissions.device)
         if max_length == 0:
