@@ -225,6 +225,44 @@ def _smoke_subset(full: Path, target: Path, n_sentences: int) -> Path:
     return target
 
 
+# What the LSTM reads in a run. "sentences": the corpus's sentences (gold_preproc splits each
+# document), as every study does by default. "documents": whole documents, so the LSTM carries
+# context across sentence boundaries; the run's pipeline then has no sentencizer to cut them.
+UNITS = ("sentences", "documents")
+DOCUMENT_UNIT_OVERRIDES: Dict[str, Any] = {"nlp.pipeline": ["bilstm_ner"], "training.annotating_components": []}
+
+
+def as_units(data: Dict[str, Path], units: str) -> Dict[str, Path]:
+    """The run's DocBins for `units`: as converted for sentences; for documents, copies in which
+    each document is marked as a single sentence, so that gold_preproc training and evaluation
+    (which split a document into its sentences) hand the model whole documents on the corpus's
+    own tokens. The copies are written once, beside the converted DocBins."""
+    if units not in UNITS:
+        raise BenchmarkError(f"units must be one of {', '.join(UNITS)}, not {units!r}")
+    if units == "sentences":
+        return dict(data)
+    return {split: _whole_document_docbin(path) for split, path in data.items()}
+
+
+def _whole_document_docbin(path: Path) -> Path:
+    import spacy
+    from spacy.tokens import DocBin
+
+    target = path.with_name(f"{path.stem}.documents.spacy")
+    if target.exists() and target.stat().st_mtime >= path.stat().st_mtime:
+        return target
+    nlp = spacy.blank("en")
+    docs = []
+    for doc in DocBin().from_disk(path).get_docs(nlp.vocab):
+        for token in doc:
+            token.is_sent_start = token.i == 0
+        docs.append(doc)
+    partial = target.with_name(target.name + ".partial")
+    DocBin(docs=docs, store_user_data=False).to_disk(partial)
+    partial.rename(target)
+    return target
+
+
 def corpus_statistics(path: Path) -> Dict[str, int]:
     """Sentences, tokens and entities of a DocBin."""
     import spacy

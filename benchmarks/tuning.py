@@ -47,8 +47,9 @@ def run_one(args: argparse.Namespace, seed: int, changes: Dict[str, Any], result
                                         f"({previous}); choose another --name or pass --force")
         print(f"{args.name} / seed {seed}: done already ({result_path}), skipped", file=sys.stderr)
         return
-    data = common.prepare_corpus(args.shared, args.work, args.corpus, smoke=args.smoke)
-    overrides = {**common.run_overrides(data, vectors, seed, smoke=args.smoke), **changes}
+    data = common.as_units(common.prepare_corpus(args.shared, args.work, args.corpus, smoke=args.smoke), args.units)
+    unit_overrides = common.DOCUMENT_UNIT_OVERRIDES if args.units == "documents" else {}
+    overrides = {**common.run_overrides(data, vectors, seed, smoke=args.smoke), **unit_overrides, **changes}
     run_dir = run_root / args.corpus / args.name / f"seed{seed}"
     print(f"{args.corpus} / {args.name} / seed {seed}: training (cap {args.max_minutes} min), "
           f"log {run_dir / 'train.log'}", file=sys.stderr)
@@ -56,7 +57,7 @@ def run_one(args: argparse.Namespace, seed: int, changes: Dict[str, Any], result
                                   max_minutes=args.max_minutes, test_path=data["test"], threads=args.threads)
     common.write_json(result_path, {
         "study": STUDY, "corpus": args.corpus, "name": args.name, "seed": seed, "smoke": args.smoke,
-        "changes": changes, "max_minutes": args.max_minutes, "config": str(CONFIG), "overrides": overrides,
+        "changes": changes, "units": args.units, "max_minutes": args.max_minutes, "config": str(CONFIG), "overrides": overrides,
         "run_dir": str(run_dir), "test": summary["test"], "training": summary["training"],
         "threads": summary["threads"], "date": common.now(), "machine": common.machine_info(),
         "command": common.command_line(),
@@ -72,7 +73,9 @@ def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         groups.setdefault((result["corpus"], result["name"]), []).append(result)
     rows = []
     for (corpus, name), runs in sorted(groups.items()):
-        changes = runs[0].get("changes") or {}
+        changes = dict(runs[0].get("changes") or {})
+        if runs[0].get("units", "sentences") != "sentences":
+            changes["units"] = runs[0]["units"]
         row: Dict[str, Any] = {
             "corpus": corpus, "name": name, "seeds": len(runs),
             "changes": ", ".join(f"{key}={value}" for key, value in changes.items()) or "- (as shipped)",
@@ -108,6 +111,8 @@ def main() -> None:
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                         help="A config setting to change (repeatable), e.g. training.optimizer.learn_rate=0.001.")
     parser.add_argument("--corpus", choices=list(common.CORPORA), default="conll2003")
+    parser.add_argument("--units", choices=common.UNITS, default="sentences",
+                        help="What the LSTM reads: the corpus's sentences (default) or whole documents.")
     common.add_seed_and_cap_arguments(
         parser, f"Wall-clock cap per training run (default 60; smoke {common.SMOKE_MAX_MINUTES})."
     )

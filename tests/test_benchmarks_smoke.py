@@ -30,6 +30,13 @@ def run_script(name, *arguments, work):
     return result
 
 
+def benchmarks_common():
+    spec = importlib.util.spec_from_file_location("benchmarks_common", BENCHMARKS / "common.py")
+    common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(common)
+    return common
+
+
 def results_listing():
     results = BENCHMARKS / "results"
     return sorted(str(p) for p in results.rglob("*")) if results.exists() else []
@@ -96,9 +103,7 @@ def test_accuracy_skips_runs_already_done(accuracy_runs, work):
 
 
 def test_wall_clock_cap_stops_training_with_a_whole_model_best(accuracy_runs, work, tmp_path):
-    spec = importlib.util.spec_from_file_location("benchmarks_common", BENCHMARKS / "common.py")
-    common = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(common)
+    common = benchmarks_common()
     data = common.prepare_corpus(SHARED, work, "conll2003", smoke=True)
     summary = common.run_training(
         config_path=common.CONFIGS / "bilstm_crf.cfg", run_dir=tmp_path / "run", threads=1,
@@ -183,3 +188,26 @@ def test_tuning_smoke_reports_dev_scores_only(accuracy_runs, work, smoke_results
     table = (smoke_results / "tuning.md").read_text()
     assert "| dropout0.2 | training.dropout=0.2 |" in table and "best dev F1" in table
     assert "test P" not in table and "test F1" not in table
+
+
+def test_document_units_hand_the_model_whole_documents_on_the_corpus_tokens(tmp_path):
+    from spacy.tokens import Doc, DocBin
+    from spacy.training import Corpus
+
+    common = benchmarks_common()
+    nlp = spacy.blank("en")
+    words = ["Rain", "in", "Paris", ".", "Sun", "in", "Rome", "."]
+    doc = Doc(nlp.vocab, words=words, sent_starts=[True, False, False, False, True, False, False, False],
+              ents=["O", "O", "B-LOC", "O", "O", "O", "B-LOC", "O"])
+    sentences = tmp_path / "train.spacy"
+    DocBin(docs=[doc]).to_disk(sentences)
+
+    assert common.as_units({"train": sentences}, "sentences") == {"train": sentences}
+    documents = common.as_units({"train": sentences}, "documents")["train"]
+    assert documents != sentences
+    [example] = Corpus(documents, gold_preproc=True)(nlp)
+    assert [t.text for t in example.predicted] == words
+    assert [(e.text, e.label_) for e in example.reference.ents] == [("Paris", "LOC"), ("Rome", "LOC")]
+    assert len(list(Corpus(sentences, gold_preproc=True)(nlp))) == 2
+    with pytest.raises(common.BenchmarkError, match="units must be one of"):
+        common.as_units({"train": sentences}, "paragraphs")
