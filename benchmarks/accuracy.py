@@ -49,11 +49,15 @@ def result_name(corpus: str, system: str, seed: int) -> str:
 def run_one(args: argparse.Namespace, corpus: str, system: str, seed: int, results: Path,
             run_root: Path, vectors: Path) -> None:
     result_path = results / STUDY / result_name(corpus, system, seed)
-    if result_path.exists() and not args.force:
-        print(f"{corpus} / {system} / seed {seed}: done already ({result_path}), skipped", file=sys.stderr)
-        return
-    data = common.prepare_corpus(args.shared, args.work, corpus, smoke=args.smoke)
     config_path = system_config(system, args.work)
+    if result_path.exists() and not args.force:
+        if common.stored_result_is_current(result_path):
+            print(f"{corpus} / {system} / seed {seed}: done already ({result_path}), skipped", file=sys.stderr)
+            return
+        print(f"{corpus} / {system} / seed {seed}: {result_path} was trained with an earlier {config_path.name}; "
+              f"rerunning", file=sys.stderr)
+    config_sha256 = common.config_sha256(config_path)
+    data = common.prepare_corpus(args.shared, args.work, corpus, smoke=args.smoke)
     overrides = common.run_overrides(data, vectors, seed, smoke=args.smoke)
     run_dir = run_root / corpus / system / f"seed{seed}"
     print(f"{corpus} / {system} / seed {seed}: training (cap {args.max_minutes} min), log {run_dir / 'train.log'}",
@@ -62,7 +66,8 @@ def run_one(args: argparse.Namespace, corpus: str, system: str, seed: int, resul
                                   max_minutes=args.max_minutes, test_path=data["test"], threads=args.threads)
     result = {
         "study": STUDY, "corpus": corpus, "system": system, "seed": seed, "smoke": args.smoke,
-        "max_minutes": args.max_minutes, "config": str(config_path), "overrides": overrides,
+        "max_minutes": args.max_minutes, "config": str(config_path), "config_sha256": config_sha256,
+        "overrides": overrides,
         "run_dir": str(run_dir), "model_dir": str(run_dir / "model-best"),
         "data": {split: {"path": str(path), **common.corpus_statistics(path)} for split, path in data.items()},
         "test": summary["test"], "training": summary["training"], "threads": summary["threads"],
@@ -111,9 +116,10 @@ COLUMNS = ["corpus", "system", "seeds", "cap (min)"] + SCORES + ["stopped by", "
 
 
 def write_summary(results_root: Path) -> str:
-    results = [r for r in common.read_results(results_root / STUDY) if r.get("study") == STUDY]
+    results, stale_note = common.current_results(
+        [r for r in common.read_results(results_root / STUDY) if r.get("study") == STUDY])
     header = ("Entity-level micro P/R/F1 on test (%, mean ± std over seeds; no std with one seed), "
-              "model selected on dev within the training cap.\n\n" + common.machine_header(results))
+              "model selected on dev within the training cap.\n\n" + common.machine_header(results) + stale_note)
     rows = summary_rows(results)
     types = sorted({entity_type for r in results for entity_type in r["test"]["ents_per_type"]})
     type_columns = common.mean_std_columns([f"test F1 {entity_type}" for entity_type in types])

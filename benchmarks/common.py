@@ -24,6 +24,7 @@ as failed, never recorded as a result.
 import argparse
 import csv
 import datetime
+import hashlib
 import json
 import math
 import os
@@ -409,6 +410,31 @@ def write_json(path: Path, data: Any) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(data, indent=2) + "\n")
     os.replace(partial, path)
+
+
+def config_sha256(config_path: Path) -> str:
+    return hashlib.sha256(Path(config_path).read_bytes()).hexdigest()
+
+
+def result_is_current(result: Dict[str, Any]) -> bool:
+    """A stored result stands for the config file it names only while that file still holds the
+    text the run was trained with (`config_sha256`, taken when the run started). Once the config
+    changes, its results are stale: studies rerun them and summaries leave them out."""
+    config = Path(result.get("config") or "")
+    return config.is_file() and result.get("config_sha256") == config_sha256(config)
+
+
+def stored_result_is_current(result_path: Path) -> bool:
+    return result_is_current(json.loads(result_path.read_text()))
+
+
+def current_results(results: List[Dict[str, Any]]) -> Tuple[List[Dict[str, Any]], str]:
+    """The results trained with their config as it is now, and a note on those left out."""
+    current = [r for r in results if result_is_current(r)]
+    stale = len(results) - len(current)
+    note = (f"\n{stale} stored result(s) trained with an earlier version of their config are left out "
+            f"(their files stay until the runs are redone)." if stale else "")
+    return current, note
 
 
 def read_results(directory: Path) -> List[Dict[str, Any]]:

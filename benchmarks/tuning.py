@@ -45,8 +45,12 @@ def run_one(args: argparse.Namespace, seed: int, changes: Dict[str, Any], result
         if previous != changes:
             raise common.BenchmarkError(f"{result_path} holds a run named {args.name!r} with other settings "
                                         f"({previous}); choose another --name or pass --force")
-        print(f"{args.name} / seed {seed}: done already ({result_path}), skipped", file=sys.stderr)
-        return
+        if common.stored_result_is_current(result_path):
+            print(f"{args.name} / seed {seed}: done already ({result_path}), skipped", file=sys.stderr)
+            return
+        print(f"{args.name} / seed {seed}: {result_path} changed an earlier {CONFIG.name}; rerunning",
+              file=sys.stderr)
+    config_sha256 = common.config_sha256(CONFIG)
     data = common.as_units(common.prepare_corpus(args.shared, args.work, args.corpus, smoke=args.smoke), args.units)
     unit_overrides = common.DOCUMENT_UNIT_OVERRIDES if args.units == "documents" else {}
     overrides = {**common.run_overrides(data, vectors, seed, smoke=args.smoke), **unit_overrides, **changes}
@@ -57,7 +61,8 @@ def run_one(args: argparse.Namespace, seed: int, changes: Dict[str, Any], result
                                   max_minutes=args.max_minutes, test_path=data["test"], threads=args.threads)
     common.write_json(result_path, {
         "study": STUDY, "corpus": args.corpus, "name": args.name, "seed": seed, "smoke": args.smoke,
-        "changes": changes, "units": args.units, "max_minutes": args.max_minutes, "config": str(CONFIG), "overrides": overrides,
+        "changes": changes, "units": args.units, "max_minutes": args.max_minutes, "config": str(CONFIG),
+        "config_sha256": config_sha256, "overrides": overrides,
         "run_dir": str(run_dir), "test": summary["test"], "training": summary["training"],
         "threads": summary["threads"], "date": common.now(), "machine": common.machine_info(),
         "command": common.command_line(),
@@ -70,14 +75,14 @@ def run_one(args: argparse.Namespace, seed: int, changes: Dict[str, Any], result
 def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     groups: Dict[tuple, List[Dict[str, Any]]] = {}
     for result in results:
-        groups.setdefault((result["corpus"], result["name"]), []).append(result)
+        groups.setdefault((result["corpus"], result["name"], result.get("config_sha256") or "?"), []).append(result)
     rows = []
-    for (corpus, name), runs in sorted(groups.items()):
+    for (corpus, name, base), runs in sorted(groups.items()):
         changes = dict(runs[0].get("changes") or {})
         if runs[0].get("units", "sentences") != "sentences":
             changes["units"] = runs[0]["units"]
         row: Dict[str, Any] = {
-            "corpus": corpus, "name": name, "seeds": len(runs),
+            "corpus": corpus, "name": name, "seeds": len(runs), "base config": base[:8],
             "changes": ", ".join(f"{key}={value}" for key, value in changes.items()) or "- (as shipped)",
             "cap (min)": ", ".join(sorted({f"{r['max_minutes']:g}" for r in runs})),
             "stopped by": ", ".join(sorted({r["training"]["stopped_by"] for r in runs})),
@@ -92,15 +97,16 @@ def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 
 SCORES = ["best dev P", "best dev R", "best dev F1", "min to best dev", "training min"]
-COLUMNS = ["corpus", "name", "changes", "seeds", "cap (min)"] + SCORES + ["stopped by"]
+COLUMNS = ["corpus", "name", "base config", "changes", "seeds", "cap (min)"] + SCORES + ["stopped by"]
 
 
 def write_summary(results_root: Path) -> str:
     results = [r for r in common.read_results(results_root / STUDY) if r.get("study") == STUDY]
     header = ("Tuning on dev: best dev entity P/R/F1 (%, mean ± std over seeds) of the shipped config with "
-              "the settings shown changed. Test scores are in the run files, not here.\n\n"
+              "the settings shown changed; `base config` is the start of the sha256 of the shipped config the "
+              "changes were made to. Test scores are in the run files, not here.\n\n"
               + common.machine_header(results))
-    csv_columns = ["corpus", "name", "changes", "seeds", "cap (min)"] + common.mean_std_columns(SCORES)
+    csv_columns = ["corpus", "name", "base config", "changes", "seeds", "cap (min)"] + common.mean_std_columns(SCORES)
     return common.write_table(summary_rows(results), COLUMNS, csv_columns, results_root / f"{STUDY}.md",
                               results_root / f"{STUDY}.csv", header=header)
 

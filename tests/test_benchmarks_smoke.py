@@ -118,7 +118,7 @@ def test_wall_clock_cap_stops_training_with_a_whole_model_best(accuracy_runs, wo
 
 
 @pytest.fixture(scope="module")
-def ablation_run(work):
+def ablation_run(accuracy_runs, work):
     return run_script("ablations.py", "--variants", "baseline", "unidirectional", work=work)
 
 
@@ -130,6 +130,16 @@ def test_ablations_smoke_writes_results_and_a_summary(ablation_run, smoke_result
         assert (Path(result["run_dir"]) / "model-best" / "meta.json").exists()
     markdown = (smoke_results / "ablations.md").read_text()
     assert "| baseline |" in markdown and "| unidirectional | bidirectional=False |" in markdown
+
+
+def test_ablation_baseline_reuses_study1s_identical_run(ablation_run, smoke_results):
+    study1 = smoke_results / "accuracy" / "conll2003__bilstm_crf_vectors__seed0.json"
+    baseline = json.loads((smoke_results / "ablations" / "conll2003__baseline__seed0.json").read_text())
+    unidirectional = json.loads((smoke_results / "ablations" / "conll2003__unidirectional__seed0.json").read_text())
+    assert baseline["reused_from"] == str(study1)
+    assert baseline["test"] == json.loads(study1.read_text())["test"]
+    assert "reused_from" not in unidirectional
+    assert "reused" in ablation_run.stderr
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +196,9 @@ def test_tuning_smoke_reports_dev_scores_only(accuracy_runs, work, smoke_results
     assert result["changes"] == {"training.dropout": 0.2}
     assert result["overrides"]["training.dropout"] == 0.2 and result["overrides"]["corpora.train.gold_preproc"]
     table = (smoke_results / "tuning.md").read_text()
-    assert "| dropout0.2 | training.dropout=0.2 |" in table and "best dev F1" in table
+    shipped = benchmarks_common().config_sha256(REPO / "configs" / "bilstm_crf_vectors.cfg")
+    assert result["config_sha256"] == shipped
+    assert f"| dropout0.2 | {shipped[:8]} | training.dropout=0.2 |" in table and "best dev F1" in table
     assert "test P" not in table and "test F1" not in table
 
 
@@ -211,3 +223,20 @@ def test_document_units_hand_the_model_whole_documents_on_the_corpus_tokens(tmp_
     assert len(list(Corpus(sentences, gold_preproc=True)(nlp))) == 2
     with pytest.raises(common.BenchmarkError, match="units must be one of"):
         common.as_units({"train": sentences}, "paragraphs")
+
+
+def test_a_result_goes_stale_when_its_config_changes(tmp_path):
+    common = benchmarks_common()
+    config = tmp_path / "model.cfg"
+    config.write_text("[training]\ndropout = 0.1\n")
+    result = {"config": str(config), "config_sha256": common.config_sha256(config)}
+    legacy = {"config": str(config)}
+    assert common.current_results([result, legacy]) == ([result], common.current_results([legacy])[1])
+    assert common.result_is_current(result) and not common.result_is_current(legacy)
+
+    config.write_text("[training]\ndropout = 0.2\n")
+    assert not common.result_is_current(result)
+    current, note = common.current_results([result])
+    assert current == [] and "1 stored result(s) trained with an earlier version" in note
+    config.unlink()
+    assert not common.result_is_current(result)
