@@ -65,12 +65,8 @@ def check_variants(variants: List[str]) -> None:
 def run_one(args: argparse.Namespace, variant: str, seed: int, results: Path, run_root: Path,
             data: Dict[str, Path], vectors: Path) -> None:
     result_path = results / STUDY / f"{CORPUS}__{variant}__seed{seed}.json"
-    if result_path.exists() and not args.force:
-        if common.stored_result_is_current(result_path):
-            print(f"{variant} / seed {seed}: done already ({result_path}), skipped", file=sys.stderr)
-            return
-        print(f"{variant} / seed {seed}: {result_path} was trained with an earlier {CONFIG.name}; rerunning",
-              file=sys.stderr)
+    if common.is_done(result_path, force=args.force, label=f"{variant} / seed {seed}"):
+        return
     config_sha256 = common.config_sha256(CONFIG)
     overrides = {**common.run_overrides(data, vectors, seed, smoke=args.smoke), **VARIANTS[variant]}
     if variant == "baseline":

@@ -50,12 +50,8 @@ def run_one(args: argparse.Namespace, corpus: str, system: str, seed: int, resul
             run_root: Path, vectors: Path) -> None:
     result_path = results / STUDY / result_name(corpus, system, seed)
     config_path = system_config(system, args.work)
-    if result_path.exists() and not args.force:
-        if common.stored_result_is_current(result_path):
-            print(f"{corpus} / {system} / seed {seed}: done already ({result_path}), skipped", file=sys.stderr)
-            return
-        print(f"{corpus} / {system} / seed {seed}: {result_path} was trained with an earlier {config_path.name}; "
-              f"rerunning", file=sys.stderr)
+    if common.is_done(result_path, force=args.force, label=f"{corpus} / {system} / seed {seed}"):
+        return
     config_sha256 = common.config_sha256(config_path)
     data = common.prepare_corpus(args.shared, args.work, corpus, smoke=args.smoke)
     overrides = common.run_overrides(data, vectors, seed, smoke=args.smoke)

@@ -424,8 +424,18 @@ def result_is_current(result: Dict[str, Any]) -> bool:
     return config.is_file() and result.get("config_sha256") == config_sha256(config)
 
 
-def stored_result_is_current(result_path: Path) -> bool:
-    return result_is_current(json.loads(result_path.read_text()))
+def is_done(result_path: Path, *, force: bool, label: str) -> bool:
+    """Whether a run can be skipped: its result file exists, --force was not given, and the
+    config it was trained with is unchanged (a stale result is said so and rerun)."""
+    if force or not result_path.exists():
+        return False
+    result = json.loads(result_path.read_text())
+    if result_is_current(result):
+        print(f"{label}: done already ({result_path}), skipped", file=sys.stderr)
+        return True
+    print(f"{label}: {result_path} was trained with an earlier version of {Path(result.get('config') or '?').name}; "
+          f"rerunning", file=sys.stderr)
+    return False
 
 
 def current_results(results: List[Dict[str, Any]]) -> Tuple[List[Dict[str, Any]], str]:

@@ -45,11 +45,8 @@ def run_one(args: argparse.Namespace, seed: int, changes: Dict[str, Any], result
         if previous != changes:
             raise common.BenchmarkError(f"{result_path} holds a run named {args.name!r} with other settings "
                                         f"({previous}); choose another --name or pass --force")
-        if common.stored_result_is_current(result_path):
-            print(f"{args.name} / seed {seed}: done already ({result_path}), skipped", file=sys.stderr)
-            return
-        print(f"{args.name} / seed {seed}: {result_path} changed an earlier {CONFIG.name}; rerunning",
-              file=sys.stderr)
+    if common.is_done(result_path, force=args.force, label=f"{args.name} / seed {seed}"):
+        return
     config_sha256 = common.config_sha256(CONFIG)
     data = common.as_units(common.prepare_corpus(args.shared, args.work, args.corpus, smoke=args.smoke), args.units)
     unit_overrides = common.DOCUMENT_UNIT_OVERRIDES if args.units == "documents" else {}

@@ -240,3 +240,18 @@ def test_a_result_goes_stale_when_its_config_changes(tmp_path):
     assert current == [] and "1 stored result(s) trained with an earlier version" in note
     config.unlink()
     assert not common.result_is_current(result)
+
+
+def test_a_run_is_skipped_only_while_its_result_is_current(tmp_path, capsys):
+    common = benchmarks_common()
+    config = tmp_path / "model.cfg"
+    config.write_text("[training]\ndropout = 0.1\n")
+    result_path = tmp_path / "run.json"
+    assert not common.is_done(result_path, force=False, label="run")
+    result_path.write_text(json.dumps({"config": str(config), "config_sha256": common.config_sha256(config)}))
+    assert common.is_done(result_path, force=False, label="run")
+    assert "run: done already" in capsys.readouterr().err
+    assert not common.is_done(result_path, force=True, label="run")
+    config.write_text("[training]\ndropout = 0.2\n")
+    assert not common.is_done(result_path, force=False, label="run")
+    assert "trained with an earlier version of model.cfg; rerunning" in capsys.readouterr().err
