@@ -13,9 +13,9 @@ default 20), keeps its best dev checkpoint and is scored on test like study 1:
 
 Each run writes benchmarks/results/ablations/conll2003__<variant>__seed<N>.json (skipped
 when present and trained with the config as it is now, --force reruns); the baseline takes
-study 1's run with the same seed when that is the same run (study1_run_to_reuse). Models and logs stay in benchmarks/work/runs/ablations/, and
-the summary (mean and std over seeds, difference to the baseline) goes to
-benchmarks/results/ablations.md and .csv.
+study 1's run with the same seed when that is the same run (study1_run_to_reuse). Models and
+logs stay in benchmarks/work/runs/ablations/, and the summary (mean and std over seeds,
+difference to the baseline) goes to benchmarks/results/ablations.md and .csv.
 
     python benchmarks/ablations.py                       # 6 variants x 3 seeds x 20 minutes
     python benchmarks/ablations.py --variants baseline unidirectional --seeds 0
