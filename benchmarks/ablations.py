@@ -157,8 +157,7 @@ def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 
 def write_summary(results_root: Path) -> str:
-    results, stale_note = common.current_results(
-        [r for r in common.read_results(results_root / STUDY) if r.get("study") == STUDY])
+    results, stale_note = common.read_current_results(results_root, STUDY)
     header = (f"Ablations of bilstm_ner on CoNLL-2003 (test, %, mean ± std over seeds; no std with one seed); "
               f"every run under the same training cap, model selected on dev.\n\n" + common.machine_header(results)
               + stale_note)

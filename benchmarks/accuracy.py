@@ -112,8 +112,7 @@ COLUMNS = ["corpus", "system", "seeds", "cap (min)"] + SCORES + ["stopped by", "
 
 
 def write_summary(results_root: Path) -> str:
-    results, stale_note = common.current_results(
-        [r for r in common.read_results(results_root / STUDY) if r.get("study") == STUDY])
+    results, stale_note = common.read_current_results(results_root, STUDY)
     header = ("Entity-level micro P/R/F1 on test (%, mean ± std over seeds; no std with one seed), "
               "model selected on dev within the training cap.\n\n" + common.machine_header(results) + stale_note)
     rows = summary_rows(results)

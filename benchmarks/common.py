@@ -447,6 +447,11 @@ def current_results(results: List[Dict[str, Any]]) -> Tuple[List[Dict[str, Any]]
     return current, note
 
 
+def read_current_results(results_root: Path, study: str) -> Tuple[List[Dict[str, Any]], str]:
+    """A study's results trained with their config as it is now, and a note on stale ones left out."""
+    return current_results([r for r in read_results(results_root / study) if r.get("study") == study])
+
+
 def read_results(directory: Path) -> List[Dict[str, Any]]:
     if not directory.is_dir():
         return []

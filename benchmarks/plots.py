@@ -37,8 +37,7 @@ def _smoke_note(results: List[Dict[str, Any]]) -> str:
 
 
 def plot_dev_f1_vs_time(results_root: Path, corpus: str) -> Optional[Path]:
-    runs, _ = common.current_results([r for r in common.read_results(results_root / "accuracy")
-                                      if r.get("study") == "accuracy" and r.get("corpus") == corpus])
+    runs = [r for r in common.read_current_results(results_root, "accuracy")[0] if r.get("corpus") == corpus]
     if not runs:
         print(f"dev F1 against time: no accuracy results for {corpus} in {results_root / 'accuracy'}, skipped",
               file=sys.stderr)
@@ -97,8 +96,7 @@ def plot_words_per_second(results_root: Path) -> Optional[Path]:
 def plot_ablations(results_root: Path) -> Optional[Path]:
     import ablations
 
-    runs, _ = common.current_results([r for r in common.read_results(results_root / "ablations")
-                                      if r.get("study") == "ablations"])
+    runs, _ = common.read_current_results(results_root, "ablations")
     if not runs:
         print(f"ablation chart: no results in {results_root / 'ablations'}, skipped", file=sys.stderr)
         return None
