@@ -128,7 +128,9 @@ def torch_module(layer: Model) -> torch.nn.Module:
 
 
 def _device(layer: Model) -> "torch.device":
-    return layer.shims[0].device
+    # Not the shim's `device`: that walks the module's parameters, a few times per sentence
+    # tagged. Our modules read the device off one parameter, looked up afresh on each call.
+    return torch_module(layer).device
 
 
 # --- the sequence tagger layer: List[Floats2d] features -> List[Floats2d] emissions ---------

@@ -244,3 +244,46 @@ def test_span_probabilities_at_a_temperature_equal_brute_force_on_scaled_scores(
     total = sum(math.exp(scaled(p) - top) for p in paths)
     inside = sum(math.exp(scaled(p) - top) for p in paths if list(p[1:3]) == span_tags[0].tolist())
     assert math.exp(log_prob.item()) == pytest.approx(inside / total, abs=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1.0, 30.0])
+def test_numpy_inference_passes_agree_with_the_torch_ones_on_padded_batches(scale):
+    """Tagging on CPU runs Viterbi, forward-backward and span probabilities in numpy (scaled
+    products of exponentials); they must give what the torch log-space passes give, padding
+    and sharply peaked float32 scores included."""
+    tags, crf = make_crf(("PER", "LOC", "ORG", "MISC"), seed=9)
+    emissions, lengths = random_batch([1, 9, 23, 5, 23], len(tags), seed=9)
+    emissions = emissions.float() * scale
+    span_rows = torch.tensor([0, 1, 2, 2, 4])
+    span_starts = torch.tensor([0, 2, 0, 20, 3])
+    span_tags = torch.tensor([
+        tags.span_tag_ids((0, 1, "PER")) + [-1, -1],
+        tags.span_tag_ids((2, 5, "LOC")),
+        tags.span_tag_ids((0, 2, "ORG")) + [-1],
+        tags.span_tag_ids((20, 23, "MISC")),
+        tags.span_tag_ids((3, 5, "PER")) + [-1],
+    ])
+    with torch.no_grad():
+        numpy_paths = crf.viterbi(emissions, lengths)
+        numpy_alphas, numpy_betas, numpy_log_z = crf._forward_backward(emissions, lengths)
+        numpy_spans = crf.span_log_probs(emissions, lengths, span_rows, span_starts, span_tags, 1.7)
+    # With gradients enabled the torch passes run; the results are compared without them.
+    emissions.requires_grad_()
+    torch_alphas, torch_betas, torch_log_z = (t.detach() for t in crf._forward_backward(emissions, lengths))
+    torch_spans = crf.span_log_probs(emissions, lengths, span_rows, span_starts, span_tags, 1.7).detach()
+    assert torch.equal(numpy_paths, crf._viterbi_torch(emissions.detach(), lengths))
+    assert torch.allclose(numpy_log_z, torch_log_z, rtol=1e-5, atol=1e-3)
+    for numpy_scores, torch_scores in ((numpy_alphas, torch_alphas), (numpy_betas, torch_betas)):
+        for row, length in enumerate(lengths.tolist()):
+            # A tag scoring far below the best at its position may count as unreachable (-inf)
+            # in the scaled products, as exp underflows; only its exact tiny score differs.
+            scores = torch_scores[row, :length]
+            near_best = scores > scores.amax(dim=1, keepdim=True) - 60
+            assert torch.allclose(numpy_scores[row, :length][near_best], scores[near_best], rtol=1e-5, atol=1e-3)
+    # Probabilities come from float32 log-scores of magnitude |log Z|: both passes round them.
+    tolerance = 4 * torch.finfo(torch.float32).eps * max(1.0, torch_log_z.abs().max().item())
+    numpy_marginals = (numpy_alphas + numpy_betas - numpy_log_z.view(-1, 1, 1)).exp()
+    torch_marginals = (torch_alphas + torch_betas - torch_log_z.view(-1, 1, 1)).exp()
+    for row, length in enumerate(lengths.tolist()):
+        assert torch.allclose(numpy_marginals[row, :length], torch_marginals[row, :length], atol=tolerance)
+    assert torch.allclose(numpy_spans.exp(), torch_spans.exp(), atol=tolerance)

@@ -10,6 +10,7 @@ are allowed: their log-partition is 0 and their path is empty.
 """
 from typing import Optional, Tuple
 
+import numpy
 import torch
 from torch import Tensor, nn
 
@@ -93,6 +94,20 @@ class LinearChainCRF(nn.Module):
         end = torch.where(self.allowed_end, self.end_scores / temperature, forbidden)
         transitions = torch.where(self.allowed_transitions, self.transition_scores / temperature, forbidden)
         return start, end, transitions
+
+    def masked_scores_numpy(self, temperature: float = 1.0) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+        """masked_scores as numpy arrays, for CPU inference (lattice_numpy): a few numpy
+        operations where the torch ones cost several times as much."""
+        scores = []
+        for allowed, values in (
+            (self.allowed_start, self.start_scores),
+            (self.allowed_end, self.end_scores),
+            (self.allowed_transitions, self.transition_scores),
+        ):
+            values = values.detach().numpy()
+            scaled = values / values.dtype.type(temperature)
+            scores.append(numpy.where(allowed.numpy(), scaled, -numpy.inf).astype(values.dtype))
+        return scores[0], scores[1], scores[2]
 
     def _alphas(
         self, emissions: Tensor, lengths: Tensor, temperature: float = 1.0, constrained: bool = False
@@ -184,12 +199,12 @@ class LinearChainCRF(nn.Module):
         """Forward and backward scores and log Z of the distribution with every score
         (emissions included) divided by `temperature`; `emissions` come unscaled."""
         emissions = emissions / temperature
-        start, end, transitions = self.masked_scores(temperature)
-        if _numpy_inference(emissions, transitions):
+        if _numpy_inference(emissions, self.transition_scores):
             arrays = lattice_numpy.forward_backward(
-                *(tensor.detach().numpy() for tensor in (emissions, lengths, start, end, transitions))
+                emissions.detach().numpy(), lengths.numpy(), *self.masked_scores_numpy(temperature)
             )
             return tuple(torch.from_numpy(array) for array in arrays)
+        start, end, transitions = self.masked_scores(temperature)
         alphas = self._alphas(emissions, lengths, temperature)
         betas = self._betas(emissions, lengths, temperature)
         log_z = masked_logsumexp(alphas[:, -1] + end.unsqueeze(0), dim=1)
@@ -218,6 +233,11 @@ class LinearChainCRF(nn.Module):
         n_spans = span_rows.shape[0]
         if n_spans == 0:
             return emissions.new_zeros(0)
+        if _numpy_inference(emissions, self.transition_scores):
+            return torch.from_numpy(lattice_numpy.span_log_probs(
+                (emissions / temperature).detach().numpy(), lengths.numpy(), *self.masked_scores_numpy(temperature),
+                span_rows.numpy(), span_starts.numpy(), span_tags.numpy(),
+            ))
         alphas, betas, log_z = self._forward_backward(emissions, lengths, temperature)
         emissions = emissions / temperature
         _, _, transitions = self.masked_scores(temperature)
@@ -241,9 +261,8 @@ class LinearChainCRF(nn.Module):
         """Best valid path per row (B, L) of tag ids, -1 at padding. Vectorised over the batch
         and the tags; the only loop is over positions (in numpy for CPU tensors)."""
         if emissions.device.type == "cpu":
-            start, end, transitions = self.masked_scores()
             return torch.from_numpy(lattice_numpy.viterbi(
-                *(tensor.detach().numpy() for tensor in (emissions, lengths, start, end, transitions))
+                emissions.detach().numpy(), lengths.numpy(), *self.masked_scores_numpy()
             ))
         return self._viterbi_torch(emissions, lengths)
 

@@ -41,11 +41,19 @@ class LSTMEncoder(nn.Module):
         self.output_dropout = nn.Dropout(dropout)
         self.output_width = hidden_width * (2 if bidirectional else 1)
 
+    @property
+    def device(self) -> torch.device:
+        return self.lstm.weight_ih_l0.device
+
     def forward(self, padded: Tensor, lengths: Tensor) -> Tensor:
         """(B, L, input_width) -> (B, L, output_width); rows of length 0 come back as zeros."""
         max_length = padded.shape[1]
         if max_length == 0:
             return padded.new_zeros(padded.shape[0], 0, self.output_width)
+        if bool((lengths == max_length).all()):
+            # No padding (always so for one sentence): packing would only cost time.
+            hidden, _ = self.lstm(self.input_dropout(padded))
+            return self.output_dropout(hidden)
         # pack_padded_sequence rejects length 0; such rows are cut back to length 0 by callers.
         packed = pack_padded_sequence(
             self.input_dropout(padded), lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False

@@ -1,13 +1,15 @@
-"""The CRF's inference passes (Viterbi, forward-backward) in numpy, for CPU tensors that need
-no gradient: the same loops over positions as in crf.py, but a numpy operation on a few
-hundred numbers costs about a microsecond where a torch operation costs several, and tagging
-a sentence is hundreds of them. Forbidden starts, ends and transitions are -inf, as there.
+"""The CRF's inference passes (Viterbi, forward-backward, span probabilities) in numpy, for
+CPU tensors that need no gradient: the same quantities as in crf.py, but a numpy operation on
+a few hundred numbers costs about a microsecond where a torch operation costs several, and
+tagging a sentence is hundreds of them. Forbidden starts, ends and transitions are -inf, as there.
 
 Shapes: emissions (B, L, T), lengths (B,), start (T,), end (T,), transitions (T_prev, T_next).
 """
 from typing import Tuple
 
 import numpy
+
+_TINY = numpy.finfo(numpy.float64).tiny
 
 
 def viterbi(
@@ -19,21 +21,27 @@ def viterbi(
     paths = numpy.full((batch_size, max_length), -1, dtype=numpy.int64)
     if max_length == 0:
         return paths
+    # Rows of one length (always so for a single sentence) need no masking of padding.
+    padded = bool((lengths < max_length).any())
+    real = numpy.arange(max_length)[:, None] < lengths[None, :]  # (L, B)
     rows = numpy.arange(batch_size)
     score = start[None, :] + emissions[:, 0]
     backpointers = numpy.empty((max_length, batch_size, emissions.shape[2]), dtype=numpy.int64)
     for t in range(1, max_length):
         candidates = score[:, :, None] + transitions[None, :, :]
-        best_previous = candidates.argmax(axis=1)
-        best = numpy.take_along_axis(candidates, best_previous[:, None, :], axis=1)[:, 0]
-        score = numpy.where((t < lengths)[:, None], best + emissions[:, t], score)
-        backpointers[t] = best_previous
+        backpointers[t] = candidates.argmax(axis=1)
+        stepped = candidates.max(axis=1) + emissions[:, t]
+        score = numpy.where(real[t][:, None], stepped, score) if padded else stepped
     current = (score + end[None, :]).argmax(axis=1)
     for t in range(max_length - 1, 0, -1):
-        present = t < lengths
-        paths[present, t] = current[present]
-        current = numpy.where(present, backpointers[t, rows, current], current)
-    paths[lengths > 0, 0] = current[lengths > 0]
+        if padded:
+            present = real[t]
+            paths[present, t] = current[present]
+            current = numpy.where(present, backpointers[t, rows, current], current)
+        else:
+            paths[:, t] = current
+            current = backpointers[t, rows, current]
+    paths[real[0], 0] = current[real[0]]
     return paths
 
 
@@ -43,47 +51,118 @@ def forward_backward(
 ) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
     """Forward scores (B, L, T, emission included; padding repeats the last real position),
     backward scores (B, L, T, own emission excluded, end scores included) and log Z (B,),
-    as LinearChainCRF._alphas, _betas and _forward_backward define them."""
+    as LinearChainCRF._alphas, _betas and _forward_backward define them.
+
+    Computed as scaled products of exponentials (Rabiner's scaling): each step is one
+    (B, T) x (T, T) product and a normalisation, and the logarithms are taken once at the end.
+    Every factor is exponentiated after subtracting its largest finite entry, and every
+    step's vector is normalised to sum to one, so nothing overflows. The passes run in
+    float64: a tag whose emission is more than about 745 below the best at its position
+    counts as unreachable (in float32 that would happen at 88, within reach of a peaked model)."""
+    dtype = emissions.dtype
     batch_size, max_length, n_tags = emissions.shape
-    alphas = numpy.empty_like(emissions)
-    betas = numpy.empty_like(emissions)
     if max_length == 0:
-        return alphas, betas, numpy.zeros(batch_size, dtype=emissions.dtype)
+        empty = numpy.empty_like(emissions)
+        return empty, empty.copy(), numpy.zeros(batch_size, dtype=dtype)
+    emissions, start, end, transitions = (numpy.asarray(a, dtype=numpy.float64)
+                                          for a in (emissions, start, end, transitions))
+    padded = bool((lengths < max_length).any())
+    real = numpy.arange(max_length)[:, None] < lengths[None, :]  # (L, B)
     with numpy.errstate(divide="ignore"):  # log(0) = -inf: a tag no valid path reaches
-        exp_transitions, shift = _exp_shifted(transitions)
+        exp_transitions, transitions_shift = _exp_shifted(transitions)
         exp_transitions_t = numpy.ascontiguousarray(exp_transitions.T)
-        alpha = start[None, :] + emissions[:, 0]
-        alphas[:, 0] = alpha
-        for t in range(1, max_length):
-            stepped = _log_matmul_exp(alpha, exp_transitions, shift) + emissions[:, t]
-            alpha = numpy.where((t < lengths)[:, None], stepped, alpha)
-            alphas[:, t] = alpha
-        beta = numpy.broadcast_to(end[None, :], (batch_size, n_tags))
-        betas[:, max_length - 1] = beta
+        exp_start, start_shift = _exp_shifted(start)
+        exp_end, end_shift = _exp_shifted(end)
+        emission_shift = _finite_or_zero(emissions.max(axis=2))  # (B, L)
+        # Position-major (L, B, T), so that each step reads and writes contiguous rows.
+        exp_emissions = numpy.exp(emissions - emission_shift[:, :, None]).transpose(1, 0, 2).copy()
+
+        # Forward: scaled[t] sums to one per row; scales[t] is what was divided out. A row
+        # whose sum is 0 (no valid path) is divided by TINY instead: still exact, as the
+        # logarithms add back log(TINY).
+        scaled = numpy.empty((max_length, batch_size, n_tags))
+        scales = numpy.ones((max_length, batch_size))
+        numpy.multiply(exp_start, exp_emissions[0], out=scaled[0])
+        for t in range(max_length):
+            if t > 0:
+                numpy.matmul(scaled[t - 1], exp_transitions, out=scaled[t])
+                scaled[t] *= exp_emissions[t]
+                if padded:
+                    # A padding position repeats the last real one: nothing more is divided out.
+                    scaled[t] = numpy.where(real[t][:, None], scaled[t], scaled[t - 1])
+            total = numpy.maximum(scaled[t].sum(axis=1), _TINY)
+            if padded and t > 0:
+                total = numpy.where(real[t], total, 1.0)
+            scaled[t] /= total[:, None]
+            scales[t] = total
+        increments = numpy.log(scales) + emission_shift.T + transitions_shift
+        increments[0] += start_shift - transitions_shift
+        if padded:
+            increments[1:] = numpy.where(real[1:], increments[1:], 0.0)
+        log_scales = numpy.cumsum(increments, axis=0)  # (L, B)
+        alphas = (numpy.log(scaled) + log_scales[:, :, None]).transpose(1, 0, 2)
+        log_z = numpy.log((scaled[max_length - 1] * exp_end).sum(axis=1)) + log_scales[max_length - 1] + end_shift
+
+        # Backward: beta at a row's last real position (and at its padding) is the end score.
+        # increments[t] is what step t divided out, 0 where t + 1 is padding, so the reversed
+        # cumulative sum restarts at each row's end.
+        scaled = numpy.empty((max_length, batch_size, n_tags))
+        scales = numpy.ones((max_length, batch_size))
+        scaled[max_length - 1] = exp_end
         for t in range(max_length - 2, -1, -1):
-            stepped = _log_matmul_exp(emissions[:, t + 1] + beta, exp_transitions_t, shift)
-            # Where t + 1 is padding, position t is the last real one and ends the path.
-            beta = numpy.where((t + 1 < lengths)[:, None], stepped, end[None, :])
-            betas[:, t] = beta
-        final = alphas[:, max_length - 1] + end[None, :]
-        top = _finite_or_zero(final.max(axis=1))
-        log_z = numpy.log(numpy.exp(final - top[:, None]).sum(axis=1)) + top
-    return alphas, betas, log_z
+            numpy.multiply(exp_emissions[t + 1], scaled[t + 1], out=scaled[t])
+            numpy.matmul(scaled[t], exp_transitions_t, out=scaled[t])
+            if padded:
+                # Where t + 1 is padding, position t is the last real one and ends the path.
+                scaled[t] = numpy.where(real[t + 1][:, None], scaled[t], exp_end)
+            total = numpy.maximum(scaled[t].sum(axis=1), _TINY)
+            if padded:
+                total = numpy.where(real[t + 1], total, 1.0)
+            scaled[t] /= total[:, None]
+            scales[t] = total
+        increments = numpy.zeros((max_length, batch_size))
+        increments[:-1] = numpy.log(scales[:-1]) + emission_shift.T[1:] + transitions_shift
+        if padded:
+            increments[:-1] = numpy.where(real[1:], increments[:-1], 0.0)
+        log_shifts = numpy.cumsum(increments[::-1], axis=0)[::-1] + end_shift
+        betas = (numpy.log(scaled) + log_shifts[:, :, None]).transpose(1, 0, 2)
+    return alphas.astype(dtype), betas.astype(dtype), log_z.astype(dtype)
+
+
+def span_log_probs(
+    emissions: numpy.ndarray, lengths: numpy.ndarray, start: numpy.ndarray, end: numpy.ndarray,
+    transitions: numpy.ndarray, span_rows: numpy.ndarray, span_starts: numpy.ndarray, span_tags: numpy.ndarray,
+) -> numpy.ndarray:
+    """log p(span_tags[s] at positions span_starts[s]... of row span_rows[s]) (S,), as
+    LinearChainCRF.span_log_probs defines it; span_tags (S, W) is padded with -1."""
+    if span_rows.shape[0] == 0:
+        return numpy.zeros(0, dtype=emissions.dtype)
+    alphas, betas, log_z = forward_backward(emissions, lengths, start, end, transitions)
+    span_lengths = (span_tags >= 0).sum(axis=1)
+    safe_tags = numpy.maximum(span_tags, 0)
+    span_ends = span_starts + span_lengths - 1
+    score = (
+        alphas[span_rows, span_starts, safe_tags[:, 0]]
+        + betas[span_rows, span_ends, safe_tags[numpy.arange(len(safe_tags)), span_lengths - 1]]
+        - log_z[span_rows]
+    )
+    width = span_tags.shape[1]
+    if width > 1:
+        offsets = numpy.arange(1, width)
+        inside = offsets[None, :] < span_lengths[:, None]
+        positions = numpy.minimum(span_starts[:, None] + offsets[None, :], emissions.shape[1] - 1)
+        steps = transitions[safe_tags[:, :-1], safe_tags[:, 1:]]
+        steps = steps + emissions[span_rows[:, None], positions, safe_tags[:, 1:]]
+        score = score + numpy.where(inside, steps, 0.0).sum(axis=1)
+    return score.astype(emissions.dtype)
 
 
 def _finite_or_zero(values: numpy.ndarray) -> numpy.ndarray:
     return numpy.where(numpy.isfinite(values), values, 0.0).astype(values.dtype)
 
 
-def _exp_shifted(log_matrix: numpy.ndarray) -> Tuple[numpy.ndarray, numpy.ndarray]:
-    """(exp(log_matrix - shift), shift) with shift its largest finite entry: no overflow."""
-    finite = numpy.isfinite(log_matrix)
-    shift = log_matrix[finite].max() if finite.any() else log_matrix.dtype.type(0)
-    return numpy.exp(log_matrix - shift), shift
-
-
-def _log_matmul_exp(log_rows: numpy.ndarray, exp_matrix: numpy.ndarray, matrix_shift) -> numpy.ndarray:
-    """log(exp(log_rows) @ exp(log_matrix)) for exp_matrix = exp(log_matrix - matrix_shift):
-    one (B, T) x (T, T) product in place of a log-sum-exp over (B, T, T)."""
-    shift = _finite_or_zero(log_rows.max(axis=1, keepdims=True))
-    return numpy.log(numpy.exp(log_rows - shift) @ exp_matrix) + (shift + matrix_shift)
+def _exp_shifted(log_values: numpy.ndarray) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """(exp(log_values - shift), shift) with shift the largest finite entry: no overflow."""
+    finite = numpy.isfinite(log_values)
+    shift = log_values[finite].max() if finite.any() else log_values.dtype.type(0)
+    return numpy.exp(log_values - shift), shift

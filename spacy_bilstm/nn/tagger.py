@@ -37,6 +37,10 @@ class SequenceTagger(nn.Module):
         self.crf: Optional[LinearChainCRF] = None
 
     @property
+    def device(self) -> torch.device:
+        return self.encoder.device
+
+    @property
     def is_configured(self) -> bool:
         return self.crf is not None
 
@@ -124,7 +128,12 @@ class SequenceTagger(nn.Module):
         result = span_starts.new_zeros(span_starts.shape[0], dtype=emissions[0].dtype if emissions else torch.float)
         if span_docs.shape[0] == 0:
             return result
-        for bucket in self._buckets(emissions):
+        buckets = self._buckets(emissions)
+        if len(buckets) == 1 and buckets[0] == list(range(len(emissions))):
+            # One bucket in the documents' own order (always so for one sentence): no row mapping.
+            padded, lengths = self._padded(emissions, buckets[0])
+            return self.crf.span_log_probs(padded, lengths, span_docs, span_starts, span_tags, temperature)
+        for bucket in buckets:
             padded, lengths = self._padded(emissions, bucket)
             row_of_doc = torch.full((len(emissions),), -1, dtype=torch.long, device=span_docs.device)
             row_of_doc[torch.tensor(bucket, device=span_docs.device)] = torch.arange(len(bucket), device=span_docs.device)

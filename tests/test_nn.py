@@ -1,0 +1,58 @@
+"""The torch modules' shortcuts give what the plain torch operations give."""
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from spacy_bilstm.nn import CharCNN
+from spacy_bilstm.nn.crf import positions_mask
+from spacy_bilstm.nn.encoder import LSTMEncoder
+
+
+def char_batch(n_words=7, n_chars=9, n_rows=50, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    char_ids = torch.randint(1, n_rows, (n_words, n_chars), generator=generator)
+    lengths = torch.randint(1, n_chars + 1, (n_words,), generator=generator)
+    char_ids[positions_mask(lengths, n_chars).logical_not()] = 0
+    return char_ids, lengths
+
+
+@pytest.mark.parametrize("window", [1, 3, 5])
+def test_char_cnn_computes_conv1d_and_its_gradients(window):
+    torch.manual_seed(window)
+    cnn = CharCNN(n_char_rows=50, embed_width=8, n_filters=6, window=window, dropout=0.0)
+    char_ids, lengths = char_batch()
+    token_rows = torch.tensor([0, 1, 2, 3, 4, 5, 6, 0, 3])
+    features = cnn(char_ids, lengths, token_rows)
+    features.square().sum().backward()
+    ours = [p.grad.clone() for p in cnn.parameters()]
+    cnn.zero_grad()
+
+    convolved = cnn.conv(cnn.embed(char_ids).transpose(1, 2))
+    real = positions_mask(lengths, char_ids.shape[1]).unsqueeze(1)
+    expected = convolved.masked_fill(~real, float("-inf")).amax(dim=2)[token_rows]
+    expected.square().sum().backward()
+    assert torch.allclose(features, expected, atol=1e-5)
+    for grad, parameter in zip(ours, cnn.parameters()):
+        assert torch.allclose(grad, parameter.grad, atol=1e-4)
+
+
+def test_encoder_without_padding_skips_packing_and_gives_the_packed_result():
+    torch.manual_seed(0)
+    encoder = LSTMEncoder(input_width=5, hidden_width=4, depth=2, dropout=0.0, bidirectional=True).eval()
+    inputs = torch.randn(3, 6, 5)
+    lengths = torch.tensor([6, 6, 6])
+    packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
+    expected, _ = pad_packed_sequence(encoder.lstm(packed)[0], batch_first=True, total_length=6)
+    assert torch.allclose(encoder(inputs, lengths), expected, atol=1e-6)
+    # With padding the packed path runs: padded positions are zeros, real ones unchanged.
+    short = encoder(inputs, torch.tensor([6, 2, 6]))
+    assert torch.all(short[1, 2:] == 0)
+    assert torch.allclose(short[0], expected[0], atol=1e-6)
+
+
+def test_modules_report_the_device_their_weights_are_on_after_a_move():
+    cnn = CharCNN(n_char_rows=10, embed_width=4, n_filters=3, window=3, dropout=0.0)
+    encoder = LSTMEncoder(input_width=3, hidden_width=2, depth=1, dropout=0.0, bidirectional=True)
+    assert cnn.device.type == encoder.device.type == "cpu"
+    # "meta" stands in for a GPU here: .to() may replace the parameter objects.
+    assert cnn.to("meta").device.type == encoder.to("meta").device.type == "meta"
