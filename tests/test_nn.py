@@ -56,3 +56,22 @@ def test_modules_report_the_device_their_weights_are_on_after_a_move():
     assert cnn.device.type == encoder.device.type == "cpu"
     # "meta" stands in for a GPU here: .to() may replace the parameter objects.
     assert cnn.to("meta").device.type == encoder.to("meta").device.type == "meta"
+
+
+def test_tagger_span_probabilities_do_not_depend_on_document_order():
+    """One bucket in document order takes a shortcut; any other order maps rows. Same result."""
+    from spacy_bilstm.nn import SequenceTagger
+    from spacy_bilstm.tags import BiluoTags
+
+    tags = BiluoTags(("PER", "LOC"))
+    tagger = SequenceTagger(input_width=4, hidden_width=3, depth=1, dropout=0.0, bidirectional=True)
+    tagger.configure_tags(*(torch.from_numpy(mask) for mask in
+                            (tags.allowed_start, tags.allowed_end, tags.allowed_transitions)))
+    generator = torch.Generator().manual_seed(1)
+    emissions = [torch.randn(n, len(tags), generator=generator) for n in (6, 4, 2)]  # longest first
+    span_tags = torch.tensor([tags.span_tag_ids((1, 3, "PER")), tags.span_tag_ids((0, 2, "LOC"))])
+    with torch.no_grad():
+        in_order = tagger.span_log_probs(emissions, torch.tensor([0, 2]), torch.tensor([1, 0]), span_tags)
+        reordered = tagger.span_log_probs(emissions[::-1], torch.tensor([2, 0]), torch.tensor([1, 0]), span_tags)
+    assert torch.allclose(in_order, reordered, atol=1e-6)
+    assert torch.all(in_order < 0)
