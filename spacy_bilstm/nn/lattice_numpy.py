@@ -25,12 +25,14 @@ def viterbi(
     padded = bool((lengths < max_length).any())
     real = numpy.arange(max_length)[:, None] < lengths[None, :]  # (L, B)
     rows = numpy.arange(batch_size)
+    # Index arrays that pick, for each row and tag, the candidate its best previous tag gives.
+    row_index, tag_index = rows[:, None], numpy.arange(emissions.shape[2])[None, :]
     score = start[None, :] + emissions[:, 0]
     backpointers = numpy.empty((max_length, batch_size, emissions.shape[2]), dtype=numpy.int64)
     for t in range(1, max_length):
         candidates = score[:, :, None] + transitions[None, :, :]
-        backpointers[t] = candidates.argmax(axis=1)
-        stepped = candidates.max(axis=1) + emissions[:, t]
+        best_previous = backpointers[t] = candidates.argmax(axis=1)
+        stepped = candidates[row_index, best_previous, tag_index] + emissions[:, t]
         score = numpy.where(real[t][:, None], stepped, score) if padded else stepped
     current = (score + end[None, :]).argmax(axis=1)
     for t in range(max_length - 1, 0, -1):
