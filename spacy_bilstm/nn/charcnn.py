@@ -15,7 +15,6 @@ class CharCNN(nn.Module):
         self.dropout = nn.Dropout(dropout)
         # Holds the filters (and names them in the weights file); forward applies them itself.
         self.conv = nn.Conv1d(embed_width, n_filters, window, padding=window // 2)
-        self.window = window
         self.output_width = n_filters
 
     @property
@@ -37,9 +36,9 @@ class CharCNN(nn.Module):
         product over each character's window. Words are short, and on a CPU torch's conv1d
         costs more than this product on inputs of their size, most of all when tagging."""
         n_words, n_chars, width = embedded.shape
-        half = self.window // 2
+        window, half = self.conv.kernel_size[0], self.conv.padding[0]
         # (U, C, width, window): for each character, the embeddings of its window.
-        windows = nn.functional.pad(embedded, (0, 0, half, half)).unfold(1, self.window, 1)
-        filters = self.conv.weight.reshape(self.conv.out_channels, width * self.window)
+        windows = nn.functional.pad(embedded, (0, 0, half, half)).unfold(1, window, 1)
+        filters = self.conv.weight.reshape(self.conv.out_channels, width * window)
         products = torch.addmm(self.conv.bias, windows.reshape(n_words * n_chars, -1), filters.t())
         return products.view(n_words, n_chars, -1)
