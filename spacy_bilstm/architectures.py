@@ -1,6 +1,6 @@
 """Registered, versioned model architectures. A released name (`...v1`) never changes
 behaviour: a change gets a new version, as a thin wrapper over the private builders here."""
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple, Union
 
 from spacy.ml.models.tok2vec import MultiHashEmbed
 from spacy.tokens import Doc
@@ -32,11 +32,35 @@ def build_bilstm_crf_v1(
     return _build_bilstm_tagger(tok2vec, hidden_width, depth, dropout, bidirectional, output)
 
 
+@registry.architectures("spacy-bilstm.BiLSTMCRF.v2")
+def build_bilstm_crf_v2(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    hidden_width: int = 128,
+    depth: int = 1,
+    dropout: float = 0.3,
+    bidirectional: bool = True,
+    output: str = "crf",
+    locked_dropout: float = 0.0,
+    word_dropout: float = 0.0,
+) -> Model[List[Doc], List[Floats2d]]:
+    """BiLSTMCRF.v1 with two more kinds of dropout on the LSTM, both off by default (so that
+    with the defaults it is v1):
+
+    locked_dropout: dropout with one mask per sentence, shared by all its tokens ("variational"
+        dropout), on the LSTM's input and output; applied before the ordinary `dropout`.
+    word_dropout: the probability of zeroing a token's whole input vector in training.
+    """
+    return _build_bilstm_tagger(
+        tok2vec, hidden_width, depth, dropout, bidirectional, output, locked_dropout=locked_dropout,
+        word_dropout=word_dropout, name="spacy-bilstm.BiLSTMCRF.v2",
+    )
+
+
 @registry.architectures("spacy-bilstm.WordCharEmbed.v1")
 def build_word_char_embed_v1(
     width: int = 96,
-    attrs: List[str] = ("NORM", "PREFIX", "SUFFIX", "SHAPE"),
-    rows: List[int] = (5000, 1000, 2500, 2500),
+    attrs: Union[List[str], Tuple[str, ...]] = ("NORM", "PREFIX", "SUFFIX", "SHAPE"),
+    rows: Union[List[int], Tuple[int, ...]] = (5000, 1000, 2500, 2500),
     include_static_vectors: bool = False,
     include_char_cnn: bool = True,
     char_embed_width: int = 32,
@@ -93,14 +117,21 @@ def _tok2vec_width(tok2vec: Model) -> int:
     )
 
 
-def _build_bilstm_tagger(tok2vec, hidden_width, depth, dropout, bidirectional, output) -> Model:
+def _build_bilstm_tagger(
+    tok2vec, hidden_width, depth, dropout, bidirectional, output, *, locked_dropout=0.0, word_dropout=0.0,
+    name="spacy-bilstm.BiLSTMCRF.v1",
+) -> Model:
     if output not in OUTPUT_LAYERS:
-        raise ValueError(
-            f"Unknown output {output!r} in spacy-bilstm.BiLSTMCRF.v1: choose one of {', '.join(OUTPUT_LAYERS)}."
-        )
+        raise ValueError(f"Unknown output {output!r} in {name}: choose one of {', '.join(OUTPUT_LAYERS)}.")
     if depth < 1 or hidden_width < 1:
-        raise ValueError(f"spacy-bilstm.BiLSTMCRF.v1 needs depth >= 1 and hidden_width >= 1, got {depth} and {hidden_width}.")
-    module = SequenceTagger(_tok2vec_width(tok2vec), hidden_width, depth, dropout, bidirectional, output)
+        raise ValueError(f"{name} needs depth >= 1 and hidden_width >= 1, got {depth} and {hidden_width}.")
+    for setting, value in (("locked_dropout", locked_dropout), ("word_dropout", word_dropout)):
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"{name}: {setting} must be at least 0 and below 1, got {value}.")
+    module = SequenceTagger(
+        _tok2vec_width(tok2vec), hidden_width, depth, dropout, bidirectional, output,
+        locked_dropout=locked_dropout, word_dropout=word_dropout,
+    )
     tagger = bridge.sequence_tagger_layer(module)
     return Model(
         "bilstm_crf",

@@ -5,7 +5,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from spacy_bilstm.nn import CharCNN
 from spacy_bilstm.nn.crf import positions_mask
-from spacy_bilstm.nn.encoder import LSTMEncoder
+from spacy_bilstm.nn.encoder import LockedDropout, LSTMEncoder, WordDropout
 
 
 def char_batch(n_words=7, n_chars=9, n_rows=50, seed=0):
@@ -75,3 +75,64 @@ def test_tagger_span_probabilities_do_not_depend_on_document_order():
         reordered = tagger.span_log_probs(emissions[::-1], torch.tensor([2, 0]), torch.tensor([1, 0]), span_tags)
     assert torch.allclose(in_order, reordered, atol=1e-6)
     assert torch.all(in_order < 0)
+
+
+def test_locked_dropout_drops_the_same_features_at_every_position_of_a_sentence():
+    torch.manual_seed(0)
+    dropout = LockedDropout(0.5).train()
+    dropped = dropout(torch.ones(4, 30, 16))
+    assert torch.all(dropped == dropped[:, :1, :])  # one mask per sentence
+    assert set(dropped.unique().tolist()) == {0.0, 2.0}  # kept features are rescaled by 1 / (1 - p)
+    assert not torch.all(dropped[0] == dropped[1])  # but a mask of its own for each sentence
+
+
+def test_word_dropout_drops_whole_tokens():
+    torch.manual_seed(0)
+    dropout = WordDropout(0.25).train()
+    dropped = dropout(torch.ones(3, 40, 8))
+    assert torch.all(dropped == dropped[:, :, :1])  # a token keeps all its features or none
+    kept = dropped[:, :, 0]
+    assert kept.unique().tolist() == pytest.approx([0.0, 1 / 0.75])
+    assert 0.1 < (kept == 0).float().mean() < 0.4
+
+
+@pytest.mark.parametrize("module", [LockedDropout(0.5), WordDropout(0.5)])
+def test_sequence_dropouts_are_the_identity_at_evaluation(module):
+    inputs = torch.randn(2, 5, 3)
+    assert torch.equal(module.eval()(inputs), inputs)
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.0])
+def test_sequence_dropouts_reject_a_probability_outside_0_to_1(p):
+    with pytest.raises(ValueError, match="dropout"):
+        LockedDropout(p)
+    with pytest.raises(ValueError, match="dropout"):
+        WordDropout(p)
+
+
+def test_encoder_without_the_new_dropouts_draws_the_same_random_numbers_as_before():
+    # Runs trained with BiLSTMCRF.v1 must be reproducible bit for bit: the two new dropouts,
+    # when off, must neither change the result nor consume random numbers.
+    torch.manual_seed(0)
+    encoder = LSTMEncoder(input_width=5, hidden_width=4, depth=1, dropout=0.3, bidirectional=True).train()
+    inputs, lengths = torch.randn(3, 6, 5), torch.tensor([6, 3, 5])
+    torch.manual_seed(1)
+    result = encoder(inputs, lengths)
+    after = torch.rand(1)
+    torch.manual_seed(1)
+    packed = pack_padded_sequence(encoder.input_dropout(inputs), lengths, batch_first=True, enforce_sorted=False)
+    hidden, _ = pad_packed_sequence(encoder.lstm(packed)[0], batch_first=True, total_length=6)
+    assert torch.equal(result, encoder.output_dropout(hidden))
+    assert torch.equal(after, torch.rand(1))
+
+
+def test_encoder_applies_locked_dropout_to_its_input_and_output_in_training_only():
+    torch.manual_seed(0)
+    encoder = LSTMEncoder(input_width=5, hidden_width=4, depth=1, dropout=0.0, bidirectional=True,
+                          locked_dropout=0.5, word_dropout=0.0)
+    inputs, lengths = torch.randn(2, 7, 5), torch.tensor([7, 7])
+    trained = encoder.train()(inputs, lengths)
+    # A dropped output feature is zero at every position of its sentence.
+    assert torch.any(torch.all(trained == 0, dim=1))
+    evaluated = encoder.eval()(inputs, lengths)
+    assert torch.allclose(evaluated, encoder.lstm(inputs)[0])

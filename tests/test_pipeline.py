@@ -179,6 +179,68 @@ def test_model_variants_learn_the_training_data(overrides):
         assert all(0.0 <= s <= 1.0 for s in doc.spans["bilstm_ner"].attrs["scores"])
 
 
+def _trained_small_pipeline(architecture, **settings):
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("en")
+    config = {"model": {"@architectures": architecture, "hidden_width": 32, "dropout": 0.2, **settings,
+                        "tok2vec": {"@architectures": "spacy-bilstm.WordCharEmbed.v1", "width": 32}}}
+    nlp.add_pipe("bilstm_ner", config=config)
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(5):
+        nlp.update(examples, sgd=optimizer, drop=0.1)
+    return nlp
+
+
+def _emissions(nlp):
+    docs = [nlp.make_doc(text) for text, _ in TRAIN_DATA]
+    return numpy.concatenate(nlp.get_pipe("bilstm_ner").model.predict(docs))
+
+
+def test_bilstm_crf_v2_with_its_defaults_trains_exactly_like_v1():
+    v1 = _trained_small_pipeline("spacy-bilstm.BiLSTMCRF.v1")
+    v2 = _trained_small_pipeline("spacy-bilstm.BiLSTMCRF.v2")
+    assert numpy.array_equal(_emissions(v1), _emissions(v2))
+
+
+def test_bilstm_crf_v2_sequence_dropouts_change_training_and_learn_the_data():
+    plain = _trained_small_pipeline("spacy-bilstm.BiLSTMCRF.v2")
+    locked = _trained_small_pipeline("spacy-bilstm.BiLSTMCRF.v2", locked_dropout=0.3, word_dropout=0.1)
+    assert not numpy.allclose(_emissions(plain), _emissions(locked))
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("en")
+    config = {"model": {"@architectures": "spacy-bilstm.BiLSTMCRF.v2", "hidden_width": 32, "dropout": 0.0,
+                        "locked_dropout": 0.2, "word_dropout": 0.05,
+                        "tok2vec": {"@architectures": "spacy-bilstm.WordCharEmbed.v1", "width": 32}}}
+    nlp.add_pipe("bilstm_ner", config=config)
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(150):
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+    for text, gold in TRAIN_DATA:
+        assert entity_tuples(nlp(text)) == gold
+
+
+@pytest.mark.parametrize("setting", ["locked_dropout", "word_dropout"])
+def test_bilstm_crf_v2_rejects_a_dropout_of_one(setting):
+    nlp = spacy.blank("en")
+    with pytest.raises(ValueError, match=f"{setting} must be at least 0 and below 1"):
+        nlp.add_pipe("bilstm_ner", config={"model": {
+            "@architectures": "spacy-bilstm.BiLSTMCRF.v2", setting: 1.0,
+            "tok2vec": {"@architectures": "spacy-bilstm.WordCharEmbed.v1"},
+        }})
+
+
+def test_word_char_embed_builds_with_its_default_attrs_and_rows():
+    # The defaults are tuples (no mutable defaults); config validation must accept them. A model
+    # block of another architecture replaces the factory's default block, defaults and all.
+    nlp = spacy.blank("en")
+    model = {"@architectures": "spacy-bilstm.BiLSTMCRF.v2", "tok2vec": {"@architectures": "spacy-bilstm.WordCharEmbed.v1"}}
+    ner = nlp.add_pipe("bilstm_ner", config={"model": model})
+    nlp.initialize(lambda: make_examples(nlp))
+    assert ner.model.get_ref("tok2vec").get_dim("nO") == 96 + 64
+
+
 def test_char_cnn_can_be_switched_off():
     nlp = spacy.blank("en")
     config = {"model": {"tok2vec": {"include_char_cnn": False}}}
@@ -241,7 +303,10 @@ def test_every_entry_point_name_resolves_in_spacys_registry():
     from spacy.util import registry
 
     architectures = [ep for ep in entry_points(group="spacy_architectures") if ep.name.startswith("spacy-bilstm.")]
-    assert {ep.name for ep in architectures} >= {"spacy-bilstm.BiLSTMCRF.v1", "spacy-bilstm.WordCharEmbed.v1", "spacy-bilstm.CharCNN.v1"}
+    assert {ep.name for ep in architectures} >= {
+        "spacy-bilstm.BiLSTMCRF.v1", "spacy-bilstm.BiLSTMCRF.v2", "spacy-bilstm.WordCharEmbed.v1",
+        "spacy-bilstm.CharCNN.v1",
+    }
     for ep in architectures:
         assert registry.architectures.get(ep.name) is ep.load()
     factories = [ep for ep in entry_points(group="spacy_factories") if ep.value.startswith("spacy_bilstm")]

@@ -24,11 +24,64 @@ def length_buckets(lengths: Sequence[int], max_padded_tokens: int) -> List[List[
     return buckets
 
 
-class LSTMEncoder(nn.Module):
-    """A (bi)directional LSTM over packed sequences: padding never reaches the recurrence."""
+class LockedDropout(nn.Module):
+    """Dropout with one mask per sequence, shared by all its positions ("variational" dropout,
+    Gal and Ghahramani 2016): a feature is either there for the whole sentence or not at all,
+    so the LSTM cannot learn to route around a mask that changes at every token.
+    Input (B, L, D); at evaluation, or with p = 0, the identity (and no random numbers drawn)."""
 
-    def __init__(self, input_width: int, hidden_width: int, depth: int, dropout: float, bidirectional: bool):
+    def __init__(self, p: float):
         super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"locked dropout must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = torch.empty(x.shape[0], 1, x.shape[2], device=x.device, dtype=x.dtype).bernoulli_(1.0 - self.p)
+        return x * keep / (1.0 - self.p)
+
+
+class WordDropout(nn.Module):
+    """Drops whole tokens: each position's input vector is zeroed with probability p, so the
+    tagger learns to recognise an entity from its context as well as from the word itself.
+    Input (B, L, D); at evaluation, or with p = 0, the identity (and no random numbers drawn)."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"word dropout must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = torch.empty(x.shape[0], x.shape[1], 1, device=x.device, dtype=x.dtype).bernoulli_(1.0 - self.p)
+        return x * keep / (1.0 - self.p)
+
+
+class LSTMEncoder(nn.Module):
+    """A (bi)directional LSTM over packed sequences: padding never reaches the recurrence.
+
+    dropout: ordinary dropout on the LSTM's input and output (and between stacked layers).
+    locked_dropout: dropout with one mask per sentence on the input and output (LockedDropout).
+    word_dropout: the probability of dropping a token's whole input vector (WordDropout).
+    """
+
+    def __init__(
+        self,
+        input_width: int,
+        hidden_width: int,
+        depth: int,
+        dropout: float,
+        bidirectional: bool,
+        locked_dropout: float = 0.0,
+        word_dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.word_dropout = WordDropout(word_dropout)
+        self.locked_input_dropout = LockedDropout(locked_dropout)
         self.input_dropout = nn.Dropout(dropout)
         self.lstm = nn.LSTM(
             input_width,
@@ -38,6 +91,7 @@ class LSTMEncoder(nn.Module):
             bidirectional=bidirectional,
             batch_first=True,
         )
+        self.locked_output_dropout = LockedDropout(locked_dropout)
         self.output_dropout = nn.Dropout(dropout)
         self.output_width = hidden_width * (2 if bidirectional else 1)
 
@@ -50,17 +104,16 @@ class LSTMEncoder(nn.Module):
         max_length = padded.shape[1]
         if max_length == 0:
             return padded.new_zeros(padded.shape[0], 0, self.output_width)
+        inputs = self.input_dropout(self.locked_input_dropout(self.word_dropout(padded)))
         if bool((lengths == max_length).all()):
             # No padding (always so for one sentence): packing would only cost time.
-            hidden, _ = self.lstm(self.input_dropout(padded))
-            return self.output_dropout(hidden)
-        # pack_padded_sequence rejects length 0; such rows are cut back to length 0 by callers.
-        packed = pack_padded_sequence(
-            self.input_dropout(padded), lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False
-        )
-        hidden, _ = self.lstm(packed)
-        hidden, _ = pad_packed_sequence(hidden, batch_first=True, total_length=max_length)
-        return self.output_dropout(hidden)
+            hidden, _ = self.lstm(inputs)
+        else:
+            # pack_padded_sequence rejects length 0; such rows are cut back to length 0 by callers.
+            packed = pack_padded_sequence(inputs, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+            hidden, _ = self.lstm(packed)
+            hidden, _ = pad_packed_sequence(hidden, batch_first=True, total_length=max_length)
+        return self.output_dropout(self.locked_output_dropout(hidden))
 
 
 def pad_rows(rows: List[Tensor]) -> Tensor:

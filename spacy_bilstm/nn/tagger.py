@@ -25,6 +25,8 @@ class SequenceTagger(nn.Module):
         bidirectional: bool,
         output: str = "crf",
         max_padded_tokens: int = 65536,
+        locked_dropout: float = 0.0,
+        word_dropout: float = 0.0,
     ):
         super().__init__()
         if output not in OUTPUT_LAYERS:
@@ -32,7 +34,10 @@ class SequenceTagger(nn.Module):
         self.input_width = input_width
         self.output = output
         self.max_padded_tokens = max_padded_tokens
-        self.encoder = LSTMEncoder(input_width, hidden_width, depth, dropout, bidirectional)
+        self.encoder = LSTMEncoder(
+            input_width, hidden_width, depth, dropout, bidirectional, locked_dropout=locked_dropout,
+            word_dropout=word_dropout,
+        )
         self.projection: Optional[nn.Linear] = None
         self.crf: Optional[LinearChainCRF] = None
 
