@@ -3,9 +3,10 @@ behaviour: a change gets a new version, as a thin wrapper over the private build
 from typing import Any, List, Optional, Tuple, Union
 
 from spacy.ml.models.tok2vec import MultiHashEmbed
+from spacy.ml.staticvectors import StaticVectors
 from spacy.tokens import Doc
 from spacy.util import registry
-from thinc.api import Model, concatenate
+from thinc.api import Maxout, Model, chain, concatenate, ragged2list, with_array
 from thinc.types import Floats2d
 
 from . import bridge
@@ -77,6 +78,44 @@ def build_word_char_embed_v1(
     )
 
 
+@registry.architectures("spacy-bilstm.WordCharEmbed.v2")
+def build_word_char_embed_v2(
+    width: int = 96,
+    attrs: Union[List[str], Tuple[str, ...]] = ("NORM", "PREFIX", "SUFFIX", "SHAPE"),
+    rows: Union[List[int], Tuple[int, ...]] = (5000, 1000, 2500, 2500),
+    include_static_vectors: bool = False,
+    include_char_cnn: bool = True,
+    char_embed_width: int = 32,
+    char_filters: int = 64,
+    char_window: int = 3,
+    char_rows: int = 1024,
+    max_chars: int = 20,
+) -> Model[List[Doc], List[Floats2d]]:
+    """WordCharEmbed.v1 that also takes no hashed attributes at all (`attrs = []`, `rows = []`):
+    the words are then described by the static vectors alone (projected to `width`, then
+    MultiHashEmbed's Maxout and LayerNorm) beside the character CNN. With attributes it is v1."""
+    attrs, rows = list(attrs), list(rows)
+    if attrs or rows:
+        return _build_word_char_embed(
+            width, attrs, rows, include_static_vectors, include_char_cnn,
+            char_embed_width, char_filters, char_window, char_rows, max_chars,
+        )
+    if not include_static_vectors:
+        raise ValueError(
+            "spacy-bilstm.WordCharEmbed.v2 with no hashed attributes (attrs = []) needs the static vectors "
+            "(include_static_vectors = true): otherwise nothing but the characters would describe a word. For "
+            "characters alone, use spacy-bilstm.CharCNN.v1 as the tok2vec."
+        )
+    words = chain(
+        StaticVectors(width, dropout=0.0),
+        with_array(Maxout(width, width, nP=3, dropout=0.0, normalize=True)),
+        ragged2list(),
+    )
+    words.set_dim("nO", width)
+    return _with_char_cnn(words, width, include_char_cnn, char_embed_width, char_filters, char_window, char_rows,
+                          max_chars)
+
+
 @registry.architectures("spacy-bilstm.CharCNN.v1")
 def build_char_cnn_v1(
     embed_width: int = 32, n_filters: int = 64, window: int = 3, n_rows: int = 1024, max_chars: int = 20
@@ -99,6 +138,12 @@ def _build_word_char_embed(
 ) -> Model:
     words = MultiHashEmbed(width=width, attrs=attrs, rows=rows, include_static_vectors=include_static_vectors)
     words.set_dim("nO", width)
+    return _with_char_cnn(words, width, include_char_cnn, char_embed_width, char_filters, char_window, char_rows,
+                          max_chars)
+
+
+def _with_char_cnn(words, width, include_char_cnn, char_embed_width, char_filters, char_window, char_rows,
+                   max_chars) -> Model:
     if not include_char_cnn:
         return words
     chars = _build_char_cnn(char_embed_width, char_filters, char_window, char_rows, max_chars)

@@ -241,6 +241,54 @@ def test_word_char_embed_builds_with_its_default_attrs_and_rows():
     assert ner.model.get_ref("tok2vec").get_dim("nO") == 96 + 64
 
 
+def _pipeline_with_vectors(tok2vec):
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("en")
+    rng = numpy.random.default_rng(0)
+    for text, _ in TRAIN_DATA:
+        for token in nlp.make_doc(text):
+            nlp.vocab.set_vector(token.text, rng.normal(size=8).astype("float32"))
+    config = {"model": {"@architectures": "spacy-bilstm.BiLSTMCRF.v1", "hidden_width": 32,
+                        "tok2vec": {"width": 32, "include_static_vectors": True, **tok2vec}}}
+    nlp.add_pipe("bilstm_ner", config=config)
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    return nlp, examples, optimizer
+
+
+def test_word_char_embed_v2_with_attributes_trains_exactly_like_v1():
+    attributes = {"attrs": ["SHAPE"], "rows": [50]}
+    results = []
+    for version in ("v1", "v2"):
+        nlp, examples, optimizer = _pipeline_with_vectors({"@architectures": f"spacy-bilstm.WordCharEmbed.{version}",
+                                                           **attributes})
+        for _ in range(3):
+            nlp.update(examples, sgd=optimizer, drop=0.1)
+        results.append(_emissions(nlp))
+    assert numpy.array_equal(*results)
+
+
+def test_word_char_embed_v2_without_hashed_attributes_describes_words_by_their_vectors():
+    nlp, examples, optimizer = _pipeline_with_vectors(
+        {"@architectures": "spacy-bilstm.WordCharEmbed.v2", "attrs": [], "rows": []}
+    )
+    tok2vec = nlp.get_pipe("bilstm_ner").model.get_ref("tok2vec")
+    names = [node.name for node in tok2vec.walk()]
+    assert "static_vectors" in names and "char_cnn" in names
+    assert not any(name.startswith("hashembed") for name in names)
+    for _ in range(150):
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+    for text, gold in TRAIN_DATA:
+        assert entity_tuples(nlp(text)) == gold
+
+
+def test_word_char_embed_v2_without_attributes_or_vectors_is_a_config_error():
+    nlp = spacy.blank("en")
+    tok2vec = {"@architectures": "spacy-bilstm.WordCharEmbed.v2", "attrs": [], "rows": []}
+    with pytest.raises(ValueError, match="needs the static vectors"):
+        nlp.add_pipe("bilstm_ner", config={"model": {"tok2vec": tok2vec}})
+
+
 def test_char_cnn_can_be_switched_off():
     nlp = spacy.blank("en")
     config = {"model": {"tok2vec": {"include_char_cnn": False}}}
@@ -305,7 +353,7 @@ def test_every_entry_point_name_resolves_in_spacys_registry():
     architectures = [ep for ep in entry_points(group="spacy_architectures") if ep.name.startswith("spacy-bilstm.")]
     assert {ep.name for ep in architectures} >= {
         "spacy-bilstm.BiLSTMCRF.v1", "spacy-bilstm.BiLSTMCRF.v2", "spacy-bilstm.WordCharEmbed.v1",
-        "spacy-bilstm.CharCNN.v1",
+        "spacy-bilstm.WordCharEmbed.v2", "spacy-bilstm.CharCNN.v1",
     }
     for ep in architectures:
         assert registry.architectures.get(ep.name) is ep.load()
