@@ -49,7 +49,8 @@ def build_bilstm_crf_v2(
 
     locked_dropout: dropout with one mask per sentence, shared by all its tokens ("variational"
         dropout), on the LSTM's input and output; applied before the ordinary `dropout`.
-    word_dropout: the probability of zeroing a token's whole input vector in training.
+    word_dropout: the probability of zeroing a token's whole input vector in training (the
+        tokens kept are scaled by 1 / (1 - word_dropout), as ordinary dropout scales features).
     """
     return _build_bilstm_tagger(
         tok2vec, hidden_width, depth, dropout, bidirectional, output, locked_dropout=locked_dropout,
@@ -93,9 +94,15 @@ def build_word_char_embed_v2(
 ) -> Model[List[Doc], List[Floats2d]]:
     """WordCharEmbed.v1 that also takes no hashed attributes at all (`attrs = []`, `rows = []`):
     the words are then described by the static vectors alone (projected to `width`, then
-    MultiHashEmbed's Maxout and LayerNorm) beside the character CNN. With attributes it is v1."""
+    MultiHashEmbed's Maxout and LayerNorm), beside the character CNN if it is on. With
+    attributes it is v1."""
     attrs, rows = list(attrs), list(rows)
-    if attrs or rows:
+    if len(attrs) != len(rows):
+        raise ValueError(
+            f"spacy-bilstm.WordCharEmbed.v2: attrs {attrs} and rows {rows} must pair up, one table size per "
+            f"hashed attribute. For no hashed table at all, set both to [] (with include_static_vectors = true)."
+        )
+    if attrs:
         return _build_word_char_embed(
             width, attrs, rows, include_static_vectors, include_char_cnn,
             char_embed_width, char_filters, char_window, char_rows, max_chars,
@@ -158,7 +165,7 @@ def _tok2vec_width(tok2vec: Model) -> int:
     raise ValueError(
         f"The tok2vec layer {tok2vec.name!r} does not declare its output width (dimension nO), which the "
         f"LSTM needs when it is built. Use a layer with a fixed width (spacy.Tok2VecListener.v1 with `width`, "
-        f"spacy.MultiHashEmbed.v2, spacy-bilstm.WordCharEmbed.v1)."
+        f"spacy.MultiHashEmbed.v2, spacy-bilstm.WordCharEmbed.v1 or v2)."
     )
 
 

@@ -126,13 +126,34 @@ def test_encoder_without_the_new_dropouts_draws_the_same_random_numbers_as_befor
     assert torch.equal(after, torch.rand(1))
 
 
+def _lstm_inputs(encoder):
+    seen = []
+    encoder.lstm.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    return seen
+
+
 def test_encoder_applies_locked_dropout_to_its_input_and_output_in_training_only():
     torch.manual_seed(0)
     encoder = LSTMEncoder(input_width=5, hidden_width=4, depth=1, dropout=0.0, bidirectional=True,
                           locked_dropout=0.5, word_dropout=0.0)
+    lstm_inputs = _lstm_inputs(encoder)
     inputs, lengths = torch.randn(2, 7, 5), torch.tensor([7, 7])
     trained = encoder.train()(inputs, lengths)
-    # A dropped output feature is zero at every position of its sentence.
+    # A dropped feature is zero at every position of its sentence, on the way in and out.
+    assert torch.any(torch.all(lstm_inputs[0] == 0, dim=1))
     assert torch.any(torch.all(trained == 0, dim=1))
     evaluated = encoder.eval()(inputs, lengths)
     assert torch.allclose(evaluated, encoder.lstm(inputs)[0])
+
+
+def test_encoder_applies_word_dropout_to_whole_input_tokens_in_training():
+    torch.manual_seed(0)
+    encoder = LSTMEncoder(input_width=5, hidden_width=4, depth=1, dropout=0.0, bidirectional=True,
+                          locked_dropout=0.0, word_dropout=0.5)
+    lstm_inputs = _lstm_inputs(encoder)
+    inputs, lengths = torch.randn(2, 9, 5), torch.tensor([9, 9])
+    encoder.train()(inputs, lengths)
+    dropped_tokens = torch.all(lstm_inputs[0] == 0, dim=2)
+    assert dropped_tokens.any() and not dropped_tokens.all()
+    encoder.eval()(inputs, lengths)
+    assert torch.equal(lstm_inputs[1], inputs)

@@ -203,10 +203,14 @@ def test_bilstm_crf_v2_with_its_defaults_trains_exactly_like_v1():
     assert numpy.array_equal(_emissions(v1), _emissions(v2))
 
 
-def test_bilstm_crf_v2_sequence_dropouts_change_training_and_learn_the_data():
+@pytest.mark.parametrize("setting", ["locked_dropout", "word_dropout"])
+def test_bilstm_crf_v2_each_sequence_dropout_reaches_the_lstm(setting):
     plain = _trained_small_pipeline("spacy-bilstm.BiLSTMCRF.v2")
-    locked = _trained_small_pipeline("spacy-bilstm.BiLSTMCRF.v2", locked_dropout=0.3, word_dropout=0.1)
-    assert not numpy.allclose(_emissions(plain), _emissions(locked))
+    dropped = _trained_small_pipeline("spacy-bilstm.BiLSTMCRF.v2", **{setting: 0.2})
+    assert not numpy.allclose(_emissions(plain), _emissions(dropped))
+
+
+def test_bilstm_crf_v2_with_sequence_dropouts_learns_the_training_data():
     spacy.util.fix_random_seed(0)
     nlp = spacy.blank("en")
     config = {"model": {"@architectures": "spacy-bilstm.BiLSTMCRF.v2", "hidden_width": 32, "dropout": 0.0,
@@ -280,6 +284,15 @@ def test_word_char_embed_v2_without_hashed_attributes_describes_words_by_their_v
         nlp.update(examples, sgd=optimizer, drop=0.0)
     for text, gold in TRAIN_DATA:
         assert entity_tuples(nlp(text)) == gold
+
+
+@pytest.mark.parametrize("attrs, rows", [([], [5000]), (["SHAPE"], [])])
+def test_word_char_embed_v2_attrs_and_rows_must_pair_up(attrs, rows):
+    nlp = spacy.blank("en")
+    tok2vec = {"@architectures": "spacy-bilstm.WordCharEmbed.v2", "attrs": attrs, "rows": rows,
+               "include_static_vectors": True}
+    with pytest.raises(ValueError, match="must pair up"):
+        nlp.add_pipe("bilstm_ner", config={"model": {"tok2vec": tok2vec}})
 
 
 def test_word_char_embed_v2_without_attributes_or_vectors_is_a_config_error():

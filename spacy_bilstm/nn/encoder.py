@@ -44,8 +44,9 @@ class LockedDropout(nn.Module):
 
 
 class WordDropout(nn.Module):
-    """Drops whole tokens: each position's input vector is zeroed with probability p, so the
-    tagger learns to recognise an entity from its context as well as from the word itself.
+    """Drops whole tokens: each position's input vector is zeroed with probability p (and the
+    kept ones scaled by 1 / (1 - p)), so the tagger learns to recognise an entity from its
+    context as well as from the word itself.
     Input (B, L, D); at evaluation, or with p = 0, the identity (and no random numbers drawn)."""
 
     def __init__(self, p: float):
