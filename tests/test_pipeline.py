@@ -179,7 +179,7 @@ def test_model_variants_learn_the_training_data(overrides):
         assert all(0.0 <= s <= 1.0 for s in doc.spans["bilstm_ner"].attrs["scores"])
 
 
-def _trained_small_pipeline(architecture, **settings):
+def _trained_small_pipeline(architecture, n_updates=5, drop=0.1, **settings):
     spacy.util.fix_random_seed(0)
     nlp = spacy.blank("en")
     config = {"model": {"@architectures": architecture, "hidden_width": 32, "dropout": 0.2, **settings,
@@ -187,8 +187,8 @@ def _trained_small_pipeline(architecture, **settings):
     nlp.add_pipe("bilstm_ner", config=config)
     examples = make_examples(nlp)
     optimizer = nlp.initialize(lambda: examples)
-    for _ in range(5):
-        nlp.update(examples, sgd=optimizer, drop=0.1)
+    for _ in range(n_updates):
+        nlp.update(examples, sgd=optimizer, drop=drop)
     return nlp
 
 
@@ -211,16 +211,8 @@ def test_bilstm_crf_v2_each_sequence_dropout_reaches_the_lstm(setting):
 
 
 def test_bilstm_crf_v2_with_sequence_dropouts_learns_the_training_data():
-    spacy.util.fix_random_seed(0)
-    nlp = spacy.blank("en")
-    config = {"model": {"@architectures": "spacy-bilstm.BiLSTMCRF.v2", "hidden_width": 32, "dropout": 0.0,
-                        "locked_dropout": 0.2, "word_dropout": 0.05,
-                        "tok2vec": {"@architectures": "spacy-bilstm.WordCharEmbed.v1", "width": 32}}}
-    nlp.add_pipe("bilstm_ner", config=config)
-    examples = make_examples(nlp)
-    optimizer = nlp.initialize(lambda: examples)
-    for _ in range(150):
-        nlp.update(examples, sgd=optimizer, drop=0.0)
+    nlp = _trained_small_pipeline("spacy-bilstm.BiLSTMCRF.v2", n_updates=150, drop=0.0, dropout=0.0,
+                                  locked_dropout=0.2, word_dropout=0.05)
     for text, gold in TRAIN_DATA:
         assert entity_tuples(nlp(text)) == gold
 

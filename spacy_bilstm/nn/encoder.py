@@ -1,5 +1,5 @@
 """The LSTM encoder over packed sequences, and the length bucketing that bounds padding."""
-from typing import List, Sequence
+from typing import List, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -24,42 +24,42 @@ def length_buckets(lengths: Sequence[int], max_padded_tokens: int) -> List[List[
     return buckets
 
 
-class LockedDropout(nn.Module):
+class _WholeUnitDropout(nn.Module):
+    """Dropout that keeps or drops whole units of a (B, L, D) input, with one random draw per
+    unit (shape `_mask_shape`), kept units scaled by 1 / (1 - p). At evaluation, or with p = 0,
+    the identity, and no random numbers are drawn."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"{type(self).__name__}: the dropout probability must be in [0, 1), got {p}")
+        self.p = p
+
+    def _mask_shape(self, x: Tensor) -> Tuple[int, int, int]:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = x.new_empty(self._mask_shape(x)).bernoulli_(1.0 - self.p)
+        return x * keep / (1.0 - self.p)
+
+
+class LockedDropout(_WholeUnitDropout):
     """Dropout with one mask per sequence, shared by all its positions ("variational" dropout,
     Gal and Ghahramani 2016): a feature is either there for the whole sentence or not at all,
-    so the LSTM cannot learn to route around a mask that changes at every token.
-    Input (B, L, D); at evaluation, or with p = 0, the identity (and no random numbers drawn)."""
+    so the LSTM cannot learn to route around a mask that changes at every token."""
 
-    def __init__(self, p: float):
-        super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"locked dropout must be in [0, 1), got {p}")
-        self.p = p
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        keep = torch.empty(x.shape[0], 1, x.shape[2], device=x.device, dtype=x.dtype).bernoulli_(1.0 - self.p)
-        return x * keep / (1.0 - self.p)
+    def _mask_shape(self, x: Tensor) -> Tuple[int, int, int]:
+        return (x.shape[0], 1, x.shape[2])
 
 
-class WordDropout(nn.Module):
-    """Drops whole tokens: each position's input vector is zeroed with probability p (and the
-    kept ones scaled by 1 / (1 - p)), so the tagger learns to recognise an entity from its
-    context as well as from the word itself.
-    Input (B, L, D); at evaluation, or with p = 0, the identity (and no random numbers drawn)."""
+class WordDropout(_WholeUnitDropout):
+    """Drops whole tokens: each position's input vector is zeroed with probability p, so the
+    tagger learns to recognise an entity from its context as well as from the word itself."""
 
-    def __init__(self, p: float):
-        super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"word dropout must be in [0, 1), got {p}")
-        self.p = p
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        keep = torch.empty(x.shape[0], x.shape[1], 1, device=x.device, dtype=x.dtype).bernoulli_(1.0 - self.p)
-        return x * keep / (1.0 - self.p)
+    def _mask_shape(self, x: Tensor) -> Tuple[int, int, int]:
+        return (x.shape[0], x.shape[1], 1)
 
 
 class LSTMEncoder(nn.Module):
