@@ -30,6 +30,7 @@ import math
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -141,8 +142,15 @@ def smoke_dir(work: Path) -> Path:
     return work / "smoke"
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
 def run_main(main) -> None:
-    """Call `main()`, turning a BenchmarkError into a message and exit code 1."""
+    """Call `main()`, turning a BenchmarkError into a message and exit code 1. SIGTERM (`kill`)
+    exits through Python, so that the training subprocess a study is waiting on is killed with
+    it (subprocess.run kills its child on any exception) instead of training on, orphaned."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         main()
     except BenchmarkError as err:

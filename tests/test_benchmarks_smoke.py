@@ -255,3 +255,26 @@ def test_a_run_is_skipped_only_while_its_result_is_current(tmp_path, capsys):
     config.write_text("[training]\ndropout = 0.2\n")
     assert not common.is_done(result_path, force=False, label="run")
     assert "trained with an earlier version of model.cfg; rerunning" in capsys.readouterr().err
+
+
+def test_killing_a_study_also_stops_the_training_it_waits_for(tmp_path):
+    # A study runs each training in a subprocess; `kill` on the study must not leave it training on.
+    child_pid_file = tmp_path / "child.pid"
+    training = tmp_path / "training.py"
+    training.write_text(f"import os, time\nopen({str(child_pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)\n")
+    study = tmp_path / "study.py"
+    study.write_text(
+        f"import subprocess, sys\nsys.path.insert(0, {str(BENCHMARKS)!r})\nimport common\n"
+        f"common.run_main(lambda: subprocess.run([sys.executable, {str(training)!r}]))\n"
+    )
+    process = subprocess.Popen([sys.executable, str(study)])
+    deadline = time.monotonic() + 60
+    while not (child_pid_file.exists() and child_pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    child_proc = Path(f"/proc/{int(child_pid_file.read_text())}")
+    process.terminate()
+    assert process.wait(timeout=30) == 128 + 15
+    deadline = time.monotonic() + 10
+    while child_proc.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not child_proc.exists(), "the training subprocess outlived its study"
