@@ -9,7 +9,7 @@ import os
 import pickle
 import re
 from functools import lru_cache
-from typing import Callable, Iterator, List, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Sequence, Tuple
 
 import numpy
 import torch
@@ -81,6 +81,42 @@ class _PyTorchShim(PyTorchShim):
     leaves the torch weights as they are: with `use_averages = true`, spaCy would evaluate and
     save averaged thinc layers (embeddings) beside raw torch layers (LSTM, CRF)."""
 
+    # What the weights are now, for caches of inference outputs (see CharFeatureCache):
+    # `_weights_changes` counts the changes made through the shim (optimizer steps,
+    # averages swapped in and out, loading, moving devices); the parameters' storage and
+    # torch version counters catch changes made on the torch module directly
+    # (load_state_dict, in-place edits). thinc's optimizer step writes into the same storage
+    # without a torch version bump, hence the counter.
+    _weights_changes = 0
+
+    def weights_key(self) -> Tuple:
+        return (
+            self._weights_changes,
+            id(self._model),
+            tuple((p.data_ptr(), p._version) for p in self._model.parameters()),
+        )
+
+    def _weights_changed(self) -> None:
+        self._weights_changes += 1
+
+    def finish_update(self, optimizer):
+        self._weights_changed()
+        super().finish_update(optimizer)
+
+    def from_bytes(self, bytes_data):
+        self._weights_changed()
+        return super().from_bytes(bytes_data)
+
+    def to_device(self, device_type: str, device_id: int):
+        self._weights_changed()
+        super().to_device(device_type, device_id)
+
+    def __getstate__(self):
+        # Caches of outputs are rebuilt, not copied or pickled.
+        state = self.__dict__.copy()
+        state.pop("char_feature_cache", None)
+        return state
+
     def predict(self, inputs: ArgsKwargs):
         # thinc's predict switches every module to eval mode and back to train mode on each
         # call, walking the module tree twice: a measurable share of tagging one sentence.
@@ -102,10 +138,12 @@ class _PyTorchShim(PyTorchShim):
             yield
             return
         backup = {name: tensor.detach().clone() for name, tensor in self._model.state_dict().items()}
+        self._weights_changed()
         self._model.load_state_dict(averaged, strict=False)
         try:
             yield
         finally:
+            self._weights_changed()
             self._model.load_state_dict(backup)
 
 
@@ -208,7 +246,14 @@ def _to_torch_list(layer: Model, arrays: List[Floats2d]) -> List[torch.Tensor]:
     return [xp2torch(a, device=device) for a in arrays]
 
 
+def _numpy_inference(layer: Model, emissions: List[Floats2d]) -> bool:
+    """Whether the CRF's inference can run in numpy (CPU model, numpy emissions)."""
+    return _device(layer).type == "cpu" and all(isinstance(e, numpy.ndarray) for e in emissions)
+
+
 def viterbi_paths(layer: Model, emissions: List[Floats2d]) -> List[numpy.ndarray]:
+    if _numpy_inference(layer, emissions):
+        return torch_module(layer).decode_numpy(emissions)
     with torch.inference_mode():
         paths = torch_module(layer).decode(_to_torch_list(layer, emissions))
     return [p.cpu().numpy() for p in paths]
@@ -226,11 +271,17 @@ def span_probabilities(
     model's scores divided by `temperature`."""
     if len(span_docs) == 0:
         return numpy.zeros(0, dtype="float32")
-    device = _device(layer)
     width = max(len(t) for t in span_tags)
     padded = numpy.full((len(span_tags), width), -1, dtype="int64")
     for row, tags in enumerate(span_tags):
         padded[row, : len(tags)] = tags
+    if _numpy_inference(layer, emissions):
+        log_probs = torch_module(layer).span_log_probs_numpy(
+            emissions, numpy.asarray(span_docs, dtype="int64"), numpy.asarray(span_starts, dtype="int64"), padded,
+            temperature,
+        )
+        return numpy.exp(log_probs).clip(0.0, 1.0)
+    device = _device(layer)
     with torch.inference_mode():
         log_probs = torch_module(layer).span_log_probs(
             _to_torch_list(layer, emissions),
@@ -262,14 +313,21 @@ def char_ids_of_docs(docs, n_rows: int, max_chars: int) -> Tuple[numpy.ndarray, 
         empty = numpy.zeros(0, dtype="int64")
         return numpy.zeros((0, 0), dtype="int64"), empty, empty
     unique_orths, token_rows = numpy.unique(numpy.concatenate(orths), return_inverse=True)
-    strings = docs[0].vocab.strings
-    unique_ids = [_char_ids(strings[int(orth)], n_rows, max_chars) for orth in unique_orths]
+    char_ids, lengths = char_ids_of_strings(
+        [docs[0].vocab.strings[int(orth)] for orth in unique_orths], n_rows, max_chars
+    )
+    return char_ids, lengths, token_rows.reshape(-1).astype("int64")
+
+
+def char_ids_of_strings(strings: Sequence[str], n_rows: int, max_chars: int) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """(U, C) char ids (0 = padding) and (U,) char counts of U strings."""
+    unique_ids = [_char_ids(string, n_rows, max_chars) for string in strings]
     lengths = numpy.fromiter((len(ids) for ids in unique_ids), dtype="int64", count=len(unique_ids))
     char_ids = numpy.zeros((len(unique_ids), int(lengths.max())), dtype="int64")
     char_ids[numpy.arange(int(lengths.max())) < lengths[:, None]] = numpy.fromiter(
         (c for ids in unique_ids for c in ids), dtype="int64", count=int(lengths.sum())
     )
-    return char_ids, lengths, token_rows.reshape(-1).astype("int64")
+    return char_ids, lengths
 
 
 def _docs_to_chars(layer: Model, docs, is_train: bool):
@@ -295,8 +353,88 @@ def _char_features_from_torch(layer: Model, inputs_outputs, is_train: bool):
     return list(outputs), backprop
 
 
+class CharFeatureCache:
+    """The char CNN's output for each token string met at inference (CPU), by ORTH, so that a
+    word is convolved once, not in every batch it appears in: most tokens of a text are words
+    seen before, and for one sentence at a time the CNN's torch calls were about a tenth of
+    the tagging time. Valid for the weights it was filled with (`key`, from the shim)."""
+
+    def __init__(self, key: Tuple, width: int, max_strings: int):
+        self.key = key
+        self.max_strings = max_strings
+        self.row_of_orth: Dict[int, int] = {}
+        self.table = numpy.zeros((min(1024, max_strings), width), dtype="float32")
+
+    def rows(self, orths: List[int]) -> numpy.ndarray:
+        """Each orth's row in `table`, -1 where it has none."""
+        row_of_orth = self.row_of_orth
+        return numpy.fromiter((row_of_orth.get(orth, -1) for orth in orths), dtype="int64", count=len(orths))
+
+    def has_room_for(self, n_strings: int) -> bool:
+        return len(self.row_of_orth) + n_strings <= self.max_strings
+
+    def add(self, orths: List[int], features: numpy.ndarray) -> None:
+        first = len(self.row_of_orth)
+        needed = first + len(orths)
+        if needed > self.table.shape[0]:
+            grown = numpy.zeros((min(max(needed, 2 * self.table.shape[0]), self.max_strings), self.table.shape[1]),
+                                dtype=self.table.dtype)
+            grown[:first] = self.table[:first]
+            self.table = grown
+        self.table[first:needed] = features
+        self.row_of_orth.update(zip(orths, range(first, needed)))
+
+
+# 100,000 strings of 64 filters (the default width) take 25.6 MB.
+CHAR_CACHE_MAX_STRINGS = 100_000
+
+
+def _char_cnn_forward(layer: Model, docs, is_train: bool):
+    if is_train or _device(layer).type != "cpu":
+        return pytorch_forward(layer, docs, is_train)
+    doc_orths = [doc.to_array(ORTH).astype("uint64") for doc in docs]
+    orths = numpy.concatenate(doc_orths).tolist() if docs else []
+    cache = _char_feature_cache(layer)
+    rows = cache.rows(orths)
+    missing = rows < 0
+    if missing.any():
+        new_orths = sorted(set(orth for orth, is_missing in zip(orths, missing.tolist()) if is_missing))
+        if not cache.has_room_for(len(new_orths)):
+            cache = _char_feature_cache(layer, renew=True)
+            if not cache.has_room_for(len(set(orths))):
+                # More distinct words in one batch than the cache holds: compute as in training.
+                return pytorch_forward(layer, docs, is_train)
+            new_orths = sorted(set(orths))
+        strings = docs[0].vocab.strings
+        char_ids, lengths = char_ids_of_strings(
+            [strings[orth] for orth in new_orths], layer.attrs["n_char_rows"], layer.attrs["max_chars"]
+        )
+        tensors = (torch.as_tensor(char_ids), torch.as_tensor(lengths), torch.arange(len(new_orths)))
+        cache.add(new_orths, layer.shims[0].predict(ArgsKwargs(args=tensors, kwargs={})).numpy())
+        rows = cache.rows(orths)
+    features = cache.table[rows]
+    outputs = numpy.split(features, numpy.cumsum([len(doc) for doc in docs])[:-1]) if docs else []
+    return outputs, lambda d_outputs: []
+
+
+def _char_feature_cache(layer: Model, renew: bool = False) -> CharFeatureCache:
+    shim = layer.shims[0]
+    key = shim.weights_key()
+    cache = getattr(shim, "char_feature_cache", None)
+    if renew or cache is None or cache.key != key:
+        cache = shim.char_feature_cache = CharFeatureCache(key, layer.get_dim("nO"), CHAR_CACHE_MAX_STRINGS)
+    return cache
+
+
 def char_cnn_layer(module: CharCNN, n_char_rows: int, max_chars: int) -> Model:
-    layer = torch_layer("char_cnn", module, _docs_to_chars, _char_features_from_torch, {"nO": module.output_width})
+    shim = _PyTorchShim(module, serialize_model=_serialize_state, deserialize_model=_deserialize_state)
+    layer = Model(
+        "char_cnn",
+        _char_cnn_forward,
+        attrs={"convert_inputs": _docs_to_chars, "convert_outputs": _char_features_from_torch},
+        shims=[shim],
+        dims={"nO": module.output_width},
+    )
     layer.attrs["n_char_rows"] = n_char_rows
     layer.attrs["max_chars"] = max_chars
     return layer

@@ -4,11 +4,13 @@ Inputs and outputs are lists of per-document tensors; inside, documents are grou
 length buckets, padded and packed, so that the amount of padding is bounded whatever the mix
 of document lengths.
 """
-from typing import List, Optional
+from typing import List, Optional, Sequence, Tuple
 
+import numpy
 import torch
 from torch import Tensor, nn
 
+from . import lattice_numpy
 from .crf import LinearChainCRF
 from .encoder import LSTMEncoder, length_buckets, pad_rows
 
@@ -155,3 +157,63 @@ class SequenceTagger(nn.Module):
                 temperature,
             )
         return result
+
+    # --- CPU inference on numpy arrays -------------------------------------------------------
+    # The same quantities as decode and span_log_probs, for emissions that are numpy arrays
+    # (CPU inference): no torch operation on the way. Each costs several microseconds, and
+    # tagging one sentence at a time is made of a few hundred small steps.
+
+    def decode_numpy(self, emissions: Sequence[numpy.ndarray]) -> List[numpy.ndarray]:
+        self._require_tags()
+        scores = self.crf.masked_scores_numpy()
+        paths: List[Optional[numpy.ndarray]] = [None] * len(emissions)
+        for bucket in self._buckets(emissions):
+            padded, lengths = _pad_numpy(emissions, bucket)
+            best = lattice_numpy.viterbi(padded, lengths, *scores)
+            for row, index in enumerate(bucket):
+                paths[index] = best[row, : lengths[row]]
+        return paths
+
+    def span_log_probs_numpy(
+        self,
+        emissions: Sequence[numpy.ndarray],
+        span_docs: numpy.ndarray,
+        span_starts: numpy.ndarray,
+        span_tags: numpy.ndarray,
+        temperature: float = 1.0,
+    ) -> numpy.ndarray:
+        self._require_tags()
+        result = numpy.zeros(span_docs.shape[0], dtype=emissions[0].dtype if len(emissions) else numpy.float32)
+        if span_docs.shape[0] == 0:
+            return result
+        scores = self.crf.masked_scores_numpy(temperature)
+        buckets = self._buckets(emissions)
+        for bucket in buckets:
+            padded, lengths = _pad_numpy(emissions, bucket)
+            padded = padded / padded.dtype.type(temperature)
+            if len(buckets) == 1 and bucket == list(range(len(emissions))):
+                # One bucket in the documents' own order (always so for one sentence).
+                return lattice_numpy.span_log_probs(padded, lengths, *scores, span_docs, span_starts, span_tags)
+            row_of_doc = numpy.full(len(emissions), -1, dtype=numpy.int64)
+            row_of_doc[bucket] = numpy.arange(len(bucket))
+            selected = numpy.flatnonzero(row_of_doc[span_docs] >= 0)
+            if selected.shape[0] == 0:
+                continue
+            width = int((span_tags[selected] >= 0).sum(axis=1).max())
+            result[selected] = lattice_numpy.span_log_probs(
+                padded, lengths, *scores, row_of_doc[span_docs[selected]], span_starts[selected],
+                span_tags[selected, :width],
+            )
+        return result
+
+
+def _pad_numpy(rows: Sequence[numpy.ndarray], bucket: List[int]) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """The bucket's (n_i, T) rows as (B, max n_i, T), zero-padded, and their lengths (B,)."""
+    lengths = numpy.fromiter((rows[i].shape[0] for i in bucket), dtype=numpy.int64, count=len(bucket))
+    if len(bucket) == 1:
+        return rows[bucket[0]][None], lengths
+    first = rows[bucket[0]]
+    padded = numpy.zeros((len(bucket), int(lengths.max()), first.shape[1]), dtype=first.dtype)
+    for row, index in enumerate(bucket):
+        padded[row, : lengths[row]] = rows[index]
+    return padded, lengths
