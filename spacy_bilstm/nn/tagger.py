@@ -80,13 +80,14 @@ class SequenceTagger(nn.Module):
         self._require_tags()
         emissions: List[Optional[Tensor]] = [None] * len(features)
         for bucket in self._buckets(features):
-            lengths = torch.tensor([features[i].shape[0] for i in bucket])
-            hidden = self.encoder(pad_rows([features[i] for i in bucket]), lengths)
+            row_lengths = [features[i].shape[0] for i in bucket]
+            padded = features[bucket[0]].unsqueeze(0) if len(bucket) == 1 else pad_rows([features[i] for i in bucket])
+            hidden = self.encoder(padded, torch.tensor(row_lengths))
             scores = self.projection(hidden)
             if self.output == "softmax":
                 scores = torch.log_softmax(scores, dim=-1)
-            for row, index in enumerate(bucket):
-                emissions[index] = scores[row, : lengths[row]]
+            for row, (index, length) in enumerate(zip(bucket, row_lengths)):
+                emissions[index] = scores[row, :length]
         return emissions
 
     def _padded(self, emissions: List[Tensor], bucket: List[int]):
