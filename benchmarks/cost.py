@@ -5,8 +5,13 @@ is its own:
 
   inference   nlp.pipe over the CoNLL-2003 test sentences (as Docs with the corpus's tokens,
               so tokenisation is not timed), repeated to about --words words, at batch size 1
-              and at batch size 1000, after a short warm-up; words/second. Peak memory: the
-              process's max RSS (ru_maxrss from wait4), pipeline loading included.
+              and at batch size 1000, each in a fresh process, after a short warm-up;
+              words/second over the whole workload and over its first pass (every sentence
+              met for the first time: what a cache of words seen before cannot speed up).
+              --rounds rounds, the models taking turns within each round, so that a machine
+              whose speed drifts slows every model alike; the tables give the median round
+              and the ratios round by round. Peak memory: the processes' largest max RSS
+              (ru_maxrss from wait4), pipeline loading included.
   training    nlp.update on CoNLL-2003 train sentences in batches of about 1000 words, the
               pipeline's own optimizer and dropout (from its config), about --train-words words
               after one warm-up batch; words/second and the process's max RSS.
@@ -46,6 +51,7 @@ SMOKE_WORDS = 2_000
 SMOKE_TRAIN_WORDS = 2_000
 WARMUP_DOCS = 20
 STUDY = "cost"
+DEFAULT_ROUNDS = 3
 DEFAULT_SYSTEMS = ["bilstm_crf_vectors", "spacy_ner_efficiency", "spacy_ner_accuracy"]
 
 
@@ -62,7 +68,7 @@ def sentences_of(path: Path) -> List[List[str]]:
             for sent in doc.sents]
 
 
-def measure_inference(model: str, data_path: Path, target_words: int) -> Dict[str, Any]:
+def measure_inference(model: str, data_path: Path, target_words: int, batch_size: int) -> Dict[str, Any]:
     import spacy
     import spacy_bilstm  # noqa: F401
     from spacy.tokens import Doc
@@ -79,19 +85,23 @@ def measure_inference(model: str, data_path: Path, target_words: int) -> Dict[st
             words += len(sentence)
             if words >= target_words:
                 break
-    result: Dict[str, Any] = {"load_seconds": round(load_seconds, 3), "words": words, "docs": len(workload)}
-    for batch_size in BATCH_SIZES:
-        for _ in nlp.pipe([Doc(nlp.vocab, words=w) for w in workload[:WARMUP_DOCS]], batch_size=batch_size):
-            pass
-        docs = [Doc(nlp.vocab, words=w) for w in workload]
-        entities = 0
-        start = time.perf_counter()
-        for doc in nlp.pipe(docs, batch_size=batch_size):
-            entities += len(doc.ents)
-        seconds = time.perf_counter() - start
-        result[f"batch{batch_size}"] = {"seconds": round(seconds, 3), "words_per_second": round(words / seconds, 1),
-                                        "entities": entities}
-    return result
+    first_pass_docs = min(len(sentences), len(workload))
+    first_pass_words = sum(len(sentence) for sentence in workload[:first_pass_docs])
+    for _ in nlp.pipe([Doc(nlp.vocab, words=w) for w in workload[:WARMUP_DOCS]], batch_size=batch_size):
+        pass
+    docs = [Doc(nlp.vocab, words=w) for w in workload]
+    entities = 0
+    first_pass_seconds = None
+    start = time.perf_counter()
+    for index, doc in enumerate(nlp.pipe(docs, batch_size=batch_size), start=1):
+        entities += len(doc.ents)
+        if index == first_pass_docs:
+            first_pass_seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    return {"load_seconds": round(load_seconds, 3), "words": words, "docs": len(workload), "batch_size": batch_size,
+            "seconds": round(seconds, 3), "words_per_second": round(words / seconds, 1), "entities": entities,
+            "first_pass": {"docs": first_pass_docs, "words": first_pass_words, "seconds": round(first_pass_seconds, 3),
+                           "words_per_second": round(first_pass_words / first_pass_seconds, 1)}}
 
 
 def measure_training(model: str, data_path: Path, target_words: int) -> Dict[str, Any]:
@@ -128,12 +138,14 @@ def measure_training(model: str, data_path: Path, target_words: int) -> Dict[str
 
 
 def run_measurement(kind: str, model: Path, data_path: Path, words: int, threads: Optional[int],
-                    work_dir: Path) -> Dict[str, Any]:
+                    work_dir: Path, batch_size: Optional[int] = None) -> Dict[str, Any]:
     """Run one measurement in a subprocess; add its peak memory (max RSS from wait4)."""
     output = work_dir / f"{kind}.json"
     output.unlink(missing_ok=True)
     command = [sys.executable, str(Path(__file__).resolve()), "--measure", kind, "--model-for-run", str(model),
                "--data-for-run", str(data_path), "--words", str(words), "--result-for-run", str(output)]
+    if batch_size is not None:
+        command += ["--batch-size-for-run", str(batch_size)]
     child = subprocess.Popen(command, env=common.child_environment(threads))
     _, status, usage = os.wait4(child.pid, 0)
     code = os.waitstatus_to_exitcode(status)
@@ -177,8 +189,41 @@ def training_run_summary(model: Path) -> Dict[str, Any]:
             "train_words_per_second_in_run": training["train_words_per_second"], "max_minutes": training["max_minutes"]}
 
 
-COLUMNS = ["model", "words/s batch 1", "words/s batch 1000", "inference peak RSS (MiB)", "training words/s",
-           "training peak RSS (MiB)", "model size (MiB)", "min to best dev F1", "load s"]
+def median(values: List[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def inference_summary(rounds: List[Dict[int, Dict[str, Any]]]) -> Dict[str, Any]:
+    """One model's inference rounds ({batch size: measurement} each) -> the medians, with
+    every round kept."""
+    summary: Dict[str, Any] = {"rounds": len(rounds), "words": rounds[0][BATCH_SIZES[0]]["words"],
+                               "docs": rounds[0][BATCH_SIZES[0]]["docs"],
+                               "load_seconds": median([r[size]["load_seconds"] for r in rounds for size in BATCH_SIZES]),
+                               "peak_rss_mib": max(r[size]["peak_rss_mib"] for r in rounds for size in BATCH_SIZES)}
+    for size in BATCH_SIZES:
+        per_round = [r[size] for r in rounds]
+        summary[f"batch{size}"] = {
+            "words_per_second": median([m["words_per_second"] for m in per_round]),
+            "first_pass_words_per_second": median([m["first_pass"]["words_per_second"] for m in per_round]),
+            "entities": per_round[0]["entities"],
+            "each_round": per_round,
+        }
+    return summary
+
+
+def paired_ratios(ours: Dict[str, Any], theirs: Dict[str, Any], size: int, measure: str) -> List[float]:
+    """ours / theirs round by round (the rounds ran side by side)."""
+    def value(measurement: Dict[str, Any]) -> float:
+        return measurement["first_pass"]["words_per_second"] if measure == "first_pass" else \
+            measurement["words_per_second"]
+    return [value(a) / value(b) for a, b in zip(ours[f"batch{size}"]["each_round"], theirs[f"batch{size}"]["each_round"])]
+
+
+COLUMNS = ["model", "words/s batch 1", "batch 1, first pass", "words/s batch 1000", "batch 1000, first pass",
+           "inference peak RSS (MiB)", "training words/s", "training peak RSS (MiB)", "model size (MiB)",
+           "min to best dev F1", "load s"]
 
 
 def table(data: Dict[str, Any], markdown_path: Path, csv_path: Path) -> str:
@@ -188,7 +233,9 @@ def table(data: Dict[str, Any], markdown_path: Path, csv_path: Path) -> str:
         rows.append({
             "model": name,
             "words/s batch 1": round(result["inference"]["batch1"]["words_per_second"]),
+            "batch 1, first pass": round(result["inference"]["batch1"]["first_pass_words_per_second"]),
             "words/s batch 1000": round(result["inference"]["batch1000"]["words_per_second"]),
+            "batch 1000, first pass": round(result["inference"]["batch1000"]["first_pass_words_per_second"]),
             "inference peak RSS (MiB)": round(result["inference"]["peak_rss_mib"]),
             "training words/s": round(result["training"]["words_per_second"]),
             "training peak RSS (MiB)": round(result["training"]["peak_rss_mib"]),
@@ -198,7 +245,10 @@ def table(data: Dict[str, Any], markdown_path: Path, csv_path: Path) -> str:
         })
     machine = data["machine"]
     header = (f"Measured {data['date']} in one run ({data['command']}); workload {data['workload']['words']:,} "
-              f"inference words, {data['workload']['train_words']:,} training words; threads: "
+              f"inference words (the median of {data['workload']['rounds']} rounds; first pass: the first "
+              f"{next(iter(data['models'].values()))['inference']['batch1']['each_round'][0]['first_pass']['words']:,} "
+              f"of them, each sentence met for the first time), {data['workload']['train_words']:,} training "
+              f"words; threads: "
               f"{data['threads'] or 'library default'}.\n\n" + common.machine_header([data]))
     notes = []
     spacy_models = [name for name in data["models"] if name.startswith("spacy")]
@@ -208,15 +258,21 @@ def table(data: Dict[str, Any], markdown_path: Path, csv_path: Path) -> str:
         for reference in spacy_models:
             ratios = []
             for size in BATCH_SIZES:
-                ours = data["models"][name]["inference"][f"batch{size}"]["words_per_second"]
-                theirs = data["models"][reference]["inference"][f"batch{size}"]["words_per_second"]
-                ratios.append(f"batch {size}: {ours / theirs:.2f}x")
-            notes.append(f"{name} vs {reference}, inference words/s: {', '.join(ratios)}")
+                ours, theirs = data["models"][name]["inference"], data["models"][reference]["inference"]
+                whole = paired_ratios(ours, theirs, size, "whole")
+                first = paired_ratios(ours, theirs, size, "first_pass")
+                ratios.append(f"batch {size}: {median(whole):.2f}x (rounds {_spread(whole)}), first pass "
+                              f"{median(first):.2f}x (rounds {_spread(first)})")
+            notes.append(f"{name} vs {reference}, inference words/s, median of paired rounds: {'; '.join(ratios)}")
     text = common.write_table(rows, COLUMNS, COLUMNS, markdown_path, csv_path, header=header)
     if notes:
         text += "\n" + "\n".join(f"- {note}" for note in notes) + "\n"
         markdown_path.write_text(text, encoding="utf8")
     return text
+
+
+def _spread(values: List[float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
 
 
 def main() -> None:
@@ -227,18 +283,27 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=None, help=f"Inference workload (default {DEFAULT_WORDS:,}).")
     parser.add_argument("--train-words", type=int, default=None,
                         help=f"Training workload (default {DEFAULT_TRAIN_WORDS:,}).")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help=f"Inference rounds, the models taking turns (default {DEFAULT_ROUNDS}; smoke: 1).")
     common.add_common_arguments(parser)
     # Internal: one measurement, run by run_measurement() in a subprocess.
     parser.add_argument("--measure", choices=["inference", "training"], help=argparse.SUPPRESS)
     parser.add_argument("--model-for-run", help=argparse.SUPPRESS)
     parser.add_argument("--data-for-run", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result-for-run", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--batch-size-for-run", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    if args.measure:
-        measure = measure_inference if args.measure == "inference" else measure_training
-        common.write_json(args.result_for_run, measure(args.model_for_run, args.data_for_run, args.words))
+    if args.measure == "inference":
+        common.write_json(args.result_for_run, measure_inference(args.model_for_run, args.data_for_run, args.words,
+                                                                 args.batch_size_for_run))
         return
+    if args.measure == "training":
+        common.write_json(args.result_for_run, measure_training(args.model_for_run, args.data_for_run, args.words))
+        return
+    rounds = args.rounds or (1 if args.smoke else DEFAULT_ROUNDS)
+    if rounds < 1:
+        raise common.BenchmarkError(f"--rounds {rounds}: give at least 1")
 
     common.resolve_threads(args)
     words = args.words or (SMOKE_WORDS if args.smoke else DEFAULT_WORDS)
@@ -253,7 +318,7 @@ def main() -> None:
         if not (model / "config.cfg").exists():
             raise common.BenchmarkError(f"model {name}: {model} is not a trained pipeline directory (no config.cfg)")
     output = results / f"{STUDY}.json"
-    workload = {"words": words, "train_words": train_words}
+    workload = {"words": words, "train_words": train_words, "rounds": rounds}
     if output.exists() and not args.force:
         previous = json.loads(output.read_text())
         if previous.get("workload") == workload and set(previous.get("models", {})) == set(models):
@@ -268,13 +333,22 @@ def main() -> None:
                             "machine": common.machine_info(), "command": common.command_line(),
                             "threads": args.threads, "workload": workload,
                             "data": {split: str(data_paths[split]) for split in ("train", "test")}, "models": {}}
+    inference_rounds: Dict[str, List[Dict[int, Dict[str, Any]]]] = {name: [] for name in models}
+    for round_number in range(1, rounds + 1):
+        for name, model in models.items():
+            measurements = {}
+            for size in BATCH_SIZES:
+                print(f"round {round_number}/{rounds}, {name}: inference ({words:,} words, batch size {size}) ...",
+                      file=sys.stderr)
+                measurements[size] = run_measurement("inference", model, data_paths["test"], words, args.threads,
+                                                     work_dir, batch_size=size)
+            inference_rounds[name].append(measurements)
     for name, model in models.items():
-        print(f"{name}: inference ({words:,} words, batch sizes {BATCH_SIZES}) ...", file=sys.stderr)
-        inference = run_measurement("inference", model, data_paths["test"], words, args.threads, work_dir)
         print(f"{name}: training ({train_words:,} words) ...", file=sys.stderr)
         training = run_measurement("training", model, data_paths["train"], train_words, args.threads, work_dir)
-        data["models"][name] = {"model_dir": str(model), "inference": inference, "training": training,
-                                "model_size_bytes": directory_size(model), "training_run": training_run_summary(model)}
+        data["models"][name] = {"model_dir": str(model), "inference": inference_summary(inference_rounds[name]),
+                                "training": training, "model_size_bytes": directory_size(model),
+                                "training_run": training_run_summary(model)}
     common.write_json(output, data)
     print(table(data, results / f"{STUDY}.md", results / f"{STUDY}.csv"))
     print(f"Results: {output}", file=sys.stderr)

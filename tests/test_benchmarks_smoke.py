@@ -155,12 +155,18 @@ def test_cost_smoke_measures_both_models_in_one_run(cost_run, smoke_results):
     for result in data["models"].values():
         assert result["inference"]["batch1"]["words_per_second"] > 0
         assert result["inference"]["batch1000"]["words_per_second"] > 0
+        for size in (1, 1000):
+            measured = result["inference"][f"batch{size}"]
+            assert measured["first_pass_words_per_second"] > 0
+            assert [m["batch_size"] for m in measured["each_round"]] == [size]  # smoke: one round
+            assert 0 < measured["each_round"][0]["first_pass"]["words"] <= result["inference"]["words"]
         assert result["inference"]["words"] >= 2000
         assert result["training"]["words_per_second"] > 0
         assert result["inference"]["peak_rss_mib"] > 50
         assert result["model_size_bytes"] > 0
         assert "seconds_to_best_dev" in result["training_run"]
     assert "bilstm_crf_vectors vs spacy_ner_efficiency" in (smoke_results / "cost.md").read_text()
+    assert "first pass" in (smoke_results / "cost.md").read_text()
 
 
 def test_plots_smoke_draws_every_plot(accuracy_runs, ablation_run, cost_run, work, smoke_results):
