@@ -8,6 +8,7 @@ import io
 import os
 import pickle
 import re
+import threading
 from functools import lru_cache
 from typing import Callable, Dict, Iterator, List, Sequence, Tuple
 
@@ -364,6 +365,10 @@ class CharFeatureCache:
         self.max_strings = max_strings
         self.row_of_orth: Dict[int, int] = {}
         self.table = numpy.zeros((min(1024, max_strings), width), dtype="float32")
+        # Rows in use: more than len(row_of_orth) when two threads added the same word.
+        self.used = 0
+        # Two threads tagging with one pipeline must not claim the same rows.
+        self._adding = threading.Lock()
 
     def rows(self, orths: List[int]) -> numpy.ndarray:
         """Each orth's row in `table`, -1 where it has none."""
@@ -371,18 +376,21 @@ class CharFeatureCache:
         return numpy.fromiter((row_of_orth.get(orth, -1) for orth in orths), dtype="int64", count=len(orths))
 
     def has_room_for(self, n_strings: int) -> bool:
-        return len(self.row_of_orth) + n_strings <= self.max_strings
+        return self.used + n_strings <= self.max_strings
 
     def add(self, orths: List[int], features: numpy.ndarray) -> None:
-        first = len(self.row_of_orth)
-        needed = first + len(orths)
-        if needed > self.table.shape[0]:
-            grown = numpy.zeros((min(max(needed, 2 * self.table.shape[0]), self.max_strings), self.table.shape[1]),
-                                dtype=self.table.dtype)
-            grown[:first] = self.table[:first]
-            self.table = grown
-        self.table[first:needed] = features
-        self.row_of_orth.update(zip(orths, range(first, needed)))
+        with self._adding:
+            first = self.used
+            needed = first + len(orths)
+            if needed > self.table.shape[0]:
+                # Grown into a new array: a reader holding the old one still finds its rows there.
+                grown = numpy.zeros((max(needed, min(2 * self.table.shape[0], self.max_strings)), self.table.shape[1]),
+                                    dtype=self.table.dtype)
+                grown[:first] = self.table[:first]
+                self.table = grown
+            self.table[first:needed] = features
+            self.used = needed
+            self.row_of_orth.update(zip(orths, range(first, needed)))
 
 
 # 100,000 strings of 64 filters (the default width) take 25.6 MB.

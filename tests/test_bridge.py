@@ -200,3 +200,16 @@ def test_char_feature_cache_is_neither_copied_nor_pickled():
     copied = layer.copy()
     assert not hasattr(copied.shims[0], "char_feature_cache")
     _assert_same_features(copied.predict([nlp("the dog")]), _convolved(layer, [nlp("the dog")]))
+
+
+def test_threads_tagging_with_one_layer_get_the_cnns_features():
+    from concurrent.futures import ThreadPoolExecutor
+
+    nlp = spacy.blank("en")
+    layer = _char_layer()
+    texts = [" ".join(f"w{(i * 7 + j) % 300}" for j in range(12)) for i in range(200)]
+    docs = [nlp(text) for text in texts]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda doc: layer.predict([doc])[0], docs))
+    for doc, features in zip(docs, results):
+        _assert_same_features([features], _convolved(layer, [doc]))
