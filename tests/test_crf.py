@@ -287,3 +287,54 @@ def test_numpy_inference_passes_agree_with_the_torch_ones_on_padded_batches(scal
     for row, length in enumerate(lengths.tolist()):
         assert torch.allclose(numpy_marginals[row, :length], torch_marginals[row, :length], atol=tolerance)
     assert torch.allclose(numpy_spans.exp(), torch_spans.exp(), atol=tolerance)
+
+
+def test_one_sentences_span_scores_from_partial_passes_equal_the_full_passes():
+    """One unpadded row reads its span scores off passes that stop where the spans no longer
+    need them; a batch of two runs the full forward-backward. Same scores, for spans
+    anywhere: at either end, nested in time, far apart, and all from one position."""
+    import numpy
+
+    from spacy_bilstm.nn import lattice_numpy
+
+    tags, crf = make_crf(("PER", "LOC"), seed=8)
+    rng = numpy.random.default_rng(8)
+    start, end, transitions = crf.masked_scores_numpy()
+    for length in (1, 2, 5, 12):
+        emissions = (4 * rng.standard_normal((1, length, len(tags)))).astype("float32")
+        candidates = [(s, e, label) for s in range(length) for e in range(s + 1, length + 1) for label in ("PER", "LOC")]
+        for _ in range(20):
+            chosen = [candidates[i] for i in rng.choice(len(candidates), size=min(3, len(candidates)), replace=False)]
+            sub_paths = [tags.span_tag_ids(span) for span in chosen]
+            span_tags = numpy.full((len(chosen), max(map(len, sub_paths))), -1)
+            for row, ids in enumerate(sub_paths):
+                span_tags[row, : len(ids)] = ids
+            span_starts = numpy.array([s for s, _, _ in chosen])
+            one_row = lattice_numpy.span_log_probs(
+                emissions, numpy.array([length]), start, end, transitions, numpy.zeros(len(chosen), dtype=int),
+                span_starts, span_tags,
+            )
+            two_rows = lattice_numpy.span_log_probs(
+                numpy.concatenate([emissions, emissions]), numpy.array([length, length]), start, end, transitions,
+                numpy.ones(len(chosen), dtype=int), span_starts, span_tags,
+            )
+            assert numpy.allclose(numpy.exp(one_row), numpy.exp(two_rows), atol=1e-6)
+            assert numpy.allclose(one_row[numpy.isfinite(two_rows)], two_rows[numpy.isfinite(two_rows)], atol=1e-4)
+
+
+def test_one_sentences_viterbi_shortcut_finds_the_batch_paths():
+    import numpy
+
+    from spacy_bilstm.nn import lattice_numpy
+
+    for seed in range(10):
+        tags, crf = make_crf(("PER", "LOC", "ORG", "MISC"), seed=seed)
+        start, end, transitions = crf.masked_scores_numpy()
+        rng = numpy.random.default_rng(seed)
+        for length in (1, 2, 9, 40):
+            emissions = (5 * rng.standard_normal((1, length, len(tags)))).astype("float32")
+            alone = lattice_numpy.viterbi(emissions, numpy.array([length]), start, end, transitions)
+            in_batch = lattice_numpy.viterbi(numpy.concatenate([emissions, emissions]), numpy.array([length, length]),
+                                             start, end, transitions)
+            assert alone[0].tolist() == in_batch[1].tolist()
+            assert tags.is_valid_path(alone[0].tolist())

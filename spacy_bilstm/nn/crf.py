@@ -105,8 +105,9 @@ class LinearChainCRF(nn.Module):
             (self.allowed_transitions, self.transition_scores),
         ):
             values = values.detach().numpy()
-            scaled = values / values.dtype.type(temperature)
-            scores.append(numpy.where(allowed.numpy(), scaled, -numpy.inf).astype(values.dtype))
+            if temperature != 1.0:
+                values = values / values.dtype.type(temperature)
+            scores.append(numpy.where(allowed.numpy(), values, values.dtype.type(-numpy.inf)))
         return scores[0], scores[1], scores[2]
 
     def _alphas(
