@@ -213,3 +213,44 @@ def test_threads_tagging_with_one_layer_get_the_cnns_features():
         results = list(pool.map(lambda doc: layer.predict([doc])[0], docs))
     for doc, features in zip(docs, results):
         _assert_same_features([features], _convolved(layer, [doc]))
+
+
+def test_a_child_forked_while_a_thread_adds_to_the_cache_can_still_add():
+    import os
+    import signal
+    import threading
+    import time
+
+    from spacy_bilstm import bridge
+
+    nlp = spacy.blank("en")
+    layer = _char_layer()
+    layer.predict([nlp("warm")])
+    holding = threading.Event()
+
+    def hold_the_lock():
+        with bridge._CACHE_ADDING:
+            holding.set()
+            time.sleep(2)
+
+    thread = threading.Thread(target=hold_the_lock)
+    thread.start()
+    holding.wait()
+    pid = os.fork()
+    if pid == 0:  # the child: a new word needs the lock the parent's thread held at the fork
+        signal.alarm(10)
+        layer.predict([nlp("newword")])
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    thread.join()
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def test_moving_the_layer_starts_a_new_cache():
+    nlp = spacy.blank("en")
+    layer = _char_layer()
+    layer.predict([nlp("the cat")])
+    cache = layer.shims[0].char_feature_cache
+    layer.to_cpu()
+    layer.predict([nlp("the cat")])
+    assert layer.shims[0].char_feature_cache is not cache

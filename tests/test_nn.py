@@ -48,6 +48,9 @@ def test_encoder_without_padding_skips_packing_and_gives_the_packed_result():
     short = encoder(inputs, torch.tensor([6, 2, 6]))
     assert torch.all(short[1, 2:] == 0)
     assert torch.allclose(short[0], expected[0], atol=1e-6)
+    # A lone padded row too: its backward direction must not start in the padding.
+    alone = encoder(inputs[1:2], torch.tensor([2]))
+    assert torch.allclose(alone[0, :2], encoder(inputs[1:2, :2], torch.tensor([2]))[0], atol=1e-6)
 
 
 def test_modules_report_the_device_their_weights_are_on_after_a_move():

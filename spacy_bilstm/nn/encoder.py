@@ -108,7 +108,7 @@ class LSTMEncoder(nn.Module):
         # At evaluation every dropout is the identity; skipping the calls saves their module
         # overhead, a measurable share of tagging one sentence.
         inputs = self.input_dropout(self.locked_input_dropout(self.word_dropout(padded))) if self.training else padded
-        if padded.shape[0] == 1 or bool((lengths == max_length).all()):
+        if bool((lengths == max_length).all()):
             # No padding (always so for one sentence): packing would only cost time.
             hidden, _ = self.lstm(inputs)
         else:
