@@ -6,8 +6,10 @@ is its own:
   inference   nlp.pipe over the CoNLL-2003 test sentences (as Docs with the corpus's tokens,
               so tokenisation is not timed), repeated to about --words words, at batch size 1
               and at batch size 1000, each in a fresh process, after a short warm-up;
-              words/second over the whole workload and over its first pass (every sentence
-              met for the first time: what a cache of words seen before cannot speed up).
+              words/second over the whole workload and over its first pass over the test
+              sentences (to the end of the batch that completes it): text met for the first
+              time, where a cache of words seen before (our char CNN's) fills as words recur,
+              as it would on new text, rather than starting full.
               --rounds rounds, the models taking turns within each round, so that a machine
               whose speed drifts slows every model alike; the tables give the median round
               and the ratios round by round. Peak memory: the processes' largest max RSS
@@ -85,7 +87,9 @@ def measure_inference(model: str, data_path: Path, target_words: int, batch_size
             words += len(sentence)
             if words >= target_words:
                 break
-    first_pass_docs = min(len(sentences), len(workload))
+    # nlp.pipe hands docs back a batch at a time: the first pass ends with the batch that
+    # completes it, and its words are those of every doc tagged by then.
+    first_pass_docs = min(len(workload), -(-len(sentences) // batch_size) * batch_size)
     first_pass_words = sum(len(sentence) for sentence in workload[:first_pass_docs])
     for _ in nlp.pipe([Doc(nlp.vocab, words=w) for w in workload[:WARMUP_DOCS]], batch_size=batch_size):
         pass
@@ -247,7 +251,7 @@ def table(data: Dict[str, Any], markdown_path: Path, csv_path: Path) -> str:
     header = (f"Measured {data['date']} in one run ({data['command']}); workload {data['workload']['words']:,} "
               f"inference words (the median of {data['workload']['rounds']} rounds; first pass: the first "
               f"{next(iter(data['models'].values()))['inference']['batch1']['each_round'][0]['first_pass']['words']:,} "
-              f"of them, each sentence met for the first time), {data['workload']['train_words']:,} training "
+              f"of them at batch size 1, each sentence met for the first time), {data['workload']['train_words']:,} training "
               f"words; threads: "
               f"{data['threads'] or 'library default'}.\n\n" + common.machine_header([data]))
     notes = []
