@@ -153,14 +153,18 @@ class _PyTorchShim(PyTorchShim):
             self._model.load_state_dict(backup)
 
 
-def torch_layer(name: str, module: torch.nn.Module, convert_inputs: Callable, convert_outputs: Callable, dims) -> Model:
+def torch_layer(
+    name: str, module: torch.nn.Module, convert_inputs: Callable, convert_outputs: Callable, dims,
+    forward: Callable = pytorch_forward,
+) -> Model:
     """A thinc layer over a torch module, like thinc's PyTorchWrapper_v2 but with weights
     loaded through `weights_only` and `load_state_dict(strict=True)`, and parameter averages
-    (`use_averages`) applied to the torch weights too."""
+    (`use_averages`) applied to the torch weights too. `forward`: thinc's, or one that calls it
+    where it needs the module (the char CNN's, which answers known words from its cache)."""
     shim = _PyTorchShim(module, serialize_model=_serialize_state, deserialize_model=_deserialize_state)
     return Model(
         name,
-        pytorch_forward,
+        forward,
         attrs={"convert_inputs": convert_inputs, "convert_outputs": convert_outputs},
         shims=[shim],
         dims=dims,
@@ -415,8 +419,7 @@ os.register_at_fork(after_in_child=_new_cache_lock_after_fork)
 def _char_cnn_forward(layer: Model, docs, is_train: bool):
     if is_train or _device(layer).type != "cpu":
         return pytorch_forward(layer, docs, is_train)
-    doc_orths = [doc.to_array(ORTH).astype("uint64") for doc in docs]
-    orths = numpy.concatenate(doc_orths).tolist() if docs else []
+    orths = numpy.concatenate([doc.to_array(ORTH) for doc in docs]).tolist() if docs else []
     cache = _char_feature_cache(layer)
     rows = cache.rows(orths)
     missing = rows < 0
@@ -450,14 +453,8 @@ def _char_feature_cache(layer: Model, renew: bool = False) -> CharFeatureCache:
 
 
 def char_cnn_layer(module: CharCNN, n_char_rows: int, max_chars: int) -> Model:
-    shim = _PyTorchShim(module, serialize_model=_serialize_state, deserialize_model=_deserialize_state)
-    layer = Model(
-        "char_cnn",
-        _char_cnn_forward,
-        attrs={"convert_inputs": _docs_to_chars, "convert_outputs": _char_features_from_torch},
-        shims=[shim],
-        dims={"nO": module.output_width},
-    )
+    layer = torch_layer("char_cnn", module, _docs_to_chars, _char_features_from_torch, {"nO": module.output_width},
+                        forward=_char_cnn_forward)
     layer.attrs["n_char_rows"] = n_char_rows
     layer.attrs["max_chars"] = max_chars
     return layer
