@@ -92,18 +92,14 @@ def forward_backward(
     if max_length == 0:
         empty = numpy.empty_like(emissions)
         return empty, empty.copy(), numpy.zeros(batch_size, dtype=dtype)
-    emissions, start, end, transitions = (numpy.asarray(a, dtype=numpy.float64)
-                                          for a in (emissions, start, end, transitions))
     padded = bool((lengths < max_length).any())
     real = numpy.arange(max_length)[:, None] < lengths[None, :]  # (L, B)
     with numpy.errstate(divide="ignore"):  # log(0) = -inf: a tag no valid path reaches
-        exp_transitions, transitions_shift = _exp_shifted(transitions)
+        (exp_emissions, emission_shift), (exp_start, start_shift), (exp_end, end_shift), \
+            (exp_transitions, transitions_shift) = _exponentiated_factors(emissions, start, end, transitions)
         exp_transitions_t = numpy.ascontiguousarray(exp_transitions.T)
-        exp_start, start_shift = _exp_shifted(start)
-        exp_end, end_shift = _exp_shifted(end)
-        emission_shift = _finite_or_zero(emissions.max(axis=2))  # (B, L)
         # Position-major (L, B, T), so that each step reads and writes contiguous rows.
-        exp_emissions = numpy.exp(emissions - emission_shift[:, :, None]).transpose(1, 0, 2).copy()
+        exp_emissions = exp_emissions.transpose(1, 0, 2).copy()
 
         # Forward: scaled[t] sums to one per row; scales[t] is what was divided out. A row
         # whose sum is 0 (no valid path) is divided by TINY instead: still exact, as the
@@ -199,18 +195,14 @@ def _span_ends_one_row(
     scaling is forward_backward's: each step's vector is divided by its sum, whose logarithm
     is kept."""
     max_length, n_tags = emissions.shape
-    emissions = numpy.asarray(emissions, dtype=numpy.float64)
     forward_until = int(span_starts.max())
     backward_until = int(span_ends.min())
     # log Z is read at a position both passes reach: where they do not meet (every span ends
     # after the last one starts), the forward pass goes on to the first span end.
     forward_until = max(forward_until, backward_until)
     with numpy.errstate(divide="ignore"):  # log(0) = -inf: a tag no valid path reaches
-        exp_transitions, transitions_shift = _exp_shifted(numpy.asarray(transitions, dtype=numpy.float64))
-        exp_start, start_shift = _exp_shifted(numpy.asarray(start, dtype=numpy.float64))
-        exp_end, end_shift = _exp_shifted(numpy.asarray(end, dtype=numpy.float64))
-        emission_shift = _finite_or_zero(emissions.max(axis=1))
-        exp_emissions = numpy.exp(emissions - emission_shift[:, None])
+        (exp_emissions, emission_shift), (exp_start, start_shift), (exp_end, end_shift), \
+            (exp_transitions, transitions_shift) = _exponentiated_factors(emissions, start, end, transitions)
 
         scaled_alphas = numpy.empty((forward_until + 1, n_tags))
         log_scales = [0.0] * (forward_until + 1)  # log of what was divided out, cumulated
@@ -249,6 +241,19 @@ def _span_ends_one_row(
         mass = float(scaled_alphas[meet] @ scaled_betas[meet - backward_until])
         log_z = math.log(max(mass, _TINY)) + log_scales[meet] + beta_log_scales[meet - backward_until]
     return forward_logs[span_starts, first_tags] + backward_logs[span_ends - backward_until, last_tags] - log_z
+
+
+def _exponentiated_factors(emissions: numpy.ndarray, start: numpy.ndarray, end: numpy.ndarray,
+                           transitions: numpy.ndarray):
+    """The lattice's factors in float64, each exponentiated after subtracting its largest
+    finite entry (the emissions: at each position, along their last axis), with what was
+    subtracted: ((exp emissions, emission shifts), (exp start, shift), (exp end, shift),
+    (exp transitions, shift)). Nothing overflows; the shifts are added back as logarithms."""
+    emissions = numpy.asarray(emissions, dtype=numpy.float64)
+    emission_shift = _finite_or_zero(emissions.max(axis=-1))
+    exp_emissions = numpy.exp(emissions - emission_shift[..., None])
+    start, end, transitions = (_exp_shifted(numpy.asarray(a, dtype=numpy.float64)) for a in (start, end, transitions))
+    return (exp_emissions, emission_shift), start, end, transitions
 
 
 def _finite_or_zero(values: numpy.ndarray) -> numpy.ndarray:
