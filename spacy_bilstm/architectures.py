@@ -135,6 +135,8 @@ def build_char_cnn_v1(
 def _build_char_cnn(embed_width, n_filters, window, n_rows, max_chars) -> Model:
     if n_rows < 2:
         raise ValueError(f"char CNN n_rows must be at least 2 (row 0 is padding), got {n_rows}")
+    if max_chars < 1:
+        raise ValueError(f"char CNN max_chars (the characters kept of a long word) must be at least 1, got {max_chars}")
     module = CharCNN(n_rows, embed_width, n_filters, window, dropout=0.0)
     return bridge.char_cnn_layer(module, n_rows, max_chars)
 

@@ -243,6 +243,12 @@ def tagger_loss(layer: Model, emissions: List[Floats2d], gold: List[Ints1d]) -> 
     gold_tensors = [torch.as_tensor(numpy.asarray(g), dtype=torch.long, device=device) for g in gold]
     loss = module.loss(scores, gold_tensors)
     if not torch.isfinite(loss):
+        if torch.isnan(loss) or not all(bool(torch.isfinite(s).all()) for s in scores):
+            raise FloatingPointError(
+                "Training diverged: the model's scores or its loss are no longer finite numbers (NaN or "
+                "infinite). Lower [training.optimizer] learn_rate, keep grad_clip on (e.g. 1.0), and on a GPU "
+                "train in full precision."
+            )
         raise ValueError(
             "The gold annotation has probability zero under the tag scheme (an invalid BILUO sequence "
             "in a training example); check the training data with `spacy-bilstm convert`."
@@ -310,7 +316,8 @@ def span_probabilities(
 def _char_ids(text: str, n_rows: int, max_chars: int) -> Tuple[int, ...]:
     if len(text) > max_chars:
         # Keep both ends: prefixes and suffixes carry most of the signal.
-        text = text[: max_chars - max_chars // 2] + text[-(max_chars // 2) :]
+        n_tail = max_chars // 2
+        text = text[: max_chars - n_tail] + text[len(text) - n_tail :]
     return tuple(ord(c) % (n_rows - 1) + 1 for c in text)
 
 

@@ -1,6 +1,7 @@
 """The `bilstm_ner` component: a TrainablePipe that writes `doc.ents` (and a span group with
 each entity's probability) from a BiLSTM-CRF tagger. spaCy glue only: every tensor operation
 happens in `bridge` and `nn`."""
+import warnings
 from itertools import islice
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -17,7 +18,7 @@ from thinc.types import Floats2d
 
 from . import bridge
 from .segments import segments_of_docs
-from .tags import PREFIXES, BiluoTags
+from .tags import PREFIXES, BiluoTags, UnknownLabelError
 
 DEFAULT_MODEL_CONFIG_STR = """
 [model]
@@ -92,6 +93,10 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         # temperature: divides the model's scores when entity probabilities are computed
         # (fitted on dev data for calibration; decoding is unaffected). Stored with the model.
         self.cfg: Dict = {"labels": [], "spans_key": spans_key, "threshold": threshold, "temperature": 1.0}
+        # spans_key and threshold are settings of the pipeline's config: on loading, the values the
+        # component was built with (config.cfg, plus any override given to spacy.load) win over the
+        # copies saved in cfg, so that a config override is obeyed.
+        self._configured_settings: Dict = {"spans_key": spans_key, "threshold": threshold}
         self._tags = BiluoTags([])
 
     @property
@@ -127,10 +132,18 @@ class BiLSTMEntityRecognizer(TrainablePipe):
             raise ValueError(
                 f"Cannot add the label {label!r} to '{self.name}' after it was initialized: its output layer "
                 f"is sized for {list(self.labels)}. Add every label before nlp.initialize(), or list them in "
-                f"[initialize.components.{self.name}.labels]."
+                f"[initialize.components.{self.name}.labels], and initialize again (which retrains from scratch)."
             )
         self.cfg["labels"].append(label)
         return 1
+
+    def _add_labels_for_initialize(self, labels: Iterable[str]) -> None:
+        # initialize rebuilds the output layer, so here a label may be added to a configured model.
+        for label in labels:
+            if not isinstance(label, str) or not label:
+                raise ValueError(f"Entity labels must be non-empty strings, got {label!r}.")
+            if label not in self.labels:
+                self.cfg["labels"].append(label)
 
     def _configure_tags(self) -> None:
         self._tags = BiluoTags(self.labels)
@@ -145,14 +158,13 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         nlp: Optional[Language] = None,
         labels: Optional[Sequence[str]] = None,
     ) -> None:
-        """Take the labels from `labels`, or else from the entities of the examples, then
-        build the output layer and initialize the model on a sample of the examples."""
+        """Add the labels in `labels`, or else those of the examples' entities, to any labels
+        added before (add_label), then build the output layer and initialize the model on a
+        sample of the examples. Initializing again starts the model afresh."""
         validate_get_examples(get_examples, "BiLSTMEntityRecognizer.initialize")
         if labels is None:
             labels = sorted({ent.label_ for eg in get_examples() for ent in eg.reference.ents})
-        self.cfg["labels"] = []
-        for label in labels:
-            self.add_label(label)
+        self._add_labels_for_initialize(labels)
         if not self.labels:
             raise ValueError(
                 f"'{self.name}' found no entity labels: the training examples have no entities and no labels "
@@ -191,12 +203,22 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         return entities
 
     def set_annotations(self, docs: Iterable[Doc], entities: List[List[Entity]]) -> None:
+        """Every predicted entity goes to doc.spans[spans_key] with its probability. doc.ents keeps
+        the entities a component before this one set (an entity_ruler, say) and adds the
+        predicted entities that reach the threshold and overlap none of them, as spaCy's `ner`
+        respects existing entities."""
         for doc, doc_entities in zip(docs, entities):
             spans = [Span(doc, start, end, label=label) for start, end, label, _ in doc_entities]
             scores = [score for *_, score in doc_entities]
             doc.spans[self.spans_key] = SpanGroup(doc, name=self.spans_key, spans=spans, attrs={"scores": scores})
-            kept = [span for span, score in zip(spans, scores) if score >= self.threshold]
-            doc.set_ents(kept, default="outside")
+            existing = list(doc.ents)
+            taken = {i for ent in existing for i in range(ent.start, ent.end)}
+            kept = [
+                span
+                for span, score in zip(spans, scores)
+                if score >= self.threshold and taken.isdisjoint(range(span.start, span.end))
+            ]
+            doc.set_ents(existing + kept, default="outside")
 
     def update(
         self,
@@ -228,12 +250,25 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         in the model and are applied by the next finish_update."""
         validate_examples(examples, "BiLSTMEntityRecognizer.get_loss")
         examples = list(examples)
-        gold_of_docs = [self._tags.ids_from_biluo(eg.get_aligned_ner()) for eg in examples]
+        gold_of_docs = [self._gold_tag_ids(eg) for eg in examples]
         gold = [
             self._tags.cut_to_segment(gold_of_docs[doc_index], start, end)
             for doc_index, start, end in segments_of_docs(eg.predicted for eg in examples)
         ]
         return bridge.tagger_loss(self._tagger, emissions, gold)
+
+    def _gold_tag_ids(self, example: Example):
+        try:
+            return self._tags.ids_from_biluo(example.get_aligned_ner())
+        except UnknownLabelError as error:
+            text = example.reference.text
+            excerpt = text if len(text) <= 60 else text[:57] + "..."
+            raise UnknownLabelError(
+                f"'{self.name}': the training example {excerpt!r} has an entity label it was not initialized "
+                f"with. {error} The labels are fixed by nlp.initialize(): list every label of the training "
+                f"data in [initialize.components.{self.name}.labels] (or leave that setting out, to take the "
+                f"labels from the training data) and initialize again."
+            ) from None
 
     # Serialization: the output layer's shape depends on the labels, so the labels (cfg) are
     # read and the output layer built before the weights are loaded into it.
@@ -314,6 +349,27 @@ class BiLSTMEntityRecognizer(TrainablePipe):
                 f"non-empty strings. Restore it from a good copy of the pipeline, or retrain."
             )
         self.cfg.update(cfg)
+        self.cfg.update(self._configured_settings)
+
+    def _warn_about_unsaved_settings(self) -> None:
+        for key, configured in self._configured_settings.items():
+            value = self.cfg[key]
+            if value != configured:
+                warnings.warn(
+                    f"'{self.name}': cfg[{key!r}] was changed to {value!r} at runtime, but the pipeline's config "
+                    f"says {configured!r}, and a loaded pipeline follows its config. To keep {value!r}, set it in "
+                    f"[components.{self.name}] of the saved config.cfg, or when loading: spacy.load(path, "
+                    f"config={{'components': {{'{self.name}': {{'{key}': {value!r}}}}}}}).",
+                    stacklevel=3,
+                )
+
+    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
+        self._warn_about_unsaved_settings()
+        return super().to_bytes(exclude=exclude)
+
+    def to_disk(self, path, *, exclude: Iterable[str] = tuple()) -> None:
+        self._warn_about_unsaved_settings()
+        super().to_disk(path, exclude=exclude)
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "BiLSTMEntityRecognizer":
         self._validate_serialization_attrs()

@@ -65,9 +65,8 @@ class BiluoTags:
             except KeyError:
                 label = tag.split("-", 1)[-1]
                 raise UnknownLabelError(
-                    f"The gold tag {tag!r} names the label {label!r}, which this component does not know "
-                    f"(its labels: {', '.join(self.labels) or 'none'}). Add it with add_label() or list it in "
-                    f"[initialize.components.<name>.labels] before initializing."
+                    f"The gold tag {tag!r} (token {i}) names the label {label!r}, which is not among the "
+                    f"labels: {', '.join(self.labels) or 'none'}."
                 ) from None
         return result
 

@@ -28,6 +28,15 @@ def test_long_words_keep_both_ends():
     assert char_ids[0].tolist() == expected
 
 
+@pytest.mark.parametrize("max_chars, kept", [(1, "a"), (2, "am"), (3, "anm")])
+def test_a_word_cut_to_very_few_characters_keeps_both_ends(max_chars, kept):
+    nlp = spacy.blank("en")
+    word = "antidisestablishmentarianism"
+    char_ids, lengths, _ = char_ids_of_docs([nlp(word)], n_rows=1000, max_chars=max_chars)
+    assert lengths[0] == max_chars
+    assert char_ids[0].tolist() == [ord(c) % 999 + 1 for c in kept]
+
+
 def test_no_tokens_gives_empty_arrays():
     nlp = spacy.blank("en")
     char_ids, lengths, token_rows = char_ids_of_docs([nlp("")], n_rows=64, max_chars=20)

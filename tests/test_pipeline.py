@@ -7,7 +7,7 @@ import numpy
 import pytest
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 from spacy.training import Example
 from thinc.api import Config
 
@@ -119,6 +119,36 @@ def test_add_label_before_initialize_and_refused_after():
         ner.add_label("LOC")
 
 
+def test_labels_added_before_initialize_are_kept_beside_those_of_the_examples():
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("bilstm_ner")
+    ner.add_label("MISC")
+    nlp.initialize(lambda: make_examples(nlp))
+    assert ner.labels == ("MISC", "LOC", "ORG", "PER")
+
+
+def test_labels_added_before_initialize_without_examples_are_the_labels():
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("bilstm_ner")
+    ner.add_label("PER")
+    ner.add_label("LOC")
+    nlp.initialize()
+    assert ner.labels == ("PER", "LOC")
+    assert [ent.label_ for ent in nlp("Paris and Berlin.").ents] <= ["PER", "LOC"] * 3
+
+
+def test_initializing_again_keeps_the_labels_and_can_add_new_ones():
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("bilstm_ner")
+    nlp.initialize(lambda: make_examples(nlp))
+    nlp.initialize(lambda: make_examples(nlp))
+    assert ner.labels == ("LOC", "ORG", "PER")
+    nlp.config["initialize"]["components"]["bilstm_ner"] = {"labels": ["MISC"]}
+    optimizer = nlp.initialize(lambda: make_examples(nlp))
+    assert ner.labels == ("LOC", "ORG", "PER", "MISC")
+    nlp.update(make_examples(nlp, [("A MISC thing.", [(2, 6, "MISC")])]), sgd=optimizer)
+
+
 def test_no_entities_anywhere_is_a_clear_error():
     nlp = spacy.blank("en")
     nlp.add_pipe("bilstm_ner")
@@ -130,8 +160,45 @@ def test_update_with_an_unknown_label_names_it():
     nlp = spacy.blank("en")
     nlp.add_pipe("bilstm_ner")
     optimizer = nlp.initialize(lambda: make_examples(nlp, [("Who is Shaka Khan?", [(7, 17, "PER")])]))
-    with pytest.raises(UnknownLabelError, match="'GPE'"):
+    with pytest.raises(UnknownLabelError, match="'GPE'") as raised:
         nlp.update(make_examples(nlp, [("I like Paris.", [(7, 12, "GPE")])]), sgd=optimizer)
+    message = str(raised.value)
+    assert "'bilstm_ner'" in message and "'I like Paris.'" in message
+    assert "[initialize.components.bilstm_ner.labels]" in message and "<name>" not in message
+
+
+def test_entities_set_before_the_component_are_kept_and_predictions_fill_the_gaps(overfitted_nlp):
+    text = "Tim Cook flew from London to Geneva with Angela Merkel."
+    ner = overfitted_nlp.get_pipe("bilstm_ner")
+    predicted = {(ent.text, ent.label_) for ent in overfitted_nlp(text).ents}
+    assert {("Tim Cook", "PER"), ("Geneva", "LOC"), ("Angela Merkel", "PER")} <= predicted
+    doc = overfitted_nlp.make_doc(text)
+    doc.ents = [Span(doc, 0, 1, label="ORG"), Span(doc, 4, 5, label="GPE")]  # "Tim", "London"
+    doc = ner(doc)
+    ents = {(ent.text, ent.label_) for ent in doc.ents}
+    assert {("Tim", "ORG"), ("London", "GPE")} <= ents
+    assert ("Tim Cook", "PER") not in ents and ("London", "LOC") not in ents
+    assert ents - {("Tim", "ORG"), ("London", "GPE")} == predicted - {("Tim Cook", "PER"), ("London", "LOC")}
+    assert {(span.text, span.label_) for span in doc.spans["bilstm_ner"]} == predicted
+
+
+def test_a_threshold_given_when_loading_wins_over_the_saved_one(overfitted_nlp, tmp_path):
+    overfitted_nlp.to_disk(tmp_path)
+    strict = spacy.load(tmp_path, config={"components": {"bilstm_ner": {"threshold": 1.0}}})
+    assert strict.get_pipe("bilstm_ner").threshold == 1.0
+    text = "Tim Cook flew from London to Geneva with Angela Merkel."
+    assert len(strict(text).ents) < len(spacy.load(tmp_path)(text).ents)
+
+
+def test_saving_a_threshold_changed_at_runtime_warns_that_the_config_wins(overfitted_nlp, tmp_path):
+    ner = overfitted_nlp.get_pipe("bilstm_ner")
+    try:
+        ner.cfg["threshold"] = 0.5
+        with pytest.warns(UserWarning, match=r"cfg\['threshold'\] was changed to 0.5"):
+            overfitted_nlp.to_disk(tmp_path)
+    finally:
+        ner.cfg["threshold"] = 0.0
+    assert spacy.load(tmp_path).get_pipe("bilstm_ner").threshold == 0.0
 
 
 def test_unknown_gold_tags_are_not_trained_as_outside():
@@ -301,6 +368,23 @@ def test_char_cnn_can_be_switched_off():
     nlp.initialize(lambda: make_examples(nlp))
     assert "char_cnn" not in [node.name for node in ner.model.walk()]
     assert len(nlp("Apple hired Tim Cook.").spans["bilstm_ner"]) >= 0
+
+
+def test_a_char_cnn_keeping_no_characters_is_a_config_error():
+    nlp = spacy.blank("en")
+    with pytest.raises(ValueError, match="max_chars"):
+        nlp.add_pipe("bilstm_ner", config={"model": {"tok2vec": {"max_chars": 0}}})
+
+
+def test_scores_that_are_no_longer_finite_are_reported_as_divergence_not_bad_data():
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("bilstm_ner")
+    nlp.initialize(lambda: make_examples(nlp))
+    examples = make_examples(nlp, TRAIN_DATA[:2])
+    emissions = [numpy.array(scores, copy=True) for scores in ner.model.predict([eg.predicted for eg in examples])]
+    emissions[1][0, 0] = numpy.nan
+    with pytest.raises(FloatingPointError, match="learn_rate"):
+        ner.get_loss(examples, emissions)
 
 
 def test_unknown_output_layer_is_a_config_error():
