@@ -22,8 +22,10 @@ the final test evaluation) so that a hung run cannot stall a study; such a run i
 as failed, never recorded as a result.
 """
 import argparse
+import contextlib
 import csv
 import datetime
+import fcntl
 import hashlib
 import json
 import math
@@ -37,7 +39,7 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SHARED = REPO.parent / "shared"
@@ -179,8 +181,27 @@ def corpus_source(shared: Path, corpus: str, split: str) -> Path:
 
 
 def _source_stamp(path: Path) -> Dict[str, Any]:
-    stat = path.stat()
-    return {"source": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    """What a cached conversion was made from: the file's content, not its mtime, since the
+    shared folder may be provided afresh (new mtimes, same files) for every session."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return {"source": str(path.resolve()), "size": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+@contextlib.contextmanager
+def _cache_lock(work: Path) -> Iterator[None]:
+    """Holds an exclusive lock on the cache while a study checks or builds it, so that two
+    studies started together do not build the same files at once: the second waits, then
+    finds them done."""
+    work.mkdir(parents=True, exist_ok=True)
+    with (work / ".cache.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def prepare_corpus(shared: Path, work: Path, corpus: str, *, smoke: bool = False) -> Dict[str, Path]:
@@ -189,6 +210,11 @@ def prepare_corpus(shared: Path, work: Path, corpus: str, *, smoke: bool = False
     Smoke mode writes, next to the full conversion, DocBins holding the first
     SMOKE_SENTENCES[split] sentences, one sentence per Doc."""
     check_shared(shared)
+    with _cache_lock(work):
+        return _prepare_corpus(shared, work, corpus, smoke=smoke)
+
+
+def _prepare_corpus(shared: Path, work: Path, corpus: str, *, smoke: bool) -> Dict[str, Path]:
     paths: Dict[str, Path] = {}
     for split in SPLITS:
         source = corpus_source(shared, corpus, split)
@@ -291,6 +317,11 @@ def prepare_vectors(shared: Path, work: Path, *, smoke: bool = False) -> Path:
 
     Smoke mode keeps only the first SMOKE_VECTORS words of the file, which takes seconds."""
     check_shared(shared)
+    with _cache_lock(work):
+        return _prepare_vectors(shared, work, smoke=smoke)
+
+
+def _prepare_vectors(shared: Path, work: Path, *, smoke: bool) -> Path:
     source = shared / GLOVE
     if not source.is_file():
         raise BenchmarkError(f"{source} not found; check --shared (it must hold {GLOVE})")

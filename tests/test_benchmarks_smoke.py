@@ -3,6 +3,7 @@ training steps) on the real corpora, so that the scripts cannot rot between long
 Everything goes to a temporary work folder; benchmarks/results is never touched."""
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import time
@@ -284,3 +285,36 @@ def test_killing_a_study_also_stops_the_training_it_waits_for(tmp_path):
     while child_proc.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not child_proc.exists(), "the training subprocess outlived its study"
+
+
+def test_a_cached_conversion_follows_its_sources_content_not_its_mtime(tmp_path):
+    common = benchmarks_common()
+    source = tmp_path / "train.txt"
+    source.write_text("EU B-ORG\n")
+    stamp = common._source_stamp(source)
+    later = time.time() + 3600
+    os.utime(source, (later, later))
+    assert common._source_stamp(source) == stamp
+    source.write_text("EU B-LOC\n")
+    assert common._source_stamp(source) != stamp
+
+
+def test_studies_started_together_build_the_cache_once(tmp_path):
+    """Two studies started at the same moment once built the same vectors folder at once, and
+    one of them crashed; the second now waits for the first and finds the cache done."""
+    script = (
+        "import sys, importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('c', {str(BENCHMARKS / 'common.py')!r})\n"
+        "c = importlib.util.module_from_spec(spec); spec.loader.exec_module(c)\n"
+        "from pathlib import Path\n"
+        f"print(c.prepare_vectors(Path({str(SHARED)!r}), Path({str(tmp_path)!r}), smoke=True))\n"
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         cwd=REPO)
+        for _ in range(2)
+    ]
+    outputs = [process.communicate() for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    assert sum("Preparing vectors" in stderr for _, stderr in outputs) == 1
+    assert spacy.load(outputs[0][0].strip()).vocab.vectors.shape[0] > 0
