@@ -134,7 +134,7 @@ def test_labels_added_before_initialize_without_examples_are_the_labels():
     ner.add_label("LOC")
     nlp.initialize()
     assert ner.labels == ("PER", "LOC")
-    assert [ent.label_ for ent in nlp("Paris and Berlin.").ents] <= ["PER", "LOC"] * 3
+    assert {ent.label_ for ent in nlp("Paris and Berlin.").ents} <= {"PER", "LOC"}
 
 
 def test_initializing_again_keeps_the_labels_and_can_add_new_ones():
