@@ -123,9 +123,13 @@ class BiLSTMEntityRecognizer(TrainablePipe):
     def _tagger(self) -> Model:
         return self.model.get_ref("tagger")
 
-    def add_label(self, label: str) -> int:
+    @staticmethod
+    def _check_label(label: str) -> None:
         if not isinstance(label, str) or not label:
             raise ValueError(f"Entity labels must be non-empty strings, got {label!r}.")
+
+    def add_label(self, label: str) -> int:
+        self._check_label(label)
         if label in self.labels:
             return 0
         if bridge.is_configured(self._tagger):
@@ -140,8 +144,7 @@ class BiLSTMEntityRecognizer(TrainablePipe):
     def _add_labels_for_initialize(self, labels: Iterable[str]) -> None:
         # initialize rebuilds the output layer, so here a label may be added to a configured model.
         for label in labels:
-            if not isinstance(label, str) or not label:
-                raise ValueError(f"Entity labels must be non-empty strings, got {label!r}.")
+            self._check_label(label)
             if label not in self.labels:
                 self.cfg["labels"].append(label)
 

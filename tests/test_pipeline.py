@@ -149,6 +149,16 @@ def test_initializing_again_keeps_the_labels_and_can_add_new_ones():
     nlp.update(make_examples(nlp, [("A MISC thing.", [(2, 6, "MISC")])]), sgd=optimizer)
 
 
+def test_an_empty_label_is_refused_by_add_label_and_by_initialize():
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("bilstm_ner")
+    with pytest.raises(ValueError, match="non-empty strings"):
+        ner.add_label("")
+    nlp.config["initialize"]["components"]["bilstm_ner"] = {"labels": ["PER", ""]}
+    with pytest.raises(ValueError, match="non-empty strings"):
+        nlp.initialize(lambda: make_examples(nlp))
+
+
 def test_no_entities_anywhere_is_a_clear_error():
     nlp = spacy.blank("en")
     nlp.add_pipe("bilstm_ner")
