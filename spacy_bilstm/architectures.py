@@ -9,7 +9,8 @@ from spacy.util import registry
 from thinc.api import Maxout, Model, chain, concatenate, ragged2list, with_array
 from thinc.types import Floats2d
 
-from . import bridge
+from . import layers
+from .layers import TaggerOutput
 from .nn import CharCNN, SequenceTagger
 from .nn.tagger import OUTPUT_LAYERS
 from .segments import segments_of_docs
@@ -23,7 +24,7 @@ def build_bilstm_crf_v1(
     dropout: float = 0.3,
     bidirectional: bool = True,
     output: str = "crf",
-) -> Model[List[Doc], List[Floats2d]]:
+) -> Model[List[Doc], TaggerOutput]:
     """Token features -> (Bi)LSTM -> per-token emission scores for a CRF (or softmax) output.
 
     hidden_width: LSTM units per direction. output: "crf" (default) or "softmax"; both decode
@@ -43,7 +44,7 @@ def build_bilstm_crf_v2(
     output: str = "crf",
     locked_dropout: float = 0.0,
     word_dropout: float = 0.0,
-) -> Model[List[Doc], List[Floats2d]]:
+) -> Model[List[Doc], TaggerOutput]:
     """BiLSTMCRF.v1 with two more kinds of dropout on the LSTM, both off by default (so that
     with the defaults it is v1):
 
@@ -138,7 +139,7 @@ def _build_char_cnn(embed_width, n_filters, window, n_rows, max_chars) -> Model:
     if max_chars < 1:
         raise ValueError(f"char CNN max_chars (the characters kept of a long word) must be at least 1, got {max_chars}")
     module = CharCNN(n_rows, embed_width, n_filters, window, dropout=0.0)
-    return bridge.char_cnn_layer(module, n_rows, max_chars)
+    return layers.char_cnn_layer(module, n_rows, max_chars)
 
 
 def _build_word_char_embed(
@@ -186,7 +187,7 @@ def _build_bilstm_tagger(
         _tok2vec_width(tok2vec), hidden_width, depth, dropout, bidirectional, output,
         locked_dropout=locked_dropout, word_dropout=word_dropout,
     )
-    tagger = bridge.sequence_tagger_layer(module)
+    tagger = layers.sequence_tagger_layer(module)
     return Model(
         "bilstm_crf",
         _segmented_forward,
@@ -204,19 +205,19 @@ def _segmented_init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None
 
 
 def _segmented_forward(model: Model, docs: List[Doc], is_train: bool):
-    """Docs -> token features (per doc) -> emissions per segment (see segments.py): the
-    LSTM and the CRF read each sentence on its own. Output: one array per segment, in the
-    order of `segments_of_docs(docs)`."""
+    """Docs -> token features (per doc) -> the tagger's output per segment (see segments.py):
+    the LSTM and the CRF read each segment on its own. Output: a layers.TaggerOutput whose
+    emissions are in the order of `segments_of_docs(docs)`."""
     tok2vec, tagger = model.layers
     features, backprop_features = tok2vec(docs, is_train)
     segments = segments_of_docs(docs)
-    emissions, backprop_tagger = tagger([features[d][start:end] for d, start, end in segments], is_train)
+    output, backprop_tagger = tagger([features[d][start:end] for d, start, end in segments], is_train)
 
-    def backprop(d_emissions: List[Floats2d]) -> Any:
-        d_segment_features = backprop_tagger(d_emissions)
+    def backprop(d_output: layers.TaggerGradient) -> Any:
+        d_segment_features = backprop_tagger(d_output)
         d_features = [model.ops.alloc2f(*f.shape) for f in features]
         for (d, start, end), d_segment in zip(segments, d_segment_features):
             d_features[d][start:end] = d_segment
         return backprop_features(d_features)
 
-    return emissions, backprop
+    return output, backprop

@@ -9,3 +9,8 @@ class SpacyBilstmError(ValueError):
 
 class OutputWriteError(SpacyBilstmError, OSError):
     """An output file could not be written (no permission, full disk, vanished directory)."""
+
+
+class ModelLoadError(SpacyBilstmError):
+    """A saved pipeline's component could not be loaded (damaged, tampered with, or saved from
+    another config or label set)."""

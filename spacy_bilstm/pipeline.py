@@ -1,6 +1,6 @@
 """The `bilstm_ner` component: a TrainablePipe that writes `doc.ents` (and a span group with
 each entity's probability) from a BiLSTM-CRF tagger. spaCy glue only: every tensor operation
-happens in `bridge` and `nn`."""
+happens in `layers` and `nn`."""
 import warnings
 from itertools import islice
 from pathlib import Path
@@ -14,9 +14,9 @@ from spacy.tokens import Doc, Span, SpanGroup
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
-from thinc.types import Floats2d
 
-from . import bridge
+from . import layers
+from .errors import ModelLoadError
 from .segments import segments_of_docs
 from .tags import PREFIXES, BiluoTags, UnknownLabelError
 
@@ -132,7 +132,7 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         self._check_label(label)
         if label in self.labels:
             return 0
-        if bridge.is_configured(self._tagger):
+        if layers.is_configured(self._tagger):
             raise ValueError(
                 f"Cannot add the label {label!r} to '{self.name}' after it was initialized: its output layer "
                 f"is sized for {list(self.labels)}. Add every label before nlp.initialize(), or list them in "
@@ -150,9 +150,12 @@ class BiLSTMEntityRecognizer(TrainablePipe):
 
     def _configure_tags(self) -> None:
         self._tags = BiluoTags(self.labels)
-        bridge.configure_tags(
+        layers.configure_tags(
             self._tagger, self._tags.allowed_start, self._tags.allowed_end, self._tags.allowed_transitions
         )
+        # Saved with the weights, so that loading can tell a cfg whose labels were renamed or
+        # reordered: the weights predict tags by position.
+        self._tagger.attrs["labels"] = list(self.labels)
 
     def initialize(
         self,
@@ -179,21 +182,24 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         self.model.initialize(X=doc_sample)
 
     def predict(self, docs: Iterable[Doc]) -> List[List[Entity]]:
+        """Each doc's entities as (start token, end token, label, probability), best path first:
+        the CRF's best valid tag path gives the entities, and each gets the probability of its
+        exact tag sub-path."""
         docs = list(docs)
         if not any(len(doc) for doc in docs):
             return [[] for _ in docs]
-        with bridge.inference_mode():
-            emissions = self.model.predict(docs)
+        with layers.inference_mode():
+            output = self.model.predict(docs)
         segments = segments_of_docs(docs)
-        paths = bridge.viterbi_paths(self._tagger, emissions)
+        paths = layers.best_paths(self._tagger, output)
         flat = [
             (segment_index, span)
             for segment_index, path in enumerate(paths)
             for span in self._tags.spans_from_ids(path)
         ]
-        probabilities = bridge.span_probabilities(
+        probabilities = layers.span_probabilities(
             self._tagger,
-            emissions,
+            output,
             [segment_index for segment_index, _ in flat],
             [span[0] for _, span in flat],
             [self._tags.span_tag_ids(span) for _, span in flat],
@@ -239,18 +245,19 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         if not any(len(eg.predicted) for eg in examples):
             return losses
         set_dropout_rate(self.model, drop)
-        emissions, backprop = self.model.begin_update([eg.predicted for eg in examples])
-        loss, d_emissions = self.get_loss(examples, emissions)
-        backprop(d_emissions)
+        output, backprop = self.model.begin_update([eg.predicted for eg in examples])
+        loss, d_output = self.get_loss(examples, output)
+        backprop(d_output)
         if sgd is not None:
             self.finish_update(sgd)
         losses[self.name] += loss
         return losses
 
-    def get_loss(self, examples: Iterable[Example], emissions: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
-        """CRF negative log-likelihood of the gold tags; tokens whose gold tag is unknown
-        (misaligned or unannotated) are marginalised. The CRF's own score gradients accumulate
-        in the model and are applied by the next finish_update."""
+    def get_loss(self, examples: Iterable[Example], output: "layers.TaggerOutput") -> Tuple[float, "layers.TaggerGradient"]:
+        """The CRF negative log-likelihood of the gold tags, and its gradient with respect to
+        the model's output (the emissions and the CRF's scores). Tokens whose gold tag is
+        unknown (misaligned or unannotated) are marginalised. Nothing in the model changes:
+        the gradient reaches the weights through the model's backprop."""
         validate_examples(examples, "BiLSTMEntityRecognizer.get_loss")
         examples = list(examples)
         gold_of_docs = [self._gold_tag_ids(eg) for eg in examples]
@@ -258,7 +265,7 @@ class BiLSTMEntityRecognizer(TrainablePipe):
             self._tags.cut_to_segment(gold_of_docs[doc_index], start, end)
             for doc_index, start, end in segments_of_docs(eg.predicted for eg in examples)
         ]
-        return bridge.tagger_loss(self._tagger, emissions, gold)
+        return layers.tagger_loss(self._tagger, output, gold)
 
     def _gold_tag_ids(self, example: Example):
         try:
@@ -273,72 +280,9 @@ class BiLSTMEntityRecognizer(TrainablePipe):
                 f"labels from the training data) and initialize again."
             ) from None
 
-    # Serialization: the output layer's shape depends on the labels, so the labels (cfg) are
-    # read and the output layer built before the weights are loaded into it.
-
-    def _configure_for_loading(self) -> None:
-        if self.labels:
-            self._configure_tags()
-
-    def _load_model_bytes(self, data: bytes, source: str) -> None:
-        try:
-            msg = srsly.msgpack_loads(data)
-            nodes = msg["nodes"]
-        except Exception as error:  # msgpack raises several types for a damaged file
-            raise bridge.ModelLoadError(
-                f"Component '{self.name}' could not read its model from {source}: the file is truncated or "
-                f"corrupted ({type(error).__name__}: {error}). Restore the pipeline directory from a good copy, "
-                f"or retrain."
-            ) from None
-        self._check_stored_tag_count(nodes, source)
-        try:
-            self.model.from_bytes(data)
-        except bridge.ModelLoadError as error:
-            raise bridge.ModelLoadError(f"Component '{self.name}' ({source}): {error}") from None
-        except Exception as error:
-            raise bridge.ModelLoadError(
-                f"Component '{self.name}' could not load its model from {source}: {type(error).__name__}: "
-                f"{error}. The file is truncated or corrupted, or it was saved from a different config or "
-                f"label set (labels now: {list(self.labels)}). Retrain or restore the model directory."
-            ) from None
-
-    def _check_stored_tag_count(self, nodes, source: str) -> None:
-        """The saved output layer has one row per BILUO tag of the labels it was trained with;
-        a cfg whose label list does not match says so here rather than as a shape error."""
-        expected = len(self._tags) if self.labels else None
-        stored = [
-            node.get("dims", {}).get("nO")
-            for node in nodes
-            if isinstance(node, dict) and node.get("name") == self._tagger.name
-        ]
-        if expected is None or len(stored) != 1 or not isinstance(stored[0], int) or stored[0] == expected:
-            return
-        n_labels = (stored[0] - 1) // len(PREFIXES)
-        raise bridge.ModelLoadError(
-            f"Component '{self.name}': the weights in {source} were trained for {n_labels} entity label(s) "
-            f"({stored[0]} BILUO tags), but its cfg lists {len(self.labels)}: {list(self.labels)}. The cfg and "
-            f"the weights come from different trainings; restore the cfg saved with these weights, or retrain."
-        )
-
-    def _check_labels_against_meta(self, directory: Path) -> None:
-        """Weights do not record label names: a cfg whose labels were renamed or reordered
-        would load and silently give entities the wrong labels. The pipeline's meta.json,
-        written by the same nlp.to_disk, is the second witness."""
-        meta_path = directory.parent / "meta.json"
-        if not meta_path.is_file():
-            return
-        try:
-            meta_labels = srsly.read_json(meta_path).get("labels", {})
-        except Exception:  # spaCy reports a broken meta.json itself
-            return
-        saved = meta_labels.get(self.name) if isinstance(meta_labels, dict) else None
-        if isinstance(saved, list) and saved != list(self.labels):
-            raise bridge.ModelLoadError(
-                f"Component '{self.name}': its cfg ({directory / 'cfg'}) lists the labels {list(self.labels)}, but "
-                f"the pipeline's {meta_path} lists {saved}. The weights predict tags by position, so entities "
-                f"would get the wrong labels. Restore the cfg saved with this pipeline (or, if you renamed a "
-                f"label on purpose, make both files agree)."
-            )
+    # Serialization: TrainablePipe's, except that the output layer is built for the saved labels
+    # before the weights are loaded into it, the config's spans_key and threshold win over the
+    # saved copies, and a damaged or mismatched file gets an error that names it.
 
     def _update_cfg(self, cfg, source: str) -> None:
         labels = cfg.get("labels") if isinstance(cfg, dict) else None
@@ -347,12 +291,53 @@ class BiLSTMEntityRecognizer(TrainablePipe):
             and all(isinstance(label, str) and label for label in labels)
             and len(set(labels)) == len(labels)
         ):
-            raise bridge.ModelLoadError(
+            raise ModelLoadError(
                 f"Component '{self.name}': {source} must be a JSON object whose \"labels\" is a list of distinct, "
                 f"non-empty strings. Restore it from a good copy of the pipeline, or retrain."
             )
         self.cfg.update(cfg)
         self.cfg.update(self._configured_settings)
+
+    def _load_model(self, data: bytes, source: str) -> None:
+        if self.labels:
+            self._configure_tags()
+            # The output width and labels the weights were trained for are read with them, to
+            # be compared with the cfg's labels below.
+            self._tagger.set_dim("nO", None, force=True)
+            self._tagger.attrs.pop("labels", None)
+        try:
+            self.model.from_bytes(data)
+        except Exception as error:  # msgpack, thinc and torch raise several types for a damaged file
+            self._check_trained_labels(source)
+            if isinstance(error, ModelLoadError):
+                raise ModelLoadError(f"Component '{self.name}' ({source}): {error}") from None
+            raise ModelLoadError(
+                f"Component '{self.name}' could not load its model from {source}: {type(error).__name__}: "
+                f"{error}. The file is truncated or corrupted, or it was saved from a different config. Restore "
+                f"the pipeline directory from a good copy, or retrain."
+            ) from None
+        self._check_trained_labels(source)
+        self._tagger.attrs["labels"] = list(self.labels)
+
+    def _check_trained_labels(self, source: str) -> None:
+        """The weights predict tags by position: a cfg whose labels were renamed, reordered,
+        added or dropped would give entities the wrong labels, or fail with a shape error."""
+        if not self.labels:
+            return
+        trained = self._tagger.attrs.get("labels")
+        if trained is not None and list(trained) != list(self.labels):
+            raise ModelLoadError(
+                f"Component '{self.name}': the weights in {source} were trained for the labels {list(trained)}, "
+                f"but its cfg lists {list(self.labels)}, so entities would get the wrong labels. Restore the cfg "
+                f"saved with these weights, or retrain."
+            )
+        n_tags = self._tagger.get_dim("nO") if self._tagger.has_dim("nO") is True else None
+        if trained is None and n_tags is not None and n_tags != len(self._tags):
+            raise ModelLoadError(
+                f"Component '{self.name}': the weights in {source} were trained for {(n_tags - 1) // len(PREFIXES)} "
+                f"entity label(s) ({n_tags} BILUO tags), but its cfg lists {len(self.labels)}: {list(self.labels)}. "
+                f"Restore the cfg saved with these weights, or retrain."
+            )
 
     def _warn_about_unsaved_settings(self) -> None:
         for key, configured in self._configured_settings.items():
@@ -376,62 +361,40 @@ class BiLSTMEntityRecognizer(TrainablePipe):
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "BiLSTMEntityRecognizer":
         self._validate_serialization_attrs()
-
-        def load_model(data: bytes) -> None:
-            self._configure_for_loading()
-            self._load_model_bytes(data, "bytes")
-
-        def load_cfg(data: bytes) -> None:
-            try:
-                cfg = srsly.json_loads(data)
-            except ValueError as error:
-                raise bridge.ModelLoadError(
-                    f"Component '{self.name}': its cfg is not valid JSON ({error}); the bytes are corrupted."
-                ) from None
-            self._update_cfg(cfg, "the cfg in the bytes")
-
+        source = "the bytes"
         deserializers = {
-            "cfg": load_cfg,
+            "cfg": lambda data: self._update_cfg(_json(data, f"the cfg in {source}", self.name), f"the cfg in {source}"),
             "vocab": lambda data: self.vocab.from_bytes(data, exclude=exclude),
-            "model": load_model,
+            "model": lambda data: self._load_model(data, f"the model in {source}"),
         }
         util.from_bytes(bytes_data, deserializers, exclude)
         return self
 
     def from_disk(self, path, *, exclude: Iterable[str] = tuple()) -> "BiLSTMEntityRecognizer":
         self._validate_serialization_attrs()
-        path = Path(path)
-
-        def load_cfg(cfg_path: Path) -> None:
-            if not cfg_path.exists():
-                raise bridge.ModelLoadError(
-                    f"Component '{self.name}' has no cfg file at {cfg_path}: the pipeline directory is incomplete"
-                    + ("" if path.is_dir() else f" (the component's directory {path} is missing)")
-                    + ". Copy the whole pipeline directory again, or retrain."
-                )
-            try:
-                cfg = srsly.read_json(cfg_path)
-            except ValueError as error:
-                raise bridge.ModelLoadError(
-                    f"Component '{self.name}': {cfg_path} is not valid JSON ({error}); the file is corrupted. "
-                    f"Restore it from a good copy of the pipeline, or retrain."
-                ) from None
-            self._update_cfg(cfg, str(cfg_path))
-            self._check_labels_against_meta(path)
-
-        def load_model(model_path: Path) -> None:
-            if not model_path.exists():
-                raise bridge.ModelLoadError(
-                    f"Component '{self.name}' has no weights at {model_path}: the pipeline directory is "
-                    f"incomplete. Copy the whole directory again or retrain."
-                )
-            self._configure_for_loading()
-            self._load_model_bytes(model_path.read_bytes(), str(model_path))
-
         deserializers = {
             "vocab": lambda p: self.vocab.from_disk(p, exclude=exclude),
-            "cfg": load_cfg,
-            "model": load_model,
+            "cfg": lambda p: self._update_cfg(_json(self._read(p, "cfg file"), str(p), self.name), str(p)),
+            "model": lambda p: self._load_model(self._read(p, "weights"), str(p)),
         }
-        util.from_disk(path, deserializers, exclude)
+        util.from_disk(Path(path), deserializers, exclude)
         return self
+
+    def _read(self, path: Path, what: str) -> bytes:
+        if not path.is_file():
+            raise ModelLoadError(
+                f"Component '{self.name}' has no {what} at {path}: the pipeline directory is incomplete"
+                + ("" if path.parent.is_dir() else f" (the component's directory {path.parent} is missing)")
+                + ". Copy the whole pipeline directory again, or retrain."
+            )
+        return path.read_bytes()
+
+
+def _json(data: bytes, source: str, name: str):
+    try:
+        return srsly.json_loads(data)
+    except ValueError as error:
+        raise ModelLoadError(
+            f"Component '{name}': {source} is not valid JSON ({error}); the file is corrupted. Restore it from a "
+            f"good copy of the pipeline, or retrain."
+        ) from None

@@ -4,6 +4,8 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 
+from .errors import SpacyBilstmError
+
 OUTSIDE = "O"
 PREFIXES = ("B", "I", "L", "U")
 UNKNOWN_TAG_ID = -1
@@ -11,7 +13,7 @@ UNKNOWN_TAG_ID = -1
 Span = Tuple[int, int, str]  # (start token, end token exclusive, label)
 
 
-class UnknownLabelError(ValueError):
+class UnknownLabelError(SpacyBilstmError):
     pass
 
 

@@ -91,7 +91,7 @@ def _tag(nlp, sentences):
     out = []
     for doc in nlp.pipe(sentences):
         group = doc.spans[nlp.get_pipe("bilstm_ner").spans_key]
-        emissions = nlp.get_pipe("bilstm_ner").model.predict([doc])[0]
+        emissions = nlp.get_pipe("bilstm_ner").model.predict([doc]).emissions[0]
         out.append({
             "ents": [[ent.start_char, ent.end_char, ent.label_] for ent in doc.ents],
             "scores": [round(float(score), 6) for score in group.attrs["scores"]],
@@ -107,7 +107,7 @@ nlp = spacy.load(sys.argv[1])
 out = []
 for doc in nlp.pipe(json.loads(sys.argv[2])):
     group = doc.spans[nlp.get_pipe("bilstm_ner").spans_key]
-    emissions = nlp.get_pipe("bilstm_ner").model.predict([doc])[0]
+    emissions = nlp.get_pipe("bilstm_ner").model.predict([doc]).emissions[0]
     out.append({
         "ents": [[ent.start_char, ent.end_char, ent.label_] for ent in doc.ents],
         "scores": [round(float(score), 6) for score in group.attrs["scores"]],

@@ -271,7 +271,7 @@ def _trained_small_pipeline(architecture, n_updates=5, drop=0.1, **settings):
 
 def _emissions(nlp):
     docs = [nlp.make_doc(text) for text, _ in TRAIN_DATA]
-    return numpy.concatenate(nlp.get_pipe("bilstm_ner").model.predict(docs))
+    return numpy.concatenate(nlp.get_pipe("bilstm_ner").model.predict(docs).emissions)
 
 
 def test_bilstm_crf_v2_with_its_defaults_trains_exactly_like_v1():
@@ -391,10 +391,11 @@ def test_scores_that_are_no_longer_finite_are_reported_as_divergence_not_bad_dat
     ner = nlp.add_pipe("bilstm_ner")
     nlp.initialize(lambda: make_examples(nlp))
     examples = make_examples(nlp, TRAIN_DATA[:2])
-    emissions = [numpy.array(scores, copy=True) for scores in ner.model.predict([eg.predicted for eg in examples])]
-    emissions[1][0, 0] = numpy.nan
+    output = ner.model.predict([eg.predicted for eg in examples])
+    output.emissions = [numpy.array(scores, copy=True) for scores in output.emissions]
+    output.emissions[1][0, 0] = numpy.nan
     with pytest.raises(FloatingPointError, match="learn_rate"):
-        ner.get_loss(examples, emissions)
+        ner.get_loss(examples, output)
 
 
 def test_unknown_output_layer_is_a_config_error():

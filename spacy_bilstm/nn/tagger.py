@@ -1,17 +1,17 @@
 """The sequence tagger: LSTM encoder -> linear emissions -> CRF (or softmax) output.
 
-Inputs and outputs are lists of per-document tensors; inside, documents are grouped into
+Inputs and outputs are lists of per-sequence tensors; inside, sequences are grouped into
 length buckets, padded and packed, so that the amount of padding is bounded whatever the mix
-of document lengths.
+of lengths. The module's output is the emissions and the CRF's masked scores: everything the
+loss (`sequence_loss`, here) and inference (`lattice`) need, so that gradients of both reach
+the weights through the module's own backward pass.
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
-import numpy
 import torch
 from torch import Tensor, nn
 
-from . import lattice_numpy
-from .crf import LinearChainCRF
+from .crf import LatticeScores, LinearChainCRF, negative_log_likelihood
 from .encoder import LSTMEncoder, length_buckets, pad_rows
 
 OUTPUT_LAYERS = ("crf", "softmax")
@@ -74,9 +74,10 @@ class SequenceTagger(nn.Module):
     def _buckets(self, rows: List[Tensor]) -> List[List[int]]:
         return length_buckets([row.shape[0] for row in rows], self.max_padded_tokens)
 
-    def forward(self, features: List[Tensor]) -> List[Tensor]:
-        """Per-document token features (n_i, input_width) -> emission scores (n_i, T).
-        For the softmax output the scores are log-probabilities."""
+    def forward(self, features: List[Tensor]) -> Tuple[List[Tensor], LatticeScores]:
+        """Per-sequence token features (n_i, input_width) -> emission scores (n_i, T), and the
+        CRF's (start, end, transitions) scores with forbidden entries at -inf. For the softmax
+        output the emissions are log-probabilities and the CRF scores are fixed (masks only)."""
         self._require_tags()
         emissions: List[Optional[Tensor]] = [None] * len(features)
         for bucket in self._buckets(features):
@@ -88,133 +89,25 @@ class SequenceTagger(nn.Module):
                 scores = torch.log_softmax(scores, dim=-1)
             for row, (index, length) in enumerate(zip(bucket, row_lengths)):
                 emissions[index] = scores[row, :length]
-        return emissions
-
-    def _padded(self, emissions: List[Tensor], bucket: List[int]):
-        lengths = torch.tensor([emissions[i].shape[0] for i in bucket], device=emissions[bucket[0]].device)
-        return pad_rows([emissions[i] for i in bucket]), lengths
-
-    def loss(self, emissions: List[Tensor], gold: List[Tensor]) -> Tensor:
-        """Summed negative log-likelihood of the gold tags (-1 = unknown, marginalised)."""
-        self._require_tags()
-        total = emissions[0].new_zeros(()) if emissions else torch.zeros(())
-        for bucket in self._buckets(emissions):
-            padded, lengths = self._padded(emissions, bucket)
-            gold_padded = nn.utils.rnn.pad_sequence([gold[i] for i in bucket], batch_first=True, padding_value=-1)
-            if self.output == "crf":
-                total = total + self.crf.negative_log_likelihood(padded, lengths, gold_padded).sum()
-            else:
-                known = gold_padded >= 0
-                gold_scores = padded.gather(2, gold_padded.clamp(min=0).unsqueeze(2)).squeeze(2)
-                total = total - torch.where(known, gold_scores, torch.zeros_like(gold_scores)).sum()
-        return total
-
-    def decode(self, emissions: List[Tensor]) -> List[Tensor]:
-        """Best valid tag path per document (for the softmax output: the most probable path
-        among those the tag scheme allows)."""
-        self._require_tags()
-        paths: List[Optional[Tensor]] = [None] * len(emissions)
-        for bucket in self._buckets(emissions):
-            padded, lengths = self._padded(emissions, bucket)
-            best = self.crf.viterbi(padded, lengths)
-            for row, index in enumerate(bucket):
-                paths[index] = best[row, : lengths[row]]
-        return paths
-
-    def span_log_probs(
-        self,
-        emissions: List[Tensor],
-        span_docs: Tensor,
-        span_starts: Tensor,
-        span_tags: Tensor,
-        temperature: float = 1.0,
-    ) -> Tensor:
-        """log-probability of each span's exact tag sub-path (see LinearChainCRF.span_log_probs).
-        For the softmax output this is the same quantity under the distribution that the
-        per-token softmax scores induce on valid paths: an approximation, not a CRF marginal."""
-        self._require_tags()
-        result = span_starts.new_zeros(span_starts.shape[0], dtype=emissions[0].dtype if emissions else torch.float)
-        if span_docs.shape[0] == 0:
-            return result
-        buckets = self._buckets(emissions)
-        if len(buckets) == 1 and buckets[0] == list(range(len(emissions))):
-            # One bucket in the documents' own order (always so for one sentence): no row mapping.
-            padded, lengths = self._padded(emissions, buckets[0])
-            return self.crf.span_log_probs(padded, lengths, span_docs, span_starts, span_tags, temperature)
-        for bucket in buckets:
-            padded, lengths = self._padded(emissions, bucket)
-            row_of_doc = torch.full((len(emissions),), -1, dtype=torch.long, device=span_docs.device)
-            row_of_doc[torch.tensor(bucket, device=span_docs.device)] = torch.arange(len(bucket), device=span_docs.device)
-            selected = (row_of_doc[span_docs] >= 0).nonzero().squeeze(1)
-            if selected.numel() == 0:
-                continue
-            width = int((span_tags[selected] >= 0).sum(1).max())
-            result[selected] = self.crf.span_log_probs(
-                padded,
-                lengths,
-                row_of_doc[span_docs[selected]],
-                span_starts[selected],
-                span_tags[selected, :width],
-                temperature,
-            )
-        return result
-
-    # --- CPU inference on numpy arrays -------------------------------------------------------
-    # The same quantities as decode and span_log_probs, for emissions that are numpy arrays
-    # (CPU inference): no torch operation on the way. Each costs several microseconds, and
-    # tagging one sentence at a time is made of a few hundred small steps.
-
-    def decode_numpy(self, emissions: Sequence[numpy.ndarray]) -> List[numpy.ndarray]:
-        self._require_tags()
-        scores = self.crf.masked_scores_numpy()
-        paths: List[Optional[numpy.ndarray]] = [None] * len(emissions)
-        for bucket in self._buckets(emissions):
-            padded, lengths = _pad_numpy(emissions, bucket)
-            best = lattice_numpy.viterbi(padded, lengths, *scores)
-            for row, index in enumerate(bucket):
-                paths[index] = best[row, : lengths[row]]
-        return paths
-
-    def span_log_probs_numpy(
-        self,
-        emissions: Sequence[numpy.ndarray],
-        span_docs: numpy.ndarray,
-        span_starts: numpy.ndarray,
-        span_tags: numpy.ndarray,
-        temperature: float = 1.0,
-    ) -> numpy.ndarray:
-        self._require_tags()
-        result = numpy.zeros(span_docs.shape[0], dtype=emissions[0].dtype if len(emissions) else numpy.float32)
-        if span_docs.shape[0] == 0:
-            return result
-        scores = self.crf.masked_scores_numpy(temperature)
-        buckets = self._buckets(emissions)
-        for bucket in buckets:
-            padded, lengths = _pad_numpy(emissions, bucket)
-            padded = padded / padded.dtype.type(temperature)
-            if len(buckets) == 1 and bucket == list(range(len(emissions))):
-                # One bucket in the documents' own order (always so for one sentence).
-                return lattice_numpy.span_log_probs(padded, lengths, *scores, span_docs, span_starts, span_tags)
-            row_of_doc = numpy.full(len(emissions), -1, dtype=numpy.int64)
-            row_of_doc[bucket] = numpy.arange(len(bucket))
-            selected = numpy.flatnonzero(row_of_doc[span_docs] >= 0)
-            if selected.shape[0] == 0:
-                continue
-            width = int((span_tags[selected] >= 0).sum(axis=1).max())
-            result[selected] = lattice_numpy.span_log_probs(
-                padded, lengths, *scores, row_of_doc[span_docs[selected]], span_starts[selected],
-                span_tags[selected, :width],
-            )
-        return result
+        return emissions, self.crf.masked_scores()
 
 
-def _pad_numpy(rows: Sequence[numpy.ndarray], bucket: List[int]) -> Tuple[numpy.ndarray, numpy.ndarray]:
-    """The bucket's (n_i, T) rows as (B, max n_i, T), zero-padded, and their lengths (B,)."""
-    lengths = numpy.fromiter((rows[i].shape[0] for i in bucket), dtype=numpy.int64, count=len(bucket))
-    if len(bucket) == 1:
-        return rows[bucket[0]][None], lengths
-    first = rows[bucket[0]]
-    padded = numpy.zeros((len(bucket), int(lengths.max()), first.shape[1]), dtype=first.dtype)
-    for row, index in enumerate(bucket):
-        padded[row, : lengths[row]] = rows[index]
-    return padded, lengths
+def sequence_loss(
+    emissions: List[Tensor], gold: List[Tensor], scores: LatticeScores, output: str, dense_lattice: bool,
+    max_padded_tokens: int,
+) -> Tensor:
+    """Summed negative log-likelihood of the gold tags (-1 = unknown, marginalised) under the
+    CRF with the given masked scores, or under the per-token softmax (`output = "softmax"`,
+    whose emissions are log-probabilities)."""
+    total = emissions[0].new_zeros(()) if emissions else torch.zeros(())
+    for bucket in length_buckets([e.shape[0] for e in emissions], max_padded_tokens):
+        padded = pad_rows([emissions[i] for i in bucket])
+        lengths = torch.tensor([emissions[i].shape[0] for i in bucket], device=padded.device)
+        gold_padded = nn.utils.rnn.pad_sequence([gold[i] for i in bucket], batch_first=True, padding_value=-1)
+        if output == "crf":
+            total = total + negative_log_likelihood(padded, lengths, scores, gold_padded, dense_lattice).sum()
+        else:
+            known = gold_padded >= 0
+            gold_scores = padded.gather(2, gold_padded.clamp(min=0).unsqueeze(2)).squeeze(2)
+            total = total - torch.where(known, gold_scores, torch.zeros_like(gold_scores)).sum()
+    return total

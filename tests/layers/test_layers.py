@@ -1,9 +1,10 @@
-"""thinc <-> torch helpers: character ids of docs."""
+"""The thinc layers over the torch modules: character ids, averaged weights, dropout at
+prediction, and the character CNN's inference cache."""
 import numpy
 import pytest
 import spacy
 
-from spacy_bilstm.bridge import char_ids_of_docs
+from spacy_bilstm.layers.char_ids import char_ids_of_docs
 
 
 def test_char_ids_cover_each_distinct_word_once_and_map_every_token():
@@ -47,7 +48,7 @@ def test_parameter_averages_reach_the_torch_weights_and_are_undone_after():
     import torch
     from thinc.api import Adam
 
-    from spacy_bilstm.bridge import torch_layer, torch_module
+    from spacy_bilstm.layers.torch_layer import torch_layer, torch_module
 
     layer = torch_layer("linear", torch.nn.Linear(3, 2), None, None, dims={})
     module = torch_module(layer)
@@ -71,7 +72,7 @@ def test_prediction_runs_without_dropout_and_training_with_it():
     import torch
     from thinc.api import ArgsKwargs
 
-    from spacy_bilstm.bridge import torch_layer, torch_module
+    from spacy_bilstm.layers.torch_layer import torch_layer, torch_module
 
     layer = torch_layer("dropout", torch.nn.Dropout(0.5), None, None, dims={})
     shim = layer.shims[0]
@@ -86,7 +87,7 @@ def test_prediction_runs_without_dropout_and_training_with_it():
 
 
 def _char_layer():
-    from spacy_bilstm.bridge import char_cnn_layer
+    from spacy_bilstm.layers.char_cnn import char_cnn_layer
     from spacy_bilstm.nn import CharCNN
 
     layer = char_cnn_layer(CharCNN(n_char_rows=64, embed_width=8, n_filters=6, window=3, dropout=0.0), 64, 20)
@@ -109,7 +110,7 @@ def _assert_same_features(actual, expected):
 
 
 def test_char_features_at_inference_are_the_cnns_and_each_word_is_convolved_once():
-    from spacy_bilstm.bridge import torch_module
+    from spacy_bilstm.layers.torch_layer import torch_module
 
     nlp = spacy.blank("en")
     layer = _char_layer()
@@ -137,14 +138,14 @@ def _optimizer_step(layer, docs):
 def _in_place_edit(layer, docs):
     import torch
 
-    from spacy_bilstm.bridge import torch_module
+    from spacy_bilstm.layers.torch_layer import torch_module
 
     with torch.no_grad():
         torch_module(layer).embed.weight.mul_(-1.0)
 
 
 def _load_state_dict(layer, docs):
-    from spacy_bilstm.bridge import torch_module
+    from spacy_bilstm.layers.torch_layer import torch_module
 
     torch_module(layer).load_state_dict(torch_module(_char_layer()).state_dict())
 
@@ -187,9 +188,9 @@ def test_char_feature_cache_never_outlives_the_weights_it_was_filled_with(change
 
 
 def test_char_feature_cache_full_or_too_small_for_a_batch_still_gives_the_cnns_features(monkeypatch):
-    from spacy_bilstm import bridge
+    from spacy_bilstm.layers import char_cache, char_cnn
 
-    monkeypatch.setattr(bridge, "CHAR_CACHE_MAX_STRINGS", 4)
+    monkeypatch.setattr(char_cnn, "CHAR_CACHE_MAX_STRINGS", 4)
     nlp = spacy.blank("en")
     layer = _char_layer()
     for text in ["the cat saw", "the dog", "a bird and a fox", "one two three four five six"]:
@@ -230,7 +231,7 @@ def test_a_child_forked_while_a_thread_adds_to_the_cache_can_still_add():
     import threading
     import time
 
-    from spacy_bilstm import bridge
+    from spacy_bilstm.layers import char_cache, char_cnn
 
     nlp = spacy.blank("en")
     layer = _char_layer()
@@ -238,7 +239,7 @@ def test_a_child_forked_while_a_thread_adds_to_the_cache_can_still_add():
     holding = threading.Event()
 
     def hold_the_lock():
-        with bridge._CACHE_ADDING:
+        with char_cache._CACHE_ADDING:
             holding.set()
             time.sleep(2)
 

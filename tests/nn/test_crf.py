@@ -1,11 +1,13 @@
-"""The CRF against brute-force enumeration of every tag path on tiny inputs."""
+"""The CRF against brute-force enumeration of every tag path on tiny inputs: the torch passes
+that training differentiates, and the inference passes (nn.lattice) that tagging runs."""
 import itertools
 import math
 
+import numpy
 import pytest
 import torch
 
-from spacy_bilstm.nn import LinearChainCRF
+from spacy_bilstm.nn import LinearChainCRF, lattice
 from spacy_bilstm.tags import BiluoTags
 
 
@@ -52,16 +54,25 @@ def brute_log_z(crf, tags, emissions_row, length, consistent=lambda path: True):
 LENGTHS = [[1], [3], [4, 2, 1], [2, 4, 3]]
 
 
-@pytest.fixture(params=["training", "inference"])
-def scoring_mode(request):
-    """Forward-backward has two implementations: torch log-space sums that gradients can pass
-    through, and (without gradients, on CPU) numpy products of exponentials. Both must match
-    brute force."""
-    if request.param == "inference":
-        with torch.inference_mode():
-            yield request.param
-    else:
-        yield request.param
+def viterbi(crf, emissions, lengths):
+    return torch.from_numpy(lattice.viterbi(emissions.detach().numpy(), lengths.numpy(), *crf.masked_scores_numpy()))
+
+
+def marginals(crf, emissions, lengths):
+    """p(tag at position) (B, L, T) from the inference passes; zero at padding."""
+    alphas, betas, log_z = lattice.forward_backward(emissions.numpy(), lengths.numpy(), *crf.masked_scores_numpy())
+    probs = torch.from_numpy(numpy.exp(alphas + betas - log_z[:, None, None]))
+    real = torch.arange(emissions.shape[1]).unsqueeze(0) < lengths.unsqueeze(1)
+    return torch.where(real.unsqueeze(2), probs, torch.zeros_like(probs))
+
+
+def span_log_probs(crf, emissions, lengths, span_rows, span_starts, span_tags, temperature=1.0):
+    """The inference passes' span log-probabilities, through the list-of-sequences entry point."""
+    rows = [emissions[row, :length].detach().numpy() for row, length in enumerate(lengths.tolist())]
+    return torch.from_numpy(lattice.span_log_probs(
+        rows, crf.masked_scores_numpy(), span_rows.numpy(), span_starts.numpy(), span_tags.numpy(), temperature,
+        max_padded_tokens=65536,
+    ))
 
 
 @pytest.mark.parametrize("lengths", LENGTHS)
@@ -83,8 +94,8 @@ def test_padding_never_changes_a_result():
     emissions, lengths = random_batch([3], len(tags))
     padded = torch.cat([emissions, torch.randn(1, 4, len(tags), dtype=torch.float64) * 50], dim=1)
     assert torch.allclose(crf.log_partition(emissions, lengths), crf.log_partition(padded, lengths))
-    assert torch.equal(crf.viterbi(emissions, lengths)[:, :3], crf.viterbi(padded, lengths)[:, :3])
-    assert torch.allclose(crf.marginals(emissions, lengths), crf.marginals(padded, lengths)[:, :3])
+    assert torch.equal(viterbi(crf, emissions, lengths)[:, :3], viterbi(crf, padded, lengths)[:, :3])
+    assert torch.allclose(marginals(crf, emissions, lengths), marginals(crf, padded, lengths)[:, :3])
 
 
 @pytest.mark.parametrize("lengths", LENGTHS)
@@ -126,11 +137,11 @@ def test_unknown_gold_tags_are_marginalised_not_read_as_outside():
 
 
 @pytest.mark.parametrize("lengths", LENGTHS)
-def test_marginals_equal_brute_force(lengths, scoring_mode):
+def test_marginals_equal_brute_force(lengths):
     tags, crf = make_crf(("PER",), seed=3)
     crf = crf.double()
     emissions, lengths_t = random_batch(lengths, len(tags), seed=3)
-    marginals = crf.marginals(emissions, lengths_t)
+    probs = marginals(crf, emissions, lengths_t)
     for row, length in enumerate(lengths):
         log_z = brute_log_z(crf, tags, emissions[row], length)
         expected = torch.zeros(length, len(tags), dtype=torch.float64)
@@ -138,18 +149,16 @@ def test_marginals_equal_brute_force(lengths, scoring_mode):
             weight = math.exp(brute_score(crf, emissions[row], path) - log_z)
             for t, tag in enumerate(path):
                 expected[t, tag] += weight
-        assert torch.allclose(marginals[row, :length], expected, atol=1e-9)
-        assert torch.all(marginals[row, length:] == 0)
+        assert torch.allclose(probs[row, :length], expected, atol=1e-9)
+        assert torch.all(probs[row, length:] == 0)
 
 
 @pytest.mark.parametrize("lengths", LENGTHS)
-@pytest.mark.parametrize("implementation", ["viterbi", "_viterbi_torch"])
-def test_viterbi_equals_brute_force_argmax(lengths, implementation):
-    """viterbi runs in numpy on CPU; the torch loop (for GPUs) must agree too."""
+def test_viterbi_equals_brute_force_argmax(lengths):
     tags, crf = make_crf(("PER",), seed=4)
     crf = crf.double()
     emissions, lengths_t = random_batch(lengths, len(tags), seed=4)
-    paths = getattr(crf, implementation)(emissions, lengths_t)
+    paths = viterbi(crf, emissions, lengths_t)
     for row, length in enumerate(lengths):
         best = max(allowed_paths(tags, length), key=lambda p: brute_score(crf, emissions[row], p))
         assert paths[row, :length].tolist() == list(best)
@@ -157,7 +166,7 @@ def test_viterbi_equals_brute_force_argmax(lengths, implementation):
 
 
 @pytest.mark.parametrize("lengths", [[3], [4, 2, 1], [2, 4, 3]])
-def test_span_log_probs_equal_brute_force_sums_over_paths(lengths, scoring_mode):
+def test_span_log_probs_equal_brute_force_sums_over_paths(lengths):
     tags, crf = make_crf(("PER",), seed=5)
     crf = crf.double()
     emissions, lengths_t = random_batch(lengths, len(tags), seed=5)
@@ -165,8 +174,8 @@ def test_span_log_probs_equal_brute_force_sums_over_paths(lengths, scoring_mode)
     sub_paths = [tags.span_tag_ids((start, end, "PER")) for _, start, end in spans]
     width = max(len(p) for p in sub_paths)
     span_tags = torch.tensor([p + [-1] * (width - len(p)) for p in sub_paths])
-    log_probs = crf.span_log_probs(
-        emissions, lengths_t, torch.tensor([s[0] for s in spans]), torch.tensor([s[1] for s in spans]), span_tags
+    log_probs = span_log_probs(
+        crf, emissions, lengths_t, torch.tensor([s[0] for s in spans]), torch.tensor([s[1] for s in spans]), span_tags
     )
     for (row, start, end), sub_path, log_prob in zip(spans, sub_paths, log_probs):
         log_z = brute_log_z(crf, tags, emissions[row], lengths[row])
@@ -182,7 +191,7 @@ def test_scores_of_every_label_for_one_span_sum_to_at_most_one():
     tags, crf = make_crf(("PER", "LOC", "ORG"), seed=6)
     emissions, lengths = random_batch([5], len(tags), seed=6)
     span_tags = torch.tensor([tags.span_tag_ids((1, 3, label)) for label in tags.labels])
-    probs = crf.span_log_probs(emissions.float(), lengths, torch.zeros(3, dtype=torch.long), torch.ones(3, dtype=torch.long), span_tags).exp()
+    probs = span_log_probs(crf, emissions.float(), lengths, torch.zeros(3, dtype=torch.long), torch.ones(3, dtype=torch.long), span_tags).exp()
     assert torch.all((probs >= 0) & (probs <= 1))
     assert probs.sum().item() <= 1 + 1e-6
 
@@ -193,7 +202,7 @@ def test_viterbi_under_random_weights_is_always_valid_biluo():
         _, crf = make_crf(("PER", "LOC", "ORG", "MISC"), seed=seed)
         emissions, lengths = random_batch([1, 7, 15, 30], len(tags), seed=seed)
         emissions = emissions.float() * 5
-        paths = crf.viterbi(emissions, lengths)
+        paths = viterbi(crf, emissions, lengths)
         for row, length in enumerate(lengths.tolist()):
             assert tags.is_valid_path(paths[row, :length].tolist())
 
@@ -203,7 +212,7 @@ def test_zero_length_rows_have_empty_paths_and_no_loss():
     emissions, _ = random_batch([3, 3], len(tags))
     lengths = torch.tensor([0, 3])
     assert crf.log_partition(emissions.float(), lengths)[0].item() == 0
-    assert torch.all(crf.viterbi(emissions.float(), lengths)[0] == -1)
+    assert torch.all(viterbi(crf, emissions.float(), lengths)[0] == -1)
     gold = torch.full((2, 3), -1, dtype=torch.long)
     assert crf.negative_log_likelihood(emissions.float(), lengths, gold)[0].item() == 0
 
@@ -224,17 +233,17 @@ def test_fixed_crf_for_softmax_output_has_no_parameters_but_still_masks():
     assert list(crf.parameters()) == []
     emissions = torch.zeros(1, 3, len(tags))
     emissions[0, :, tags.ids["I-PER"]] = 10.0  # a softmax that only likes I-PER: invalid on its own
-    path = crf.viterbi(emissions, torch.tensor([3]))[0].tolist()
+    path = viterbi(crf, emissions, torch.tensor([3]))[0].tolist()
     assert tags.is_valid_path(path)
 
 
-def test_span_probabilities_at_a_temperature_equal_brute_force_on_scaled_scores(scoring_mode):
+def test_span_probabilities_at_a_temperature_equal_brute_force_on_scaled_scores():
     tags, crf = make_crf(("PER",), seed=8)
     crf = crf.double()
     emissions, lengths = random_batch([4], len(tags), seed=8)
     temperature = 2.5
     span_tags = torch.tensor([tags.span_tag_ids((1, 3, "PER"))])
-    log_prob = crf.span_log_probs(emissions, lengths, torch.tensor([0]), torch.tensor([1]), span_tags, temperature)
+    log_prob = span_log_probs(crf, emissions, lengths, torch.tensor([0]), torch.tensor([1]), span_tags, temperature)[0]
 
     def scaled(path):
         return brute_score(crf, emissions[0], path) / temperature
@@ -247,56 +256,25 @@ def test_span_probabilities_at_a_temperature_equal_brute_force_on_scaled_scores(
 
 
 @pytest.mark.parametrize("scale", [1.0, 30.0])
-def test_numpy_inference_passes_agree_with_the_torch_ones_on_padded_batches(scale):
-    """Tagging on CPU runs Viterbi, forward-backward and span probabilities in numpy (scaled
-    products of exponentials); they must give what the torch log-space passes give, padding
-    and sharply peaked float32 scores included."""
+def test_inference_log_partition_agrees_with_trainings_on_padded_batches(scale):
+    """Tagging reads the lattice in numpy (scaled products of exponentials); training's torch
+    log-space pass must give the same log Z, padding and sharply peaked float32 scores included."""
     tags, crf = make_crf(("PER", "LOC", "ORG", "MISC"), seed=9)
     emissions, lengths = random_batch([1, 9, 23, 5, 23], len(tags), seed=9)
     emissions = emissions.float() * scale
-    span_rows = torch.tensor([0, 1, 2, 2, 4])
-    span_starts = torch.tensor([0, 2, 0, 20, 3])
-    span_tags = torch.tensor([
-        tags.span_tag_ids((0, 1, "PER")) + [-1, -1],
-        tags.span_tag_ids((2, 5, "LOC")),
-        tags.span_tag_ids((0, 2, "ORG")) + [-1],
-        tags.span_tag_ids((20, 23, "MISC")),
-        tags.span_tag_ids((3, 5, "PER")) + [-1],
-    ])
+    _, _, numpy_log_z = lattice.forward_backward(emissions.numpy(), lengths.numpy(), *crf.masked_scores_numpy())
     with torch.no_grad():
-        numpy_paths = crf.viterbi(emissions, lengths)
-        numpy_alphas, numpy_betas, numpy_log_z = crf._forward_backward(emissions, lengths)
-        numpy_spans = crf.span_log_probs(emissions, lengths, span_rows, span_starts, span_tags, 1.7)
-    # With gradients enabled the torch passes run; the results are compared without them.
-    emissions.requires_grad_()
-    torch_alphas, torch_betas, torch_log_z = (t.detach() for t in crf._forward_backward(emissions, lengths))
-    torch_spans = crf.span_log_probs(emissions, lengths, span_rows, span_starts, span_tags, 1.7).detach()
-    assert torch.equal(numpy_paths, crf._viterbi_torch(emissions.detach(), lengths))
-    assert torch.allclose(numpy_log_z, torch_log_z, rtol=1e-5, atol=1e-3)
-    for numpy_scores, torch_scores in ((numpy_alphas, torch_alphas), (numpy_betas, torch_betas)):
-        for row, length in enumerate(lengths.tolist()):
-            # A tag scoring far below the best at its position may count as unreachable (-inf)
-            # in the scaled products, as exp underflows; only its exact tiny score differs.
-            scores = torch_scores[row, :length]
-            near_best = scores > scores.amax(dim=1, keepdim=True) - 60
-            assert torch.allclose(numpy_scores[row, :length][near_best], scores[near_best], rtol=1e-5, atol=1e-3)
-    # Probabilities come from float32 log-scores of magnitude |log Z|: both passes round them.
-    tolerance = 4 * torch.finfo(torch.float32).eps * max(1.0, torch_log_z.abs().max().item())
-    numpy_marginals = (numpy_alphas + numpy_betas - numpy_log_z.view(-1, 1, 1)).exp()
-    torch_marginals = (torch_alphas + torch_betas - torch_log_z.view(-1, 1, 1)).exp()
+        torch_log_z = crf.log_partition(emissions, lengths)
+    assert numpy.allclose(numpy_log_z, torch_log_z.numpy(), rtol=1e-5, atol=1e-3)
+    probs = marginals(crf, emissions, lengths)
     for row, length in enumerate(lengths.tolist()):
-        assert torch.allclose(numpy_marginals[row, :length], torch_marginals[row, :length], atol=tolerance)
-    assert torch.allclose(numpy_spans.exp(), torch_spans.exp(), atol=tolerance)
+        assert torch.allclose(probs[row, :length].sum(1), torch.ones(length, dtype=probs.dtype), atol=1e-4)
 
 
 def test_one_sentences_span_scores_from_partial_passes_equal_the_full_passes():
     """One unpadded row reads its span scores off passes that stop where the spans no longer
     need them; a batch of two runs the full forward-backward. Same scores, for spans
     anywhere: at either end, nested in time, far apart, and all from one position."""
-    import numpy
-
-    from spacy_bilstm.nn import lattice_numpy
-
     tags, crf = make_crf(("PER", "LOC"), seed=8)
     rng = numpy.random.default_rng(8)
     start, end, transitions = crf.masked_scores_numpy()
@@ -310,11 +288,11 @@ def test_one_sentences_span_scores_from_partial_passes_equal_the_full_passes():
             for row, ids in enumerate(sub_paths):
                 span_tags[row, : len(ids)] = ids
             span_starts = numpy.array([s for s, _, _ in chosen])
-            one_row = lattice_numpy.span_log_probs(
+            one_row = lattice.padded_span_log_probs(
                 emissions, numpy.array([length]), start, end, transitions, numpy.zeros(len(chosen), dtype=int),
                 span_starts, span_tags,
             )
-            two_rows = lattice_numpy.span_log_probs(
+            two_rows = lattice.padded_span_log_probs(
                 numpy.concatenate([emissions, emissions]), numpy.array([length, length]), start, end, transitions,
                 numpy.ones(len(chosen), dtype=int), span_starts, span_tags,
             )
@@ -323,18 +301,14 @@ def test_one_sentences_span_scores_from_partial_passes_equal_the_full_passes():
 
 
 def test_one_sentences_viterbi_shortcut_finds_the_batch_paths():
-    import numpy
-
-    from spacy_bilstm.nn import lattice_numpy
-
     for seed in range(10):
         tags, crf = make_crf(("PER", "LOC", "ORG", "MISC"), seed=seed)
         start, end, transitions = crf.masked_scores_numpy()
         rng = numpy.random.default_rng(seed)
         for length in (1, 2, 9, 40):
             emissions = (5 * rng.standard_normal((1, length, len(tags)))).astype("float32")
-            alone = lattice_numpy.viterbi(emissions, numpy.array([length]), start, end, transitions)
-            in_batch = lattice_numpy.viterbi(numpy.concatenate([emissions, emissions]), numpy.array([length, length]),
+            alone = lattice.viterbi(emissions, numpy.array([length]), start, end, transitions)
+            in_batch = lattice.viterbi(numpy.concatenate([emissions, emissions]), numpy.array([length, length]),
                                              start, end, transitions)
             assert alone[0].tolist() == in_batch[1].tolist()
             assert tags.is_valid_path(alone[0].tolist())

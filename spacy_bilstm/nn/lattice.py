@@ -1,16 +1,82 @@
-"""The CRF's inference passes (Viterbi, forward-backward, span probabilities) in numpy, for
-CPU tensors that need no gradient: the same quantities as in crf.py, but a numpy operation on
-a few hundred numbers costs about a microsecond where a torch operation costs several, and
-tagging a sentence is hundreds of them. Forbidden starts, ends and transitions are -inf, as there.
+"""The CRF's inference, the one implementation for every device: best paths (Viterbi) and the
+probability of each predicted entity's tag sub-path (forward-backward). Inference needs no
+gradient, so it runs in numpy on the host: a numpy operation on a few hundred numbers costs
+about a microsecond where a torch operation costs several, and tagging a sentence is hundreds
+of them. Forbidden starts, ends and transitions are -inf, as in crf.py, whose torch passes are
+the ones training differentiates.
 
-Shapes: emissions (B, L, T), lengths (B,), start (T,), end (T,), transitions (T_prev, T_next).
+`decode` and `span_log_probs` take one (n_i, T) array per sequence; the functions below them
+work on padded batches. Shapes: emissions (B, L, T), lengths (B,), start (T,), end (T,),
+transitions (T_prev, T_next).
 """
 import math
-from typing import Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy
 
+from .encoder import length_buckets
+
+# (start (T,), end (T,), transitions (T_prev, T_next)) as numpy arrays, forbidden entries -inf.
+Scores = Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]
+
 _TINY = numpy.finfo(numpy.float64).tiny
+
+
+def decode(emissions: Sequence[numpy.ndarray], scores: Scores, max_padded_tokens: int) -> List[numpy.ndarray]:
+    """The best valid tag path (n_i,) of each sequence's emissions (n_i, T). Sequences are
+    decoded in length buckets of at most `max_padded_tokens` padded positions."""
+    paths: List[Optional[numpy.ndarray]] = [None] * len(emissions)
+    for bucket in length_buckets([e.shape[0] for e in emissions], max_padded_tokens):
+        padded, lengths = _pad(emissions, bucket)
+        best = viterbi(padded, lengths, *scores)
+        for row, index in enumerate(bucket):
+            paths[index] = best[row, : lengths[row]]
+    return paths
+
+
+def span_log_probs(
+    emissions: Sequence[numpy.ndarray], scores: Scores, span_docs: numpy.ndarray, span_starts: numpy.ndarray,
+    span_tags: numpy.ndarray, temperature: float, max_padded_tokens: int,
+) -> numpy.ndarray:
+    """log p(span_tags[s] at positions span_starts[s]... of sequence span_docs[s]) (S,), the CRF
+    marginal of that exact tag sub-path, with every score divided by `temperature`
+    (calibration; 1 = the trained model). `span_tags` (S, W) is padded with -1."""
+    result = numpy.zeros(span_docs.shape[0], dtype=emissions[0].dtype if len(emissions) else numpy.float32)
+    if span_docs.shape[0] == 0:
+        return result
+    if temperature != 1.0:
+        scores = tuple(s / s.dtype.type(temperature) for s in scores)
+    buckets = length_buckets([e.shape[0] for e in emissions], max_padded_tokens)
+    for bucket in buckets:
+        padded, lengths = _pad(emissions, bucket)
+        if temperature != 1.0:
+            padded = padded / padded.dtype.type(temperature)
+        if len(buckets) == 1 and bucket == list(range(len(emissions))):
+            # One bucket in the sequences' own order (always so for one sentence).
+            return padded_span_log_probs(padded, lengths, *scores, span_docs, span_starts, span_tags)
+        row_of_doc = numpy.full(len(emissions), -1, dtype=numpy.int64)
+        row_of_doc[bucket] = numpy.arange(len(bucket))
+        selected = numpy.flatnonzero(row_of_doc[span_docs] >= 0)
+        if selected.shape[0] == 0:
+            continue
+        width = int((span_tags[selected] >= 0).sum(axis=1).max())
+        result[selected] = padded_span_log_probs(
+            padded, lengths, *scores, row_of_doc[span_docs[selected]], span_starts[selected],
+            span_tags[selected, :width],
+        )
+    return result
+
+
+def _pad(rows: Sequence[numpy.ndarray], bucket: List[int]) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """The bucket's (n_i, T) rows as (B, max n_i, T), zero-padded, and their lengths (B,)."""
+    lengths = numpy.fromiter((rows[i].shape[0] for i in bucket), dtype=numpy.int64, count=len(bucket))
+    if len(bucket) == 1:
+        return rows[bucket[0]][None], lengths
+    first = rows[bucket[0]]
+    padded = numpy.zeros((len(bucket), int(lengths.max()), first.shape[1]), dtype=first.dtype)
+    for row, index in enumerate(bucket):
+        padded[row, : lengths[row]] = rows[index]
+    return padded, lengths
 
 
 def viterbi(
@@ -79,7 +145,7 @@ def forward_backward(
 ) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
     """Forward scores (B, L, T, emission included; padding repeats the last real position),
     backward scores (B, L, T, own emission excluded, end scores included) and log Z (B,),
-    as LinearChainCRF._alphas, _betas and _forward_backward define them.
+    as crf.py's torch forward pass defines them (the backward pass is its mirror).
 
     Computed as scaled products of exponentials (Rabiner's scaling): each step is one
     (B, T) x (T, T) product and a normalisation, and the logarithms are taken once at the end.
@@ -153,12 +219,12 @@ def forward_backward(
     return alphas.astype(dtype), betas.astype(dtype), log_z.astype(dtype)
 
 
-def span_log_probs(
+def padded_span_log_probs(
     emissions: numpy.ndarray, lengths: numpy.ndarray, start: numpy.ndarray, end: numpy.ndarray,
     transitions: numpy.ndarray, span_rows: numpy.ndarray, span_starts: numpy.ndarray, span_tags: numpy.ndarray,
 ) -> numpy.ndarray:
     """log p(span_tags[s] at positions span_starts[s]... of row span_rows[s]) (S,), as
-    LinearChainCRF.span_log_probs defines it; span_tags (S, W) is padded with -1."""
+    span_log_probs defines it, for a padded batch; span_tags (S, W) is padded with -1."""
     if span_rows.shape[0] == 0:
         return numpy.zeros(0, dtype=emissions.dtype)
     span_lengths = (span_tags >= 0).sum(axis=1)

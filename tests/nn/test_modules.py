@@ -61,25 +61,6 @@ def test_modules_report_the_device_their_weights_are_on_after_a_move():
     assert cnn.to("meta").device.type == encoder.to("meta").device.type == "meta"
 
 
-def test_tagger_span_probabilities_do_not_depend_on_document_order():
-    """One bucket in document order takes a shortcut; any other order maps rows. Same result."""
-    from spacy_bilstm.nn import SequenceTagger
-    from spacy_bilstm.tags import BiluoTags
-
-    tags = BiluoTags(("PER", "LOC"))
-    tagger = SequenceTagger(input_width=4, hidden_width=3, depth=1, dropout=0.0, bidirectional=True)
-    tagger.configure_tags(*(torch.from_numpy(mask) for mask in
-                            (tags.allowed_start, tags.allowed_end, tags.allowed_transitions)))
-    generator = torch.Generator().manual_seed(1)
-    emissions = [torch.randn(n, len(tags), generator=generator) for n in (6, 4, 2)]  # longest first
-    span_tags = torch.tensor([tags.span_tag_ids((1, 3, "PER")), tags.span_tag_ids((0, 2, "LOC"))])
-    with torch.no_grad():
-        in_order = tagger.span_log_probs(emissions, torch.tensor([0, 2]), torch.tensor([1, 0]), span_tags)
-        reordered = tagger.span_log_probs(emissions[::-1], torch.tensor([2, 0]), torch.tensor([1, 0]), span_tags)
-    assert torch.allclose(in_order, reordered, atol=1e-6)
-    assert torch.all(in_order < 0)
-
-
 def test_locked_dropout_drops_the_same_features_at_every_position_of_a_sentence():
     torch.manual_seed(0)
     dropout = LockedDropout(0.5).train()
@@ -160,45 +141,3 @@ def test_encoder_applies_word_dropout_to_whole_input_tokens_in_training():
     assert dropped_tokens.any() and not dropped_tokens.all()
     encoder.eval()(inputs, lengths)
     assert torch.equal(lstm_inputs[1], inputs)
-
-
-@pytest.mark.parametrize("max_padded_tokens", [8, 65536])
-def test_tagger_numpy_inference_gives_the_torch_paths_and_span_probabilities(max_padded_tokens):
-    """CPU tagging decodes from numpy emissions with no torch operation; several buckets
-    (a small padding budget) and documents out of length order must map rows back right."""
-    import numpy
-
-    from spacy_bilstm.nn import SequenceTagger
-    from spacy_bilstm.tags import BiluoTags
-
-    tags = BiluoTags(("PER", "LOC", "ORG"))
-    tagger = SequenceTagger(input_width=4, hidden_width=3, depth=1, dropout=0.0, bidirectional=True,
-                            max_padded_tokens=max_padded_tokens)
-    tagger.configure_tags(*(torch.from_numpy(mask) for mask in
-                            (tags.allowed_start, tags.allowed_end, tags.allowed_transitions)))
-    generator = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        for parameter in tagger.crf.parameters():
-            parameter.copy_(torch.randn(parameter.shape, generator=generator))
-    emissions = [3 * torch.randn(n, len(tags), generator=generator) for n in (3, 7, 1, 5, 2, 7)]
-    as_numpy = [e.numpy() for e in emissions]
-    spans = [(0, 1, 0, "PER"), (1, 2, 4, "ORG"), (3, 1, 3, "LOC"), (5, 0, 7, "PER"), (2, 0, 1, "LOC"),
-             (4, 0, 2, "ORG")]
-    span_docs = numpy.array([doc for doc, *_ in spans])
-    span_starts = numpy.array([start for _, start, _, _ in spans])
-    span_tags = numpy.full((len(spans), 7), -1)
-    for row, (_, start, end, label) in enumerate(spans):
-        ids = tags.span_tag_ids((start, end, label))
-        span_tags[row, : len(ids)] = ids
-    with torch.no_grad():
-        torch_paths = tagger.decode(emissions)
-        torch_probs = tagger.span_log_probs(
-            emissions, torch.from_numpy(span_docs), torch.from_numpy(span_starts), torch.from_numpy(span_tags), 1.3
-        )
-    numpy_paths = tagger.decode_numpy(as_numpy)
-    numpy_probs = tagger.span_log_probs_numpy(as_numpy, span_docs, span_starts, span_tags, 1.3)
-    assert len(tagger._buckets(emissions)) == (1 if max_padded_tokens > 100 else 5)
-    assert [path.tolist() for path in numpy_paths] == [path.tolist() for path in torch_paths]
-    assert numpy_probs.shape == (len(spans),)
-    assert numpy.allclose(numpy_probs, torch_probs.numpy(), atol=1e-4)
-    assert numpy.all(numpy_probs < 0)

@@ -1,0 +1,22 @@
+"""thinc layers over the torch modules of `nn`, one job per module:
+
+- torch_layer: the thinc layer and shim that wrap a torch module (averaged weights, threads);
+- weights: reading and writing a module's weights, refusing anything but tensors;
+- tagger: the sequence tagger layer and its output (emissions and CRF scores);
+- loss: the tagger's loss and its gradients, with no side effect on the weights;
+- decoding: best paths and entity probabilities from the tagger's output;
+- char_ids, char_cache, char_cnn: the character CNN layer, its inputs and its inference cache.
+
+No spaCy pipeline logic lives here; the component never touches a tensor itself.
+"""
+from .char_cnn import char_cnn_layer
+from .decoding import best_paths, span_probabilities
+from .loss import tagger_loss
+from .tagger import TaggerGradient, TaggerOutput, configure_tags, is_configured, sequence_tagger_layer
+from .torch_layer import inference_mode
+
+__all__ = [
+    "TaggerGradient", "TaggerOutput", "best_paths", "char_cnn_layer", "configure_tags", "inference_mode",
+    "is_configured", "sequence_tagger_layer",
+    "span_probabilities", "tagger_loss",
+]

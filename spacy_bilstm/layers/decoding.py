@@ -1,0 +1,53 @@
+"""Best tag paths and entity probabilities from the tagger's output, on the host in numpy
+(nn.lattice), whatever device the model runs on: the one place inference is chosen."""
+from typing import List, Sequence
+
+import numpy
+from thinc.api import Model, get_array_module
+from thinc.types import Floats2d
+
+from ..nn import lattice
+from .tagger import TaggerOutput, tagger_settings
+
+
+def _on_host(array) -> numpy.ndarray:
+    return array if isinstance(array, numpy.ndarray) else get_array_module(array).asnumpy(array)
+
+
+def _host_emissions(output: TaggerOutput) -> List[Floats2d]:
+    return [_on_host(e) for e in output.emissions]
+
+
+def _host_scores(output: TaggerOutput) -> lattice.Scores:
+    start, end, transitions = (_on_host(s) for s in output.lattice_scores)
+    return start, end, transitions
+
+
+def best_paths(layer: Model, output: TaggerOutput) -> List[numpy.ndarray]:
+    """The best valid tag path of each sequence, as tag ids."""
+    _, _, max_padded_tokens = tagger_settings(layer)
+    return lattice.decode(_host_emissions(output), _host_scores(output), max_padded_tokens)
+
+
+def span_probabilities(
+    layer: Model,
+    output: TaggerOutput,
+    span_docs: Sequence[int],
+    span_starts: Sequence[int],
+    span_tags: Sequence[Sequence[int]],
+    temperature: float = 1.0,
+) -> numpy.ndarray:
+    """Probability of each span's tag sub-path (span_tags: ragged lists of tag ids) in sequence
+    span_docs[i] from token span_starts[i], with the model's scores divided by `temperature`."""
+    if len(span_docs) == 0:
+        return numpy.zeros(0, dtype="float32")
+    width = max(len(t) for t in span_tags)
+    padded = numpy.full((len(span_tags), width), -1, dtype="int64")
+    for row, tags in enumerate(span_tags):
+        padded[row, : len(tags)] = tags
+    _, _, max_padded_tokens = tagger_settings(layer)
+    log_probs = lattice.span_log_probs(
+        _host_emissions(output), _host_scores(output), numpy.asarray(span_docs, dtype="int64"),
+        numpy.asarray(span_starts, dtype="int64"), padded, temperature, max_padded_tokens,
+    )
+    return numpy.exp(log_probs).clip(0.0, 1.0)
