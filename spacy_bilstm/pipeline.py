@@ -198,7 +198,6 @@ class BiLSTMEntityRecognizer(TrainablePipe):
             for span in self._tags.spans_from_ids(path)
         ]
         probabilities = layers.span_probabilities(
-            self._tagger,
             output,
             [segment_index for segment_index, _ in flat],
             [span[0] for _, span in flat],

@@ -98,9 +98,16 @@ def thread_count() -> Optional[int]:
 
 
 @contextlib.contextmanager
-def torch_threads() -> Iterator[None]:
-    """torch's intra-op thread count set to `thread_count()` inside, the caller's restored after."""
-    wanted = thread_count()
+def torch_threads(inference: bool = False) -> Iterator[None]:
+    """torch's intra-op thread count set to `thread_count()` inside (to one for `inference`),
+    the caller's restored after.
+
+    Inference runs on one thread whatever the count: multi-threaded products round small
+    batches differently from large ones, and a text's scores must not depend on how it was
+    batched or on how many threads its process had. Tagging runs in parallel over processes
+    (`--n-process`, Dask workers) instead; one thread loses little on batches of short
+    sequences (an LSTM step is a small product)."""
+    wanted = 1 if inference else thread_count()
     previous = torch.get_num_threads()
     if wanted is None or wanted == previous:
         yield

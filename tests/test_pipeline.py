@@ -523,3 +523,31 @@ def test_cut_to_segment_unknowns_only_the_crossing_entity():
     assert tags.cut_to_segment(ids, 0, 3).tolist() == [0, -1, -1]
     assert tags.cut_to_segment(ids, 3, 6).tolist() == [-1, tags.ids["U-PER"], 0]
     assert tags.cut_to_segment(ids, 0, 6).tolist() == ids.tolist()
+
+
+def test_get_loss_changes_nothing_so_a_diagnostic_call_leaves_the_next_update_as_it_was():
+    def trained_weights(call_get_loss_first):
+        spacy.util.fix_random_seed(0)
+        nlp = spacy.blank("en")
+        ner = nlp.add_pipe("bilstm_ner")
+        examples = make_examples(nlp)
+        optimizer = nlp.initialize(lambda: examples)
+        if call_get_loss_first:
+            output = ner.model.predict([eg.predicted for eg in examples])
+            loss, gradient = ner.get_loss(examples, output)
+            assert loss > 0 and gradient.d_transitions is not None
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+        return ner.model.to_bytes()
+
+    assert trained_weights(call_get_loss_first=True) == trained_weights(call_get_loss_first=False)
+
+
+def test_the_crfs_own_scores_learn_through_the_models_backprop():
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("bilstm_ner")
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    crf = ner.model.get_ref("tagger").shims[0]._model.crf
+    before = crf.transition_scores.detach().clone()
+    nlp.update(examples, sgd=optimizer, drop=0.0)
+    assert not numpy.array_equal(before.numpy(), crf.transition_scores.detach().numpy())

@@ -58,7 +58,7 @@ def _char_cnn_forward(layer: Model, docs, is_train: bool):
             [strings[orth] for orth in new_orths], layer.attrs["n_char_rows"], layer.attrs["max_chars"]
         )
         tensors = (torch.as_tensor(char_ids), torch.as_tensor(lengths), torch.arange(len(new_orths)))
-        with torch_threads():
+        with torch_threads(inference=True):
             features = layer.shims[0].predict(ArgsKwargs(args=tensors, kwargs={})).numpy()
         cache.add(new_orths, features)
         rows = cache.rows(orths)

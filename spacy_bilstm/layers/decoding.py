@@ -30,7 +30,6 @@ def best_paths(layer: Model, output: TaggerOutput) -> List[numpy.ndarray]:
 
 
 def span_probabilities(
-    layer: Model,
     output: TaggerOutput,
     span_docs: Sequence[int],
     span_starts: Sequence[int],
@@ -45,9 +44,8 @@ def span_probabilities(
     padded = numpy.full((len(span_tags), width), -1, dtype="int64")
     for row, tags in enumerate(span_tags):
         padded[row, : len(tags)] = tags
-    _, _, max_padded_tokens = tagger_settings(layer)
     log_probs = lattice.span_log_probs(
         _host_emissions(output), _host_scores(output), numpy.asarray(span_docs, dtype="int64"),
-        numpy.asarray(span_starts, dtype="int64"), padded, temperature, max_padded_tokens,
+        numpy.asarray(span_starts, dtype="int64"), padded, temperature,
     )
     return numpy.exp(log_probs).clip(0.0, 1.0)

@@ -95,7 +95,7 @@ class TorchShim(PyTorchShim):
 def threaded_forward(model: Model, inputs: Any, is_train: bool) -> Tuple[Any, Callable]:
     """thinc's PyTorchWrapper forward, with the forward and backward passes run under this
     package's torch thread count."""
-    with torch_threads():
+    with torch_threads(inference=not is_train):
         outputs, backprop = pytorch_forward(model, inputs, is_train)
 
     def threaded_backprop(d_outputs: Any) -> Any:

@@ -4,6 +4,7 @@ import torch
 from torch import Tensor, nn
 
 from .crf import positions_mask
+from .products import rows_times
 
 
 class CharCNN(nn.Module):
@@ -40,5 +41,5 @@ class CharCNN(nn.Module):
         # (U, C, width, window): for each character, the embeddings of its window.
         windows = nn.functional.pad(embedded, (0, 0, half, half)).unfold(1, window, 1)
         filters = self.conv.weight.reshape(self.conv.out_channels, width * window)
-        products = torch.addmm(self.conv.bias, windows.reshape(n_words * n_chars, -1), filters.t())
+        products = rows_times(self.conv.bias, windows.reshape(n_words * n_chars, -1), filters.t())
         return products.view(n_words, n_chars, -1)

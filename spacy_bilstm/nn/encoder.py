@@ -1,5 +1,5 @@
 """The LSTM encoder over packed sequences, and the length bucketing that bounds padding."""
-from typing import List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -21,6 +21,21 @@ def length_buckets(lengths: Sequence[int], max_padded_tokens: int) -> List[List[
         current.append(index)
     if current:
         buckets.append(current)
+    return buckets
+
+
+def equal_length_buckets(lengths: Sequence[int], max_padded_tokens: int) -> List[List[int]]:
+    """Group row indices by length, longest first, each group within `max_padded_tokens`: no
+    row is ever padded, so each row's result is the one it gets alone, whatever rows it is
+    batched with (a packed LSTM's arithmetic depends on its batch's other rows)."""
+    by_length: Dict[int, List[int]] = {}
+    for index, length in enumerate(lengths):
+        by_length.setdefault(length, []).append(index)
+    buckets: List[List[int]] = []
+    for length in sorted(by_length, reverse=True):
+        rows = by_length[length]
+        per_bucket = max(1, max_padded_tokens // max(length, 1))
+        buckets.extend(rows[i : i + per_bucket] for i in range(0, len(rows), per_bucket))
     return buckets
 
 

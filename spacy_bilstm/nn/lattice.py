@@ -14,7 +14,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy
 
-from .encoder import length_buckets
+from .encoder import equal_length_buckets, length_buckets
 
 # (start (T,), end (T,), transitions (T_prev, T_next)) as numpy arrays, forbidden entries -inf.
 Scores = Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]
@@ -36,34 +36,33 @@ def decode(emissions: Sequence[numpy.ndarray], scores: Scores, max_padded_tokens
 
 def span_log_probs(
     emissions: Sequence[numpy.ndarray], scores: Scores, span_docs: numpy.ndarray, span_starts: numpy.ndarray,
-    span_tags: numpy.ndarray, temperature: float, max_padded_tokens: int,
+    span_tags: numpy.ndarray, temperature: float = 1.0, max_padded_tokens: int = 65536,
 ) -> numpy.ndarray:
     """log p(span_tags[s] at positions span_starts[s]... of sequence span_docs[s]) (S,), the CRF
     marginal of that exact tag sub-path, with every score divided by `temperature`
-    (calibration; 1 = the trained model). `span_tags` (S, W) is padded with -1."""
+    (calibration; 1 = the trained model). `span_tags` (S, W) is padded with -1.
+
+    Sequences are read in batches of one length (never padded), and each one's arithmetic is
+    the same in any batch (see forward_backward): a text's probabilities do not depend on the
+    texts it is tagged with."""
     result = numpy.zeros(span_docs.shape[0], dtype=emissions[0].dtype if len(emissions) else numpy.float32)
     if span_docs.shape[0] == 0:
         return result
     if temperature != 1.0:
         scores = tuple(s / s.dtype.type(temperature) for s in scores)
-    buckets = length_buckets([e.shape[0] for e in emissions], max_padded_tokens)
-    for bucket in buckets:
-        padded, lengths = _pad(emissions, bucket)
+    docs_with_spans = numpy.unique(span_docs)
+    lengths = [emissions[doc].shape[0] for doc in docs_with_spans]
+    for bucket in equal_length_buckets(lengths, max_padded_tokens):
+        docs = docs_with_spans[bucket]
+        batch = numpy.stack([emissions[doc] for doc in docs])
         if temperature != 1.0:
-            padded = padded / padded.dtype.type(temperature)
-        if len(buckets) == 1 and bucket == list(range(len(emissions))):
-            # One bucket in the sequences' own order (always so for one sentence).
-            return padded_span_log_probs(padded, lengths, *scores, span_docs, span_starts, span_tags)
+            batch = batch / batch.dtype.type(temperature)
         row_of_doc = numpy.full(len(emissions), -1, dtype=numpy.int64)
-        row_of_doc[bucket] = numpy.arange(len(bucket))
-        selected = numpy.flatnonzero(row_of_doc[span_docs] >= 0)
-        if selected.shape[0] == 0:
-            continue
-        width = int((span_tags[selected] >= 0).sum(axis=1).max())
-        result[selected] = padded_span_log_probs(
-            padded, lengths, *scores, row_of_doc[span_docs[selected]], span_starts[selected],
-            span_tags[selected, :width],
-        )
+        row_of_doc[docs] = numpy.arange(len(docs))
+        rows = row_of_doc[span_docs]
+        selected = numpy.flatnonzero(rows >= 0)
+        result[selected] = _sub_path_log_probs(batch, *scores, rows[selected], span_starts[selected],
+                                               span_tags[selected])
     return result
 
 
@@ -140,173 +139,120 @@ def _viterbi_one_row(
 
 
 def forward_backward(
-    emissions: numpy.ndarray, lengths: numpy.ndarray, start: numpy.ndarray, end: numpy.ndarray,
-    transitions: numpy.ndarray,
-) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
-    """Forward scores (B, L, T, emission included; padding repeats the last real position),
-    backward scores (B, L, T, own emission excluded, end scores included) and log Z (B,),
-    as crf.py's torch forward pass defines them (the backward pass is its mirror).
+    emissions: numpy.ndarray, start: numpy.ndarray, end: numpy.ndarray, transitions: numpy.ndarray,
+    forward_until: Optional[int] = None, backward_until: int = 0,
+) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """Forward scores (B, L, T, emission included) up to position `forward_until` (default: the
+    last) and backward scores (B, L, T, own emission excluded, end scores included) down to
+    `backward_until`, -inf elsewhere, of B sequences of one length L, in float64, as crf.py's
+    torch forward pass defines them (the backward pass is its mirror). log Z of a row is
+    `log_partition` at any position both passes reached.
 
-    Computed as scaled products of exponentials (Rabiner's scaling): each step is one
-    (B, T) x (T, T) product and a normalisation, and the logarithms are taken once at the end.
-    Every factor is exponentiated after subtracting its largest finite entry, and every
-    step's vector is normalised to sum to one, so nothing overflows. The passes run in
-    float64: a tag whose emission is more than about 745 below the best at its position
-    counts as unreachable (in float32 that would happen at 88, within reach of a peaked model)."""
-    dtype = emissions.dtype
-    batch_size, max_length, n_tags = emissions.shape
-    if max_length == 0:
-        empty = numpy.empty_like(emissions)
-        return empty, empty.copy(), numpy.zeros(batch_size, dtype=dtype)
-    padded = bool((lengths < max_length).any())
-    real = numpy.arange(max_length)[:, None] < lengths[None, :]  # (L, B)
+    Computed as scaled products of exponentials (Rabiner's scaling): each step multiplies by
+    the exponentiated transitions and normalises, and the logarithms are taken once at the
+    end. Every factor is exponentiated after subtracting its largest finite entry, and every
+    step's vector is normalised to sum to one, so nothing overflows. A tag whose emission is
+    more than about 745 below the best at its position counts as unreachable (in float32
+    that would happen at 88, within reach of a peaked model).
+
+    Each row's arithmetic is the same whatever rows it comes with, and wherever the passes
+    stop: products are elementwise and sums run along one row (no BLAS call, whose kernels
+    and rounding depend on the batch size), and a score at a position is computed only from
+    the positions it depends on. Tagging only needs the passes to reach the entities' ends,
+    so for one sentence at a time most of a pass is often skipped."""
+    batch_size, length, n_tags = emissions.shape
+    forward_until = length - 1 if forward_until is None else forward_until
+    alphas = numpy.full((batch_size, length, n_tags), -numpy.inf)
+    betas = numpy.full((batch_size, length, n_tags), -numpy.inf)
+    if length == 0:
+        return alphas, betas
     with numpy.errstate(divide="ignore"):  # log(0) = -inf: a tag no valid path reaches
         (exp_emissions, emission_shift), (exp_start, start_shift), (exp_end, end_shift), \
             (exp_transitions, transitions_shift) = _exponentiated_factors(emissions, start, end, transitions)
-        exp_transitions_t = numpy.ascontiguousarray(exp_transitions.T)
         # Position-major (L, B, T), so that each step reads and writes contiguous rows.
         exp_emissions = exp_emissions.transpose(1, 0, 2).copy()
 
         # Forward: scaled[t] sums to one per row; scales[t] is what was divided out. A row
         # whose sum is 0 (no valid path) is divided by TINY instead: still exact, as the
         # logarithms add back log(TINY).
-        scaled = numpy.empty((max_length, batch_size, n_tags))
-        scales = numpy.ones((max_length, batch_size))
+        n_forward = forward_until + 1
+        scaled = numpy.empty((n_forward, batch_size, n_tags))
+        scales = numpy.ones((n_forward, batch_size))
         numpy.multiply(exp_start, exp_emissions[0], out=scaled[0])
-        for t in range(max_length):
+        for t in range(n_forward):
             if t > 0:
-                numpy.matmul(scaled[t - 1], exp_transitions, out=scaled[t])
+                # sum over the previous tag i of scaled[t - 1, :, i] * exp_transitions[i, :]
+                numpy.sum(scaled[t - 1][:, :, None] * exp_transitions[None], axis=1, out=scaled[t])
                 scaled[t] *= exp_emissions[t]
-                if padded:
-                    # A padding position repeats the last real one: nothing more is divided out.
-                    scaled[t] = numpy.where(real[t][:, None], scaled[t], scaled[t - 1])
             total = numpy.maximum(scaled[t].sum(axis=1), _TINY)
-            if padded and t > 0:
-                total = numpy.where(real[t], total, 1.0)
             scaled[t] /= total[:, None]
             scales[t] = total
-        increments = numpy.log(scales) + emission_shift.T + transitions_shift
+        increments = numpy.log(scales) + emission_shift.T[:n_forward] + transitions_shift
         increments[0] += start_shift - transitions_shift
-        if padded:
-            increments[1:] = numpy.where(real[1:], increments[1:], 0.0)
-        log_scales = numpy.cumsum(increments, axis=0)  # (L, B)
-        alphas = (numpy.log(scaled) + log_scales[:, :, None]).transpose(1, 0, 2)
-        log_z = numpy.log((scaled[max_length - 1] * exp_end).sum(axis=1)) + log_scales[max_length - 1] + end_shift
+        log_scales = numpy.cumsum(increments, axis=0)  # (n_forward, B)
+        alphas[:, :n_forward] = (numpy.log(scaled) + log_scales[:, :, None]).transpose(1, 0, 2)
 
-        # Backward: beta at a row's last real position (and at its padding) is the end score.
-        # increments[t] is what step t divided out, 0 where t + 1 is padding, so the reversed
-        # cumulative sum restarts at each row's end.
-        scaled = numpy.empty((max_length, batch_size, n_tags))
-        scales = numpy.ones((max_length, batch_size))
-        scaled[max_length - 1] = exp_end
-        for t in range(max_length - 2, -1, -1):
-            numpy.multiply(exp_emissions[t + 1], scaled[t + 1], out=scaled[t])
-            numpy.matmul(scaled[t], exp_transitions_t, out=scaled[t])
-            if padded:
-                # Where t + 1 is padding, position t is the last real one and ends the path.
-                scaled[t] = numpy.where(real[t + 1][:, None], scaled[t], exp_end)
+        # Backward, from the end down to backward_until; increments[t] is what step t divided
+        # out, summed from the end.
+        scaled = numpy.empty((length, batch_size, n_tags))
+        scales = numpy.ones((length, batch_size))
+        scaled[length - 1] = exp_end
+        for t in range(length - 2, backward_until - 1, -1):
+            following = exp_emissions[t + 1] * scaled[t + 1]
+            # sum over the next tag j of exp_transitions[:, j] * following[:, j]
+            numpy.sum(exp_transitions[None] * following[:, None, :], axis=2, out=scaled[t])
             total = numpy.maximum(scaled[t].sum(axis=1), _TINY)
-            if padded:
-                total = numpy.where(real[t + 1], total, 1.0)
             scaled[t] /= total[:, None]
             scales[t] = total
-        increments = numpy.zeros((max_length, batch_size))
-        increments[:-1] = numpy.log(scales[:-1]) + emission_shift.T[1:] + transitions_shift
-        if padded:
-            increments[:-1] = numpy.where(real[1:], increments[:-1], 0.0)
+        increments = numpy.zeros((length, batch_size))
+        increments[backward_until:-1] = (
+            numpy.log(scales[backward_until:-1]) + emission_shift.T[backward_until + 1:] + transitions_shift
+        )
         log_shifts = numpy.cumsum(increments[::-1], axis=0)[::-1] + end_shift
-        betas = (numpy.log(scaled) + log_shifts[:, :, None]).transpose(1, 0, 2)
-    return alphas.astype(dtype), betas.astype(dtype), log_z.astype(dtype)
+        betas[:, backward_until:] = (
+            numpy.log(scaled[backward_until:]) + log_shifts[backward_until:, :, None]
+        ).transpose(1, 0, 2)
+    return alphas, betas
 
 
-def padded_span_log_probs(
-    emissions: numpy.ndarray, lengths: numpy.ndarray, start: numpy.ndarray, end: numpy.ndarray,
-    transitions: numpy.ndarray, span_rows: numpy.ndarray, span_starts: numpy.ndarray, span_tags: numpy.ndarray,
+def log_partition(alphas: numpy.ndarray, betas: numpy.ndarray, positions: numpy.ndarray) -> numpy.ndarray:
+    """log Z (B,) of each row from its forward and backward scores at positions[row]: the
+    log-sum over tags of alpha + beta is the same at every position."""
+    with numpy.errstate(invalid="ignore"):
+        scores = alphas[numpy.arange(len(positions)), positions] + betas[numpy.arange(len(positions)), positions]
+        shift = _finite_or_zero(scores.max(axis=1))
+        return numpy.log(numpy.exp(scores - shift[:, None]).sum(axis=1)) + shift
+
+
+def _sub_path_log_probs(
+    emissions: numpy.ndarray, start: numpy.ndarray, end: numpy.ndarray, transitions: numpy.ndarray,
+    span_rows: numpy.ndarray, span_starts: numpy.ndarray, span_tags: numpy.ndarray,
 ) -> numpy.ndarray:
-    """log p(span_tags[s] at positions span_starts[s]... of row span_rows[s]) (S,), as
-    span_log_probs defines it, for a padded batch; span_tags (S, W) is padded with -1."""
-    if span_rows.shape[0] == 0:
-        return numpy.zeros(0, dtype=emissions.dtype)
+    """log p(span_tags[s] at positions span_starts[s]... of row span_rows[s]) (S,) for B rows
+    of one length (B, L, T); span_tags (S, W) is padded with -1."""
     span_lengths = (span_tags >= 0).sum(axis=1)
     safe_tags = numpy.maximum(span_tags, 0)
     span_ends = span_starts + span_lengths - 1
     first_tags, last_tags = safe_tags[:, 0], safe_tags[numpy.arange(len(safe_tags)), span_lengths - 1]
-    if emissions.shape[0] == 1 and lengths[0] == emissions.shape[1]:
-        score = _span_ends_one_row(emissions[0], start, end, transitions, span_starts, span_ends, first_tags, last_tags)
-    else:
-        alphas, betas, log_z = forward_backward(emissions, lengths, start, end, transitions)
-        score = alphas[span_rows, span_starts, first_tags] + betas[span_rows, span_ends, last_tags] - log_z[span_rows]
-    width = span_tags.shape[1]
-    if width > 1:
-        offsets = numpy.arange(1, width)
-        inside = offsets[None, :] < span_lengths[:, None]
-        positions = numpy.minimum(span_starts[:, None] + offsets[None, :], emissions.shape[1] - 1)
-        steps = transitions[safe_tags[:, :-1], safe_tags[:, 1:]]
-        steps = steps + emissions[span_rows[:, None], positions, safe_tags[:, 1:]]
-        score = score + numpy.where(inside, steps, 0.0).sum(axis=1)
+    # Each row's log Z is read where its own passes meet: after its last span start, and at or
+    # after its first span end.
+    n_rows = emissions.shape[0]
+    last_start = numpy.full(n_rows, -1)
+    numpy.maximum.at(last_start, span_rows, span_starts)
+    first_end = numpy.full(n_rows, emissions.shape[1])
+    numpy.minimum.at(first_end, span_rows, span_ends)
+    meet = numpy.maximum(last_start, first_end).clip(0, emissions.shape[1] - 1)
+    alphas, betas = forward_backward(emissions, start, end, transitions, int(meet.max()), int(first_end.min()))
+    log_z = log_partition(alphas, betas, meet)
+    score = alphas[span_rows, span_starts, first_tags] + betas[span_rows, span_ends, last_tags] - log_z[span_rows]
+    # The steps inside each span, added one position at a time: the same additions in the
+    # same order whatever the widest span beside it.
+    for offset in range(1, span_tags.shape[1]):
+        inside = offset < span_lengths
+        positions = numpy.minimum(span_starts + offset, emissions.shape[1] - 1)
+        step = transitions[safe_tags[:, offset - 1], safe_tags[:, offset]] + emissions[span_rows, positions, safe_tags[:, offset]]
+        score = numpy.where(inside, score + step, score)
     return score.astype(emissions.dtype)
-
-
-def _span_ends_one_row(
-    emissions: numpy.ndarray, start: numpy.ndarray, end: numpy.ndarray, transitions: numpy.ndarray,
-    span_starts: numpy.ndarray, span_ends: numpy.ndarray, first_tags: numpy.ndarray, last_tags: numpy.ndarray,
-) -> numpy.ndarray:
-    """alpha(span start, first tag) + beta(span end, last tag) - log Z for the spans of one
-    unpadded row (L, T), in float64: the part of span_log_probs that needs the lattice.
-
-    For one sentence at a time the full passes are most of the cost of the entity scores, so
-    only what the spans need is computed: forward up to the last span start, backward down
-    to the first span end, and log Z from the two at a position both reach (sum over tags of
-    alpha * beta is the same at every position). One span costs one pass, not two. The
-    scaling is forward_backward's: each step's vector is divided by its sum, whose logarithm
-    is kept."""
-    max_length, n_tags = emissions.shape
-    forward_until = int(span_starts.max())
-    backward_until = int(span_ends.min())
-    # log Z is read at a position both passes reach: where they do not meet (every span ends
-    # after the last one starts), the forward pass goes on to the first span end.
-    forward_until = max(forward_until, backward_until)
-    with numpy.errstate(divide="ignore"):  # log(0) = -inf: a tag no valid path reaches
-        (exp_emissions, emission_shift), (exp_start, start_shift), (exp_end, end_shift), \
-            (exp_transitions, transitions_shift) = _exponentiated_factors(emissions, start, end, transitions)
-
-        scaled_alphas = numpy.empty((forward_until + 1, n_tags))
-        log_scales = [0.0] * (forward_until + 1)  # log of what was divided out, cumulated
-        alpha = numpy.multiply(exp_start, exp_emissions[0], out=scaled_alphas[0])
-        total = max(float(alpha.sum()), _TINY)
-        alpha /= total
-        log_scale = math.log(total) + float(emission_shift[0]) + float(start_shift)
-        log_scales[0] = log_scale
-        for t in range(1, forward_until + 1):
-            alpha = numpy.matmul(alpha, exp_transitions, out=scaled_alphas[t])
-            alpha *= exp_emissions[t]
-            total = max(float(alpha.sum()), _TINY)
-            alpha /= total
-            log_scale += math.log(total) + float(emission_shift[t]) + float(transitions_shift)
-            log_scales[t] = log_scale
-        forward_logs = numpy.log(scaled_alphas) + numpy.asarray(log_scales)[:, None]
-
-        exp_transitions_t = numpy.ascontiguousarray(exp_transitions.T)
-        scaled_betas = numpy.empty((max_length - backward_until, n_tags))  # row k: position backward_until + k
-        beta_log_scales = [0.0] * (max_length - backward_until)
-        beta = scaled_betas[-1]
-        beta[...] = exp_end
-        log_scale = float(end_shift)
-        beta_log_scales[-1] = log_scale
-        for t in range(max_length - 2, backward_until - 1, -1):
-            row = t - backward_until
-            beta = numpy.multiply(exp_emissions[t + 1], beta, out=scaled_betas[row])
-            beta = numpy.matmul(beta, exp_transitions_t, out=beta)
-            total = max(float(beta.sum()), _TINY)
-            beta /= total
-            log_scale += math.log(total) + float(emission_shift[t + 1]) + float(transitions_shift)
-            beta_log_scales[row] = log_scale
-        backward_logs = numpy.log(scaled_betas) + numpy.asarray(beta_log_scales)[:, None]
-
-        meet = forward_until
-        mass = float(scaled_alphas[meet] @ scaled_betas[meet - backward_until])
-        log_z = math.log(max(mass, _TINY)) + log_scales[meet] + beta_log_scales[meet - backward_until]
-    return forward_logs[span_starts, first_tags] + backward_logs[span_ends - backward_until, last_tags] - log_z
 
 
 def _exponentiated_factors(emissions: numpy.ndarray, start: numpy.ndarray, end: numpy.ndarray,

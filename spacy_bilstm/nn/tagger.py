@@ -12,7 +12,8 @@ import torch
 from torch import Tensor, nn
 
 from .crf import LatticeScores, LinearChainCRF, negative_log_likelihood
-from .encoder import LSTMEncoder, length_buckets, pad_rows
+from .encoder import LSTMEncoder, equal_length_buckets, length_buckets, pad_rows
+from .products import rows_times
 
 OUTPUT_LAYERS = ("crf", "softmax")
 
@@ -72,7 +73,13 @@ class SequenceTagger(nn.Module):
             raise RuntimeError("The tagger has no tag set yet: initialize the component with its labels first.")
 
     def _buckets(self, rows: List[Tensor]) -> List[List[int]]:
-        return length_buckets([row.shape[0] for row in rows], self.max_padded_tokens)
+        # Training packs rows of different lengths together (fewer, fuller batches). Prediction
+        # batches only rows of one length, so that a text's scores never depend on the texts
+        # it was batched with: two runs of the same input give identical outputs.
+        lengths = [row.shape[0] for row in rows]
+        if self.training:
+            return length_buckets(lengths, self.max_padded_tokens)
+        return equal_length_buckets(lengths, self.max_padded_tokens)
 
     def forward(self, features: List[Tensor]) -> Tuple[List[Tensor], LatticeScores]:
         """Per-sequence token features (n_i, input_width) -> emission scores (n_i, T), and the
@@ -84,13 +91,20 @@ class SequenceTagger(nn.Module):
             row_lengths = [features[i].shape[0] for i in bucket]
             padded = features[bucket[0]].unsqueeze(0) if len(bucket) == 1 else pad_rows([features[i] for i in bucket])
             hidden = self.encoder(padded, torch.tensor(row_lengths))
-            scores = self.projection(hidden)
+            scores = self._project(hidden)
             if self.output == "softmax":
                 scores = torch.log_softmax(scores, dim=-1)
             for row, (index, length) in enumerate(zip(bucket, row_lengths)):
                 emissions[index] = scores[row, :length]
         return emissions, self.crf.masked_scores()
 
+    def _project(self, hidden: Tensor) -> Tensor:
+        """The emission scores (B, L, T) of the encoder's output (B, L, H), as one product of a
+        contiguous (B * L, H) matrix (see products.py): a strided input, or few rows, are
+        rounded differently, and a text's scores must not depend on what it is batched with."""
+        batch_size, length, width = hidden.shape
+        rows = rows_times(self.projection.bias, hidden.reshape(batch_size * length, width), self.projection.weight.t())
+        return rows.view(batch_size, length, -1)
 
 def sequence_loss(
     emissions: List[Tensor], gold: List[Tensor], scores: LatticeScores, output: str, dense_lattice: bool,

@@ -60,10 +60,12 @@ def viterbi(crf, emissions, lengths):
 
 def marginals(crf, emissions, lengths):
     """p(tag at position) (B, L, T) from the inference passes; zero at padding."""
-    alphas, betas, log_z = lattice.forward_backward(emissions.numpy(), lengths.numpy(), *crf.masked_scores_numpy())
-    probs = torch.from_numpy(numpy.exp(alphas + betas - log_z[:, None, None]))
-    real = torch.arange(emissions.shape[1]).unsqueeze(0) < lengths.unsqueeze(1)
-    return torch.where(real.unsqueeze(2), probs, torch.zeros_like(probs))
+    probs = torch.zeros(emissions.shape, dtype=emissions.dtype)
+    for row, length in enumerate(lengths.tolist()):
+        alphas, betas = lattice.forward_backward(emissions[row : row + 1, :length].numpy(), *crf.masked_scores_numpy())
+        log_z = lattice.log_partition(alphas, betas, numpy.array([length - 1]))
+        probs[row, :length] = torch.from_numpy(numpy.exp(alphas + betas - log_z[:, None, None]))[0]
+    return probs
 
 
 def span_log_probs(crf, emissions, lengths, span_rows, span_starts, span_tags, temperature=1.0):
@@ -71,7 +73,6 @@ def span_log_probs(crf, emissions, lengths, span_rows, span_starts, span_tags, t
     rows = [emissions[row, :length].detach().numpy() for row, length in enumerate(lengths.tolist())]
     return torch.from_numpy(lattice.span_log_probs(
         rows, crf.masked_scores_numpy(), span_rows.numpy(), span_starts.numpy(), span_tags.numpy(), temperature,
-        max_padded_tokens=65536,
     ))
 
 
@@ -262,7 +263,12 @@ def test_inference_log_partition_agrees_with_trainings_on_padded_batches(scale):
     tags, crf = make_crf(("PER", "LOC", "ORG", "MISC"), seed=9)
     emissions, lengths = random_batch([1, 9, 23, 5, 23], len(tags), seed=9)
     emissions = emissions.float() * scale
-    _, _, numpy_log_z = lattice.forward_backward(emissions.numpy(), lengths.numpy(), *crf.masked_scores_numpy())
+    numpy_log_z = []
+    for row, length in enumerate(lengths.tolist()):
+        alphas, betas = lattice.forward_backward(emissions[row : row + 1, :length].numpy(), *crf.masked_scores_numpy())
+        at_every_position = [lattice.log_partition(alphas, betas, numpy.array([t]))[0] for t in range(length)]
+        assert numpy.allclose(at_every_position, at_every_position[0], atol=1e-9)
+        numpy_log_z.append(at_every_position[0])
     with torch.no_grad():
         torch_log_z = crf.log_partition(emissions, lengths)
     assert numpy.allclose(numpy_log_z, torch_log_z.numpy(), rtol=1e-5, atol=1e-3)
@@ -271,33 +277,31 @@ def test_inference_log_partition_agrees_with_trainings_on_padded_batches(scale):
         assert torch.allclose(probs[row, :length].sum(1), torch.ones(length, dtype=probs.dtype), atol=1e-4)
 
 
-def test_one_sentences_span_scores_from_partial_passes_equal_the_full_passes():
-    """One unpadded row reads its span scores off passes that stop where the spans no longer
-    need them; a batch of two runs the full forward-backward. Same scores, for spans
-    anywhere: at either end, nested in time, far apart, and all from one position."""
+def test_a_sequences_span_probabilities_are_the_same_bits_alone_and_in_any_batch():
+    """Tagging the same text alone, or beside others of its length, must give the same scores
+    to the last bit, for spans anywhere: at either end, nested in time, far apart, of any width."""
     tags, crf = make_crf(("PER", "LOC"), seed=8)
+    scores = crf.masked_scores_numpy()
     rng = numpy.random.default_rng(8)
-    start, end, transitions = crf.masked_scores_numpy()
     for length in (1, 2, 5, 12):
-        emissions = (4 * rng.standard_normal((1, length, len(tags)))).astype("float32")
+        batch = [(4 * rng.standard_normal((length, len(tags)))).astype("float32") for _ in range(5)]
         candidates = [(s, e, label) for s in range(length) for e in range(s + 1, length + 1) for label in ("PER", "LOC")]
-        for _ in range(20):
+        for _ in range(10):
             chosen = [candidates[i] for i in rng.choice(len(candidates), size=min(3, len(candidates)), replace=False)]
             sub_paths = [tags.span_tag_ids(span) for span in chosen]
             span_tags = numpy.full((len(chosen), max(map(len, sub_paths))), -1)
             for row, ids in enumerate(sub_paths):
                 span_tags[row, : len(ids)] = ids
             span_starts = numpy.array([s for s, _, _ in chosen])
-            one_row = lattice.padded_span_log_probs(
-                emissions, numpy.array([length]), start, end, transitions, numpy.zeros(len(chosen), dtype=int),
-                span_starts, span_tags,
+            alone = lattice.span_log_probs([batch[2]], scores, numpy.zeros(len(chosen), dtype=int), span_starts, span_tags)
+            # In a batch, beside a wider span in another sequence.
+            widest = tags.span_tag_ids((0, length, "PER"))
+            in_batch = lattice.span_log_probs(
+                batch, scores, numpy.array([2] * len(chosen) + [4]), numpy.append(span_starts, 0),
+                numpy.vstack([numpy.pad(span_tags, ((0, 0), (0, length - span_tags.shape[1])), constant_values=-1),
+                              widest]),
             )
-            two_rows = lattice.padded_span_log_probs(
-                numpy.concatenate([emissions, emissions]), numpy.array([length, length]), start, end, transitions,
-                numpy.ones(len(chosen), dtype=int), span_starts, span_tags,
-            )
-            assert numpy.allclose(numpy.exp(one_row), numpy.exp(two_rows), atol=1e-6)
-            assert numpy.allclose(one_row[numpy.isfinite(two_rows)], two_rows[numpy.isfinite(two_rows)], atol=1e-4)
+            assert alone.tobytes() == in_batch[: len(chosen)].tobytes()
 
 
 def test_one_sentences_viterbi_shortcut_finds_the_batch_paths():

@@ -32,13 +32,13 @@ def test_buckets_and_sequence_order_give_each_sequence_its_own_paths_and_span_pr
              (4, 0, 2, "ORG")]
     span_docs, span_starts, span_tags = _spans(tags, spans)
     paths = lattice.decode(emissions, scores, max_padded_tokens)
-    log_probs = lattice.span_log_probs(emissions, scores, span_docs, span_starts, span_tags, 1.3, max_padded_tokens)
+    log_probs = lattice.span_log_probs(emissions, scores, span_docs, span_starts, span_tags, 1.3)
     for doc, e in enumerate(emissions):
         assert paths[doc].tolist() == lattice.decode([e], scores, max_padded_tokens)[0].tolist()
         assert tags.is_valid_path(paths[doc].tolist())
     for row, doc in enumerate(span_docs):
         alone = lattice.span_log_probs([emissions[doc]], scores, numpy.array([0]), span_starts[row : row + 1],
-                                       span_tags[row : row + 1], 1.3, max_padded_tokens)
+                                       span_tags[row : row + 1], 1.3)
         assert log_probs[row] == pytest.approx(alone[0], abs=1e-4)
     assert numpy.all(log_probs < 0)
 
@@ -49,9 +49,9 @@ def test_span_probabilities_do_not_depend_on_sequence_order():
     generator = torch.Generator().manual_seed(1)
     emissions = [torch.randn(n, len(tags), generator=generator).numpy() for n in (6, 4, 2)]  # longest first
     span_tags = numpy.array([tags.span_tag_ids((1, 3, "PER")), tags.span_tag_ids((0, 2, "LOC"))])
-    in_order = lattice.span_log_probs(emissions, scores, numpy.array([0, 2]), numpy.array([1, 0]), span_tags, 1.0, 65536)
+    in_order = lattice.span_log_probs(emissions, scores, numpy.array([0, 2]), numpy.array([1, 0]), span_tags, 1.0)
     reordered = lattice.span_log_probs(emissions[::-1], scores, numpy.array([2, 0]), numpy.array([1, 0]), span_tags,
-                                       1.0, 65536)
+                                       1.0)
     assert numpy.allclose(in_order, reordered, atol=1e-6)
     assert numpy.all(in_order < 0)
 
@@ -60,5 +60,5 @@ def test_no_spans_give_no_probabilities():
     tags, crf = make_crf(("PER",))
     empty = numpy.zeros(0, dtype=int)
     result = lattice.span_log_probs([numpy.zeros((3, len(tags)), "float32")], crf.masked_scores_numpy(), empty, empty,
-                                    numpy.zeros((0, 1), dtype=int), 1.0, 65536)
+                                    numpy.zeros((0, 1), dtype=int), 1.0)
     assert result.shape == (0,)
