@@ -13,7 +13,7 @@ from . import layers
 from .layers import TaggerOutput
 from .nn import CharCNN, SequenceTagger
 from .nn.tagger import OUTPUT_LAYERS
-from .segments import segments_of_docs
+from .segments import READINGS, token_sources, units_of_docs, windows_of_units
 
 
 @registry.architectures("spacy-bilstm.BiLSTMCRF.v1")
@@ -56,6 +56,37 @@ def build_bilstm_crf_v2(
     return _build_bilstm_tagger(
         tok2vec, hidden_width, depth, dropout, bidirectional, output, locked_dropout=locked_dropout,
         word_dropout=word_dropout, name="spacy-bilstm.BiLSTMCRF.v2",
+    )
+
+
+@registry.architectures("spacy-bilstm.BiLSTMCRF.v3")
+def build_bilstm_crf_v3(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    hidden_width: int = 128,
+    depth: int = 1,
+    dropout: float = 0.3,
+    bidirectional: bool = True,
+    output: str = "crf",
+    locked_dropout: float = 0.0,
+    word_dropout: float = 0.0,
+    reading: str = "document",
+    window: Optional[int] = 200,
+) -> Model[List[Doc], TaggerOutput]:
+    """BiLSTMCRF.v2 that chooses what the LSTM and the CRF read (see segments.py):
+
+    reading: "document" (default): each doc whole, whatever its sentence boundaries, so that no
+        entity is ever cut by a sentencizer's mistake; "sentence": each sentence on its own,
+        as v1 and v2 read when the pipeline sets sentence boundaries.
+    window: the most tokens the LSTM reads at once (None: no limit). Longer units are read in
+        windows that overlap by half a window at prediction; the CRF decodes each unit whole.
+    """
+    if reading not in READINGS:
+        raise ValueError(f"spacy-bilstm.BiLSTMCRF.v3: reading must be one of {', '.join(READINGS)}, got {reading!r}.")
+    if window is not None and window < 2:
+        raise ValueError(f"spacy-bilstm.BiLSTMCRF.v3: window must be at least 2 tokens (or null), got {window}.")
+    return _build_bilstm_tagger(
+        tok2vec, hidden_width, depth, dropout, bidirectional, output, locked_dropout=locked_dropout,
+        word_dropout=word_dropout, name="spacy-bilstm.BiLSTMCRF.v3", reading=reading, window=window,
     )
 
 
@@ -174,7 +205,7 @@ def _tok2vec_width(tok2vec: Model) -> int:
 
 def _build_bilstm_tagger(
     tok2vec, hidden_width, depth, dropout, bidirectional, output, *, locked_dropout=0.0, word_dropout=0.0,
-    name="spacy-bilstm.BiLSTMCRF.v1",
+    name="spacy-bilstm.BiLSTMCRF.v1", reading="sentence", window=None,
 ) -> Model:
     if output not in OUTPUT_LAYERS:
         raise ValueError(f"Unknown output {output!r} in {name}: choose one of {', '.join(OUTPUT_LAYERS)}.")
@@ -195,6 +226,7 @@ def _build_bilstm_tagger(
         layers=[tok2vec, tagger],
         refs={"tok2vec": tok2vec, "tagger": tagger},
         dims={"nO": None},
+        attrs={"reading": reading, "window": window},
     )
 
 
@@ -204,20 +236,37 @@ def _segmented_init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None
     tagger.initialize()
 
 
+def training_windows(model: Model, docs: List[Doc]):
+    """The (doc index, start, end) windows whose emissions the model gives in training, in order."""
+    units = units_of_docs(docs, model.attrs["reading"])
+    return windows_of_units(units, model.attrs["window"], overlapping=False)
+
+
+def reading_units(model: Model, docs: List[Doc]):
+    """The (doc index, start, end) units whose emissions the model gives at prediction, in order."""
+    return units_of_docs(docs, model.attrs["reading"])
+
+
 def _segmented_forward(model: Model, docs: List[Doc], is_train: bool):
-    """Docs -> token features (per doc) -> the tagger's output per segment (see segments.py):
-    the LSTM and the CRF read each segment on its own. Output: a layers.TaggerOutput whose
-    emissions are in the order of `segments_of_docs(docs)`."""
+    """Docs -> token features (per doc) -> the tagger's output: one emissions array per window in
+    training (`training_windows`), per reading unit at prediction (`reading_units`), the
+    overlapping windows of a long unit joined where each token is furthest from an edge."""
     tok2vec, tagger = model.layers
     features, backprop_features = tok2vec(docs, is_train)
-    segments = segments_of_docs(docs)
-    output, backprop_tagger = tagger([features[d][start:end] for d, start, end in segments], is_train)
+    units = units_of_docs(docs, model.attrs["reading"])
+    windows = windows_of_units(units, model.attrs["window"], overlapping=not is_train)
+    output, backprop_tagger = tagger([features[d][start:end] for d, start, end in windows], is_train)
+    if not is_train and windows != units:
+        output.emissions = [
+            model.ops.xp.concatenate([output.emissions[w][start:end] for w, start, end in pieces])
+            for pieces in token_sources(units, windows)
+        ]
 
     def backprop(d_output: layers.TaggerGradient) -> Any:
-        d_segment_features = backprop_tagger(d_output)
+        d_window_features = backprop_tagger(d_output)
         d_features = [model.ops.alloc2f(*f.shape) for f in features]
-        for (d, start, end), d_segment in zip(segments, d_segment_features):
-            d_features[d][start:end] = d_segment
+        for (d, start, end), d_window in zip(windows, d_window_features):
+            d_features[d][start:end] += d_window
         return backprop_features(d_features)
 
     return output, backprop

@@ -17,7 +17,7 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from . import layers
 from .errors import ModelLoadError
-from .segments import segments_of_docs
+from .architectures import reading_units, training_windows
 from .tags import PREFIXES, BiluoTags, UnknownLabelError
 
 DEFAULT_MODEL_CONFIG_STR = """
@@ -190,7 +190,7 @@ class BiLSTMEntityRecognizer(TrainablePipe):
             return [[] for _ in docs]
         with layers.inference_mode():
             output = self.model.predict(docs)
-        segments = segments_of_docs(docs)
+        segments = reading_units(self.model, docs)
         paths = layers.best_paths(self._tagger, output)
         flat = [
             (segment_index, span)
@@ -262,7 +262,7 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         gold_of_docs = [self._gold_tag_ids(eg) for eg in examples]
         gold = [
             self._tags.cut_to_segment(gold_of_docs[doc_index], start, end)
-            for doc_index, start, end in segments_of_docs(eg.predicted for eg in examples)
+            for doc_index, start, end in training_windows(self.model, [eg.predicted for eg in examples])
         ]
         return layers.tagger_loss(self._tagger, output, gold)
 

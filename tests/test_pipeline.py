@@ -1,5 +1,6 @@
 """The bilstm_ner component inside spaCy: learning, serialization, batching, edge cases."""
 import pickle
+import re
 import subprocess
 import sys
 
@@ -551,3 +552,80 @@ def test_the_crfs_own_scores_learn_through_the_models_backprop():
     before = crf.transition_scores.detach().clone()
     nlp.update(examples, sgd=optimizer, drop=0.0)
     assert not numpy.array_equal(before.numpy(), crf.transition_scores.detach().numpy())
+
+
+# --- reading whole documents (BiLSTMCRF.v3) ----------------------------------------------------
+
+CUT_BY_THE_SENTENCIZER = [
+    ("The court cited arts. 32 and 33 of the law. Then it ruled.", [(16, 31, "LAW")]),
+    ("See arts. 12 and 14 first. The case ended.", [(4, 19, "LAW")]),
+    ("Maria read arts. 5 and 6 today. She left.", [(11, 24, "LAW"), (0, 5, "PER")]),
+]
+
+
+def _v3_model(**settings):
+    from spacy_bilstm.pipeline import DEFAULT_MODEL
+
+    return {**DEFAULT_MODEL, "@architectures": "spacy-bilstm.BiLSTMCRF.v3", **settings}
+
+
+def _reading_pipeline(reading, window=None):
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("bilstm_ner", config={"model": _v3_model(reading=reading, window=window)})
+    return nlp
+
+
+def _train(nlp, data, steps=60):
+    # The sentencizer's boundaries on the predicted docs, as annotating_components gives them.
+    sentencizer = nlp.get_pipe("sentencizer")
+    examples = [Example.from_dict(sentencizer(nlp.make_doc(text)), {"entities": ents}) for text, ents in data]
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(steps):
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+    return nlp
+
+
+def test_document_reading_learns_entities_that_the_sentencizer_cuts_in_two():
+    nlp = _reading_pipeline("sentence")
+    for text, ents in CUT_BY_THE_SENTENCIZER[:2]:
+        doc = nlp.get_pipe("sentencizer")(nlp.make_doc(text))
+        start, end, _ = ents[0]
+        assert any(token.is_sent_start for token in doc.char_span(start, end)[1:]), "no longer cut: pick another"
+    by_document = _train(_reading_pipeline("document"), CUT_BY_THE_SENTENCIZER)
+    by_sentence = _train(_reading_pipeline("sentence"), CUT_BY_THE_SENTENCIZER)
+    for text, ents in CUT_BY_THE_SENTENCIZER:
+        assert entity_tuples(by_document(text)) == sorted(tuple(e) for e in ents)
+        assert (16, 31, "LAW") not in entity_tuples(by_sentence(CUT_BY_THE_SENTENCIZER[0][0]))
+
+
+def test_documents_far_longer_than_a_window_get_well_formed_entities_across_the_seams():
+    text = " ".join(f"Angela Merkel met Tim Cook in Paris {i} ." for i in range(30))
+    ents = [(m.start(), m.start() + len(name), label) for name, label in
+            (("Angela Merkel", "PER"), ("Tim Cook", "PER"), ("Paris", "LOC")) for m in re.finditer(name, text)]
+    nlp = _train(_reading_pipeline("document", window=7), [(text, ents)], steps=40)
+    doc = nlp(text)
+    assert len(doc) > 10 * 7
+    group = doc.spans["bilstm_ner"]
+    assert len(group) > 0 and all(0.0 <= score <= 1.0 for score in group.attrs["scores"])
+    assert sorted(entity_tuples(doc)) == sorted(ents)
+
+
+def test_a_window_longer_than_every_document_reads_as_no_window():
+    whole = _train(_reading_pipeline("document", window=None), TRAIN_DATA, steps=5)
+    windowed = _reading_pipeline("document", window=500)
+    windowed.get_pipe("bilstm_ner").cfg["labels"] = list(whole.get_pipe("bilstm_ner").labels)
+    windowed.initialize(lambda: make_examples(windowed))
+    windowed.get_pipe("bilstm_ner").model.from_bytes(whole.get_pipe("bilstm_ner").model.to_bytes())
+    for text, _ in TRAIN_DATA:
+        a, b = whole(text), windowed(text)
+        assert entity_tuples(a) == entity_tuples(b)
+        assert a.spans["bilstm_ner"].attrs["scores"] == b.spans["bilstm_ner"].attrs["scores"]
+
+
+@pytest.mark.parametrize("setting, value", [("reading", "paragraph"), ("window", 1)])
+def test_bilstm_crf_v3_refuses_an_unknown_reading_or_a_window_too_small(setting, value):
+    nlp = spacy.blank("en")
+    with pytest.raises(ValueError, match=setting):
+        nlp.add_pipe("bilstm_ner", config={"model": _v3_model(**{setting: value})})

@@ -1,0 +1,68 @@
+"""Gold entities that a reading unit makes unreachable, for every corpus in ../shared.
+
+For each file: its gold entities, and how many cross a reading unit's boundary (and so can
+never be predicted) when the tagger reads
+- the sentences of spaCy's rule-based sentencizer (what `reading = "sentence"` reads in a
+  shipped pipeline, whose sentencizer runs before the tagger),
+- the corpus's own sentences (its blank lines),
+- whole documents (`reading = "document"`, the default of BiLSTMCRF.v3).
+
+    python benchmarks/reachability.py            # writes results/reachability.{json,md}
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from spacy_bilstm.corpora.readers import read_corpus  # noqa: E402
+from spacy_bilstm.reachability import unreachable_entities, with_sentencizer_sentences  # noqa: E402
+
+SHARED = HERE.parent.parent / "shared" / "corpora"
+# (corpus, files, language, files read with --repair: one entity each continues across a sentence
+# break or starts with I-)
+CORPORA = [
+    ("conll2003", ["train.txt", "valid.txt", "test.txt"], "en", ()),
+    ("conll2002", ["esp.train", "esp.testa", "esp.testb"], "es", ("esp.train", "esp.testa", "esp.testb")),
+    ("conll2002", ["ned.train", "ned.testa", "ned.testb"], "nl", ()),
+    ("wnut17", ["train.conll", "dev.conll", "test.conll"], "en", ("dev.conll",)),
+    ("wikiann-en", ["train.txt", "dev.txt", "test.txt"], "en", ()),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shared", type=Path, default=SHARED, help="the corpora folder")
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    args = parser.parse_args()
+    rows = []
+    for corpus, files, lang, repaired in CORPORA:
+        for name in files:
+            path = args.shared / corpus / name
+            if not path.exists():
+                print(f"skipped {path}: absent", file=sys.stderr)
+                continue
+            docs = read_corpus(path, lang=lang, repair=name in repaired).docs
+            sentencizer = unreachable_entities(with_sentencizer_sentences(docs, lang), "sentence")
+            gold_sentences = unreachable_entities(docs, "sentence")
+            documents = unreachable_entities(docs, "document")
+            rows.append({
+                "file": f"{corpus}/{name}", "entities": documents.entities,
+                "sentencizer_sentences": sentencizer.unreachable, "gold_sentences": gold_sentences.unreachable,
+                "documents": documents.unreachable,
+            })
+            print(json.dumps(rows[-1]), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "reachability.json").write_text(json.dumps(rows, indent=1) + "\n")
+    lines = ["| file | gold entities | unreachable: sentencizer sentences | corpus sentences | documents |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {r['file']} | {r['entities']:,} | {r['sentencizer_sentences']:,} | {r['gold_sentences']:,} | "
+              f"{r['documents']:,} |" for r in rows]
+    (args.out / "reachability.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""How many gold entities a reading makes unreachable: an entity that crosses the boundary of a
+reading unit can never be predicted, whatever the model learns."""
+from dataclasses import dataclass
+from typing import Iterable
+
+import spacy
+from spacy.tokens import Doc, Span
+
+from .segments import units_of_docs
+
+
+@dataclass
+class Reachability:
+    entities: int
+    unreachable: int
+
+
+def unreachable_entities(docs: Iterable[Doc], reading: str) -> Reachability:
+    """Count the docs' entities (doc.ents) that no single reading unit holds."""
+    docs = list(docs)
+    units_by_doc = {}
+    for doc_index, start, end in units_of_docs(docs, reading):
+        units_by_doc.setdefault(doc_index, []).append((start, end))
+    entities = unreachable = 0
+    for doc_index, doc in enumerate(docs):
+        for ent in doc.ents:
+            entities += 1
+            if not any(start <= ent.start and ent.end <= end for start, end in units_by_doc.get(doc_index, [])):
+                unreachable += 1
+    return Reachability(entities, unreachable)
+
+
+def with_sentencizer_sentences(docs: Iterable[Doc], lang: str) -> Iterable[Doc]:
+    """The docs with the sentence boundaries spaCy's rule-based sentencizer gives their tokens
+    (what a shipped pipeline reads at prediction), their gold entities kept."""
+    sentencizer = spacy.blank(lang).add_pipe("sentencizer")
+    for doc in docs:
+        copy = Doc(doc.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc])
+        copy.ents = [Span(copy, ent.start, ent.end, label=ent.label_) for ent in doc.ents]
+        yield sentencizer(copy)
