@@ -74,6 +74,11 @@ def make_bilstm_ner(
 
 
 class BiLSTMEntityRecognizer(TrainablePipe):
+    """Named entities from a BiLSTM-CRF tagger over BILUO tags, with each entity's probability.
+
+    DOCS: README.md, "Using the component".
+    """
+
     def __init__(
         self,
         vocab: Vocab,
@@ -84,6 +89,15 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         threshold: float = 0.0,
         scorer: Optional[Callable] = None,
     ):
+        """Initialize the entity recognizer.
+
+        vocab (Vocab): The shared vocabulary.
+        model (Model[List[Doc], TaggerOutput]): A BiLSTMCRF architecture.
+        name (str): The component instance name, used to add entries to the losses during training.
+        spans_key (str): Key of doc.spans where every predicted entity goes, with its probability.
+        threshold (float): Entities whose probability is below it are left out of doc.ents.
+        scorer (Optional[Callable]): The scoring method (default: spacy.ner_scorer.v1).
+        """
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"[components.{name}] threshold must be between 0 and 1, got {threshold}.")
         self.vocab = vocab
@@ -101,22 +115,28 @@ class BiLSTMEntityRecognizer(TrainablePipe):
 
     @property
     def labels(self) -> Tuple[str, ...]:
+        """RETURNS (Tuple[str]): The entity labels, in the order of the output layer's tags."""
         return tuple(self.cfg["labels"])
 
     @property
     def label_data(self) -> List[str]:
+        """RETURNS (List[str]): The labels, for [initialize.components.NAME.labels]."""
         return list(self.labels)
 
     @property
     def spans_key(self) -> str:
+        """RETURNS (str): The key of doc.spans that holds every predicted entity and its probability."""
         return self.cfg["spans_key"]
 
     @property
     def threshold(self) -> float:
+        """RETURNS (float): The least probability an entity needs to enter doc.ents."""
         return self.cfg["threshold"]
 
     @property
     def temperature(self) -> float:
+        """RETURNS (float): What the model's scores are divided by for entity probabilities
+        (fitted by `spacy-bilstm calibrate`; 1.0 = as trained). Decoding does not depend on it."""
         return self.cfg.get("temperature", 1.0)
 
     @property
@@ -129,6 +149,11 @@ class BiLSTMEntityRecognizer(TrainablePipe):
             raise ValueError(f"Entity labels must be non-empty strings, got {label!r}.")
 
     def add_label(self, label: str) -> int:
+        """Add an entity label before the component is initialized.
+
+        label (str): The label to add.
+        RETURNS (int): 0 if the label was already present, otherwise 1.
+        """
         self._check_label(label)
         if label in self.labels:
             return 0
@@ -166,7 +191,12 @@ class BiLSTMEntityRecognizer(TrainablePipe):
     ) -> None:
         """Add the labels in `labels`, or else those of the examples' entities, to any labels
         added before (add_label), then build the output layer and initialize the model on a
-        sample of the examples. Initializing again starts the model afresh."""
+        sample of the examples. Initializing again starts the model afresh.
+
+        get_examples (Callable[[], Iterable[Example]]): Function that returns the training examples.
+        nlp (Language): The current nlp object the component is part of.
+        labels (Optional[Sequence[str]]): The labels to add, e.g. from [initialize.components.NAME.labels].
+        """
         validate_get_examples(get_examples, "BiLSTMEntityRecognizer.initialize")
         if labels is None:
             labels = sorted({ent.label_ for eg in get_examples() for ent in eg.reference.ents})
@@ -182,9 +212,13 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         self.model.initialize(X=doc_sample)
 
     def predict(self, docs: Iterable[Doc]) -> List[List[Entity]]:
-        """Each doc's entities as (start token, end token, label, probability), best path first:
-        the CRF's best valid tag path gives the entities, and each gets the probability of its
-        exact tag sub-path."""
+        """Apply the model to a batch of docs, without modifying them.
+
+        docs (Iterable[Doc]): The documents to predict.
+        RETURNS (List[List[Tuple[int, int, str, float]]]): Each doc's entities as (start token,
+            end token, label, probability): the CRF's best valid tag path gives the entities, and
+            each gets the probability of its exact tag sub-path.
+        """
         docs = list(docs)
         if not any(len(doc) for doc in docs):
             return [[] for _ in docs]
@@ -211,10 +245,14 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         return entities
 
     def set_annotations(self, docs: Iterable[Doc], entities: List[List[Entity]]) -> None:
-        """Every predicted entity goes to doc.spans[spans_key] with its probability. doc.ents keeps
-        the entities a component before this one set (an entity_ruler, say) and adds the
-        predicted entities that reach the threshold and overlap none of them, as spaCy's `ner`
-        respects existing entities."""
+        """Modify a batch of docs with the predicted entities. Every predicted entity goes to
+        doc.spans[spans_key] with its probability. doc.ents keeps the entities a component before
+        this one set (an entity_ruler, say) and adds the predicted entities that reach the
+        threshold and overlap none of them, as spaCy's `ner` respects existing entities.
+
+        docs (Iterable[Doc]): The documents to modify.
+        entities (List[List[Tuple[int, int, str, float]]]): The output of `predict`.
+        """
         for doc, doc_entities in zip(docs, entities):
             spans = [Span(doc, start, end, label=label) for start, end, label, _ in doc_entities]
             scores = [score for *_, score in doc_entities]
@@ -236,6 +274,15 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         sgd: Optional[Optimizer] = None,
         losses: Optional[Dict[str, float]] = None,
     ) -> Dict[str, float]:
+        """Learn from a batch of examples: validate, set the dropout, predict, compute the loss
+        and its gradient (get_loss), backpropagate, and apply the optimizer.
+
+        examples (Iterable[Example]): A batch of examples to learn from.
+        drop (float): The dropout rate.
+        sgd (Optional[Optimizer]): The optimizer.
+        losses (Optional[Dict[str, float]]): Optional record of the loss during training.
+        RETURNS (Dict[str, float]): The updated losses dictionary.
+        """
         if losses is None:
             losses = {}
         losses.setdefault(self.name, 0.0)
@@ -256,7 +303,12 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         """The CRF negative log-likelihood of the gold tags, and its gradient with respect to
         the model's output (the emissions and the CRF's scores). Tokens whose gold tag is
         unknown (misaligned or unannotated) are marginalised. Nothing in the model changes:
-        the gradient reaches the weights through the model's backprop."""
+        the gradient reaches the weights through the model's backprop.
+
+        examples (Iterable[Example]): The batch of examples.
+        output (TaggerOutput): The model's output for the examples' predicted docs.
+        RETURNS (Tuple[float, TaggerGradient]): The loss and the gradient.
+        """
         validate_examples(examples, "BiLSTMEntityRecognizer.get_loss")
         examples = list(examples)
         gold_of_docs = [self._gold_tag_ids(eg) for eg in examples]
