@@ -70,23 +70,31 @@ def build_bilstm_crf_v3(
     locked_dropout: float = 0.0,
     word_dropout: float = 0.0,
     reading: str = "document",
+    context: str = "sentence",
     window: Optional[int] = 200,
 ) -> Model[List[Doc], TaggerOutput]:
-    """BiLSTMCRF.v2 that chooses what the LSTM and the CRF read (see segments.py):
+    """BiLSTMCRF.v2 that chooses what the CRF and the LSTM read (see segments.py):
 
-    reading: "document" (default): each doc whole, whatever its sentence boundaries, so that no
-        entity is ever cut by a sentencizer's mistake; "sentence": each sentence on its own,
-        as v1 and v2 read when the pipeline sets sentence boundaries.
-    window: the most tokens the LSTM reads at once (None: no limit). Longer units are read in
-        windows that overlap by half a window at prediction; the CRF decodes each unit whole.
+    reading: what the CRF decodes at once: "document" (default), so that no entity is ever cut
+        by a sentencizer's mistake, or "sentence", as v1 and v2 read when the pipeline sets
+        sentence boundaries (an entity never crosses one).
+    context: what the LSTM reads at once: each "sentence" (default) or the whole "document"
+        (only with reading = "document").
+    window: the most tokens the LSTM reads at once (None: no limit). Longer pieces are read in
+        windows that overlap by half a window at prediction.
     """
-    if reading not in READINGS:
-        raise ValueError(f"spacy-bilstm.BiLSTMCRF.v3: reading must be one of {', '.join(READINGS)}, got {reading!r}.")
+    name = "spacy-bilstm.BiLSTMCRF.v3"
+    for setting, value in (("reading", reading), ("context", context)):
+        if value not in READINGS:
+            raise ValueError(f"{name}: {setting} must be one of {', '.join(READINGS)}, got {value!r}.")
+    if reading == "sentence" and context == "document":
+        raise ValueError(f"{name}: context = \"document\" needs reading = \"document\": the LSTM cannot read "
+                         f"past the units the CRF decodes.")
     if window is not None and window < 2:
-        raise ValueError(f"spacy-bilstm.BiLSTMCRF.v3: window must be at least 2 tokens (or null), got {window}.")
+        raise ValueError(f"{name}: window must be at least 2 tokens (or null), got {window}.")
     return _build_bilstm_tagger(
         tok2vec, hidden_width, depth, dropout, bidirectional, output, locked_dropout=locked_dropout,
-        word_dropout=word_dropout, name="spacy-bilstm.BiLSTMCRF.v3", reading=reading, window=window,
+        word_dropout=word_dropout, name=name, reading=reading, context=context, window=window,
     )
 
 
@@ -205,7 +213,7 @@ def _tok2vec_width(tok2vec: Model) -> int:
 
 def _build_bilstm_tagger(
     tok2vec, hidden_width, depth, dropout, bidirectional, output, *, locked_dropout=0.0, word_dropout=0.0,
-    name="spacy-bilstm.BiLSTMCRF.v1", reading="sentence", window=None,
+    name="spacy-bilstm.BiLSTMCRF.v1", reading="sentence", context="sentence", window=None,
 ) -> Model:
     if output not in OUTPUT_LAYERS:
         raise ValueError(f"Unknown output {output!r} in {name}: choose one of {', '.join(OUTPUT_LAYERS)}.")
@@ -226,7 +234,7 @@ def _build_bilstm_tagger(
         layers=[tok2vec, tagger],
         refs={"tok2vec": tok2vec, "tagger": tagger},
         dims={"nO": None},
-        attrs={"reading": reading, "window": window},
+        attrs={"reading": reading, "context": context, "window": window},
     )
 
 
@@ -236,33 +244,33 @@ def _segmented_init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None
     tagger.initialize()
 
 
-def training_windows(model: Model, docs: List[Doc]):
-    """The (doc index, start, end) windows whose emissions the model gives in training, in order."""
-    units = units_of_docs(docs, model.attrs["reading"])
-    return windows_of_units(units, model.attrs["window"], overlapping=False)
-
-
 def reading_units(model: Model, docs: List[Doc]):
-    """The (doc index, start, end) units whose emissions the model gives at prediction, in order."""
+    """The (doc index, start, end) units whose emissions the model gives, in order."""
     return units_of_docs(docs, model.attrs["reading"])
 
 
 def _segmented_forward(model: Model, docs: List[Doc], is_train: bool):
-    """Docs -> token features (per doc) -> the tagger's output: one emissions array per window in
-    training (`training_windows`), per reading unit at prediction (`reading_units`), the
-    overlapping windows of a long unit joined where each token is furthest from an edge."""
+    """Docs -> token features (per doc) -> the tagger's output, one emissions array per reading
+    unit (`reading_units`), joined from the windows the LSTM read: one after another in
+    training, where each token is furthest from an edge at prediction."""
     tok2vec, tagger = model.layers
     features, backprop_features = tok2vec(docs, is_train)
     units = units_of_docs(docs, model.attrs["reading"])
-    windows = windows_of_units(units, model.attrs["window"], overlapping=not is_train)
+    windows = windows_of_units(docs, units, model.attrs.get("context", "sentence"), model.attrs["window"],
+                               overlapping=not is_train)
     output, backprop_tagger = tagger([features[d][start:end] for d, start, end in windows], is_train)
-    if not is_train and windows != units:
-        output.emissions = [
-            model.ops.xp.concatenate([output.emissions[w][start:end] for w, start, end in pieces])
-            for pieces in token_sources(units, windows)
-        ]
+    sources = token_sources(units, windows)
+    window_emissions = output.emissions
+    output.emissions = [_joined(model, window_emissions, pieces) for pieces in sources]
 
     def backprop(d_output: layers.TaggerGradient) -> Any:
+        d_windows = [model.ops.alloc2f(*e.shape) for e in window_emissions]
+        for pieces, d_unit in zip(sources, d_output.d_emissions):
+            offset = 0
+            for window_index, start, end in pieces:
+                d_windows[window_index][start:end] += d_unit[offset : offset + end - start]
+                offset += end - start
+        d_output.d_emissions = d_windows
         d_window_features = backprop_tagger(d_output)
         d_features = [model.ops.alloc2f(*f.shape) for f in features]
         for (d, start, end), d_window in zip(windows, d_window_features):
@@ -270,3 +278,11 @@ def _segmented_forward(model: Model, docs: List[Doc], is_train: bool):
         return backprop_features(d_features)
 
     return output, backprop
+
+
+def _joined(model: Model, emissions: List[Floats2d], pieces) -> Floats2d:
+    if len(pieces) == 1:
+        window_index, start, end = pieces[0]
+        whole = emissions[window_index]
+        return whole if (start, end) == (0, whole.shape[0]) else whole[start:end]
+    return model.ops.xp.concatenate([emissions[w][start:end] for w, start, end in pieces])

@@ -17,7 +17,7 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from . import layers
 from .errors import ModelLoadError
-from .architectures import reading_units, training_windows
+from .architectures import reading_units
 from .tags import PREFIXES, BiluoTags, UnknownLabelError
 
 DEFAULT_MODEL_CONFIG_STR = """
@@ -314,7 +314,7 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         gold_of_docs = [self._gold_tag_ids(eg) for eg in examples]
         gold = [
             self._tags.cut_to_segment(gold_of_docs[doc_index], start, end)
-            for doc_index, start, end in training_windows(self.model, [eg.predicted for eg in examples])
+            for doc_index, start, end in reading_units(self.model, [eg.predicted for eg in examples])
         ]
         return layers.tagger_loss(self._tagger, output, gold)
 

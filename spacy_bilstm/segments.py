@@ -1,19 +1,19 @@
-"""What the LSTM and the CRF read: the reading units of a doc, and the windows they are cut
-into.
+"""What the LSTM and the CRF read.
 
-- `reading = "sentence"`: a doc's sentences when it has sentence boundaries (from a sentencizer
-  or parser earlier in the pipeline, or the corpus), else the whole doc. An entity that crosses
-  a sentence boundary can never be predicted.
-- `reading = "document"`: the whole doc, whatever its sentences: no entity is ever cut.
+- The CRF decodes (and trains on) reading units: whole docs with `reading = "document"`, so
+  that no entity is ever cut, or each sentence with `reading = "sentence"` (a doc's sentences
+  when it has sentence boundaries from a sentencizer, a parser or the corpus, else the whole
+  doc), so that an entity never crosses a sentence boundary.
+- The LSTM reads pieces of a unit: its sentences with `context = "sentence"`, or the whole unit
+  with `context = "document"`; in either case in windows of at most `window` tokens (None: no
+  limit). In training the windows do not overlap. At prediction they overlap by half a window,
+  and each token takes its scores from the window in which it sits furthest from an edge.
 
-A unit longer than `window` tokens (None: no limit) is read in windows. In training the
-windows do not overlap (the loss marginalises the tag of an entity cut by a window's edge).
-At prediction they overlap by half a window, each token takes its scores from the window in
-which it sits furthest from an edge, and the CRF then decodes the whole unit at once, so the
-entities across a seam are as well formed as anywhere else. Training and prediction use the
-same units, so a model sees at prediction the context it learned from.
+The CRF then reads the unit's scores whole, so entities across a sentence or window seam are as
+well formed as anywhere else. Training and prediction use the same units and context, so a
+model sees at prediction the context it learned from.
 """
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc
 
@@ -21,6 +21,8 @@ READINGS = ("sentence", "document")
 
 # (doc index, start token, end token) of a reading unit or of a window.
 Segment = Tuple[int, int, int]
+# (window index, start within the window, end within the window)
+Piece = Tuple[int, int, int]
 
 
 def units_of_docs(docs: Iterable[Doc], reading: str = "sentence") -> List[Segment]:
@@ -36,50 +38,62 @@ def units_of_docs(docs: Iterable[Doc], reading: str = "sentence") -> List[Segmen
     return units
 
 
-def windows_of_units(units: Sequence[Segment], window: Optional[int], overlapping: bool) -> List[Segment]:
-    """The windows the LSTM reads: each unit whole when it fits in `window` tokens, else
-    windows of `window` tokens, each starting half a window after the last when `overlapping`,
-    a window after it otherwise; the last window ends where the unit ends."""
-    if window is None:
-        return list(units)
-    stride = max(1, window // 2) if overlapping else window
-    windows = []
+def windows_of_units(
+    docs: Sequence[Doc], units: Sequence[Segment], context: str, window: Optional[int], overlapping: bool
+) -> List[Segment]:
+    """The windows the LSTM reads, unit by unit in order: the unit's sentences (`context =
+    "sentence"`) or the unit whole, each cut into windows of `window` tokens when longer, each
+    starting half a window after the last when `overlapping`, a window after it otherwise."""
+    windows: List[Segment] = []
     for doc_index, start, end in units:
-        if end - start <= window:
-            windows.append((doc_index, start, end))
-            continue
-        window_start = start
-        while True:
-            window_end = min(window_start + window, end)
-            # An overlapping last window is moved back to full size: its tokens get context.
-            windows.append((doc_index, max(start, window_end - window) if overlapping else window_start, window_end))
-            if window_end == end:
-                break
-            window_start += stride
+        doc = docs[doc_index]
+        if context == "sentence" and doc.has_annotation("SENT_START"):
+            pieces = [(doc_index, max(s.start, start), min(s.end, end)) for s in doc[start:end].sents]
+        else:
+            pieces = [(doc_index, start, end)]
+        for piece in pieces:
+            windows.extend(_cut(piece, window, overlapping))
     return windows
 
 
-def token_sources(units: Sequence[Segment], windows: Sequence[Segment]) -> List[List[Tuple[int, int, int]]]:
-    """For each unit, the pieces its scores are taken from: (window index, start within the
-    window, end within the window), in order, covering the unit. Each token comes from the
-    window in which it is furthest from an edge (the earlier window on a tie)."""
-    windows_of_doc = {}
+def _cut(segment: Segment, window: Optional[int], overlapping: bool) -> List[Segment]:
+    doc_index, start, end = segment
+    if window is None or end - start <= window:
+        return [segment]
+    stride = max(1, window // 2) if overlapping else window
+    cut = []
+    window_start = start
+    while True:
+        window_end = min(window_start + window, end)
+        # An overlapping last window is moved back to full size: its tokens get context.
+        cut.append((doc_index, max(start, window_end - window) if overlapping else window_start, window_end))
+        if window_end == end:
+            return cut
+        window_start += stride
+
+
+def token_sources(units: Sequence[Segment], windows: Sequence[Segment]) -> List[List[Piece]]:
+    """For each unit, the pieces of windows its scores are taken from, in order, covering the
+    unit: each token from the window in which it is furthest from an edge (the earlier window
+    on a tie). `windows` are windows_of_units' for these units, in its order."""
+    by_doc: Dict[int, List[Tuple[int, int, int]]] = {}
     for window_index, (doc_index, start, end) in enumerate(windows):
-        windows_of_doc.setdefault(doc_index, []).append((window_index, start, end))
+        by_doc.setdefault(doc_index, []).append((window_index, start, end))
     sources = []
     for doc_index, unit_start, unit_end in units:
-        covering = [w for w in windows_of_doc[doc_index] if w[1] >= unit_start and w[2] <= unit_end]
-        if len(covering) == 1:
-            sources.append([(covering[0][0], 0, unit_end - unit_start)])
-            continue
-        pieces: List[Tuple[int, int, int]] = []
-        for token in range(unit_start, unit_end):
-            best = max(covering, key=lambda w: (min(token - w[1], w[2] - 1 - token), -w[0]) if w[1] <= token < w[2]
-                       else (-1, 0))
-            window_index, window_start, _ = best
-            if pieces and pieces[-1][0] == window_index and pieces[-1][2] == token - window_start:
-                pieces[-1] = (window_index, pieces[-1][1], token - window_start + 1)
+        inside = [w for w in by_doc[doc_index] if unit_start <= w[1] and w[2] <= unit_end]
+        pieces: List[Piece] = []
+        token = unit_start
+        for position, (window_index, start, end) in enumerate(inside):
+            if position + 1 < len(inside):
+                next_start = inside[position + 1][1]
+                # In the overlap, this window's tokens up to the middle are further from its
+                # right edge than from the next window's left edge.
+                last = min(end, (end - 1 + next_start) // 2 + 1)
             else:
-                pieces.append((window_index, token - window_start, token - window_start + 1))
+                last = unit_end
+            if last > token:
+                pieces.append((window_index, token - start, last - start))
+                token = last
         sources.append(pieces)
     return sources

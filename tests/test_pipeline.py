@@ -569,11 +569,11 @@ def _v3_model(**settings):
     return {**DEFAULT_MODEL, "@architectures": "spacy-bilstm.BiLSTMCRF.v3", **settings}
 
 
-def _reading_pipeline(reading, window=None):
+def _reading_pipeline(reading, window=None, context="sentence"):
     spacy.util.fix_random_seed(0)
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
-    nlp.add_pipe("bilstm_ner", config={"model": _v3_model(reading=reading, window=window)})
+    nlp.add_pipe("bilstm_ner", config={"model": _v3_model(reading=reading, window=window, context=context)})
     return nlp
 
 
@@ -600,11 +600,12 @@ def test_document_reading_learns_entities_that_the_sentencizer_cuts_in_two():
         assert (16, 31, "LAW") not in entity_tuples(by_sentence(CUT_BY_THE_SENTENCIZER[0][0]))
 
 
-def test_documents_far_longer_than_a_window_get_well_formed_entities_across_the_seams():
+@pytest.mark.parametrize("context", ["sentence", "document"])
+def test_documents_far_longer_than_a_window_get_well_formed_entities_across_the_seams(context):
     text = " ".join(f"Angela Merkel met Tim Cook in Paris {i} ." for i in range(30))
     ents = [(m.start(), m.start() + len(name), label) for name, label in
             (("Angela Merkel", "PER"), ("Tim Cook", "PER"), ("Paris", "LOC")) for m in re.finditer(name, text)]
-    nlp = _train(_reading_pipeline("document", window=7), [(text, ents)], steps=40)
+    nlp = _train(_reading_pipeline("document", window=7, context=context), [(text, ents)], steps=40)
     doc = nlp(text)
     assert len(doc) > 10 * 7
     group = doc.spans["bilstm_ner"]
@@ -624,8 +625,13 @@ def test_a_window_longer_than_every_document_reads_as_no_window():
         assert a.spans["bilstm_ner"].attrs["scores"] == b.spans["bilstm_ner"].attrs["scores"]
 
 
-@pytest.mark.parametrize("setting, value", [("reading", "paragraph"), ("window", 1)])
+@pytest.mark.parametrize("setting, value", [("reading", "paragraph"), ("context", "page"), ("window", 1)])
 def test_bilstm_crf_v3_refuses_an_unknown_reading_or_a_window_too_small(setting, value):
     nlp = spacy.blank("en")
     with pytest.raises(ValueError, match=setting):
         nlp.add_pipe("bilstm_ner", config={"model": _v3_model(**{setting: value})})
+
+
+def test_bilstm_crf_v3_refuses_a_document_context_for_sentence_reading():
+    with pytest.raises(ValueError, match="needs reading"):
+        spacy.blank("en").add_pipe("bilstm_ner", config={"model": _v3_model(reading="sentence", context="document")})

@@ -5,6 +5,10 @@ import spacy
 from spacy_bilstm.segments import token_sources, units_of_docs, windows_of_units
 
 
+def _plain_docs(n_tokens=200):
+    return [spacy.blank("en").make_doc(" ".join(["w"] * n_tokens))] * 2
+
+
 @pytest.fixture
 def docs():
     nlp = spacy.blank("en")
@@ -23,20 +27,21 @@ def test_sentence_reading_gives_the_sentences_and_document_reading_the_whole_doc
 def test_windows_cover_each_unit_and_overlap_by_half_a_window_at_prediction(length, window):
     units = [(0, 3, 3 + length)]
     for overlapping in (False, True):
-        windows = windows_of_units(units, window, overlapping)
+        windows = windows_of_units(_plain_docs(), units, "document", window, overlapping)
         covered = sorted({t for _, start, end in windows for t in range(start, end)})
         assert covered == list(range(3, 3 + length))
         assert all(end - start <= window for _, start, end in windows)
         if not overlapping:
             assert sum(end - start for _, start, end in windows) == length
     if length > window:
-        assert len(windows_of_units(units, window, True)) > len(windows_of_units(units, window, False))
+        assert len(windows_of_units(_plain_docs(), units, "document", window, True)) > len(
+            windows_of_units(_plain_docs(), units, "document", window, False))
 
 
-@pytest.mark.parametrize("length, window", [(12, 6), (31, 8), (9, 4)])
+@pytest.mark.parametrize("length, window", [(12, 6), (31, 8), (9, 4), (50, 7), (101, 10)])
 def test_each_token_takes_its_scores_from_the_window_where_it_is_furthest_from_an_edge(length, window):
     units = [(0, 2, 2 + length)]
-    windows = windows_of_units(units, window, overlapping=True)
+    windows = windows_of_units(_plain_docs(), units, "document", window, overlapping=True)
     (pieces,) = token_sources(units, windows)
     chosen = [(window_index, windows[window_index][1] + offset) for window_index, start, end in pieces
               for offset in range(start, end)]
@@ -53,5 +58,14 @@ def test_each_token_takes_its_scores_from_the_window_where_it_is_furthest_from_a
 
 def test_a_unit_that_fits_a_window_is_read_whole():
     units = [(0, 0, 5), (1, 2, 4)]
-    assert windows_of_units(units, 5, True) == units
+    assert windows_of_units(_plain_docs(), units, "document", 5, True) == units
     assert token_sources(units, units) == [[(0, 0, 5)], [(1, 0, 2)]]
+
+
+def test_a_sentence_context_reads_each_sentence_of_a_document_unit(docs):
+    units = units_of_docs(docs, "document")
+    windows = windows_of_units(docs, units, "sentence", None, overlapping=False)
+    assert windows == units_of_docs(docs, "sentence")
+    sources = token_sources(units, windows)
+    assert [sum(end - start for _, start, end in pieces) for pieces in sources] == [len(docs[0]), len(docs[2])]
+    assert [window for window, _, _ in sources[0]] == list(range(len(list(docs[0].sents))))
