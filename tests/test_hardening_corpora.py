@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 from spacy_bilstm.cli import app
 from spacy_bilstm.corpora import CorpusError, convert, read_corpus
+from spacy_bilstm.corpora.schemes import MixedSchemeError, TagError
+from spacy_bilstm.errors import OutputWriteError, SpacyBilstmError
 
 
 def write(tmp_path, name, data):
@@ -304,7 +306,7 @@ def test_output_directory_that_cannot_be_created_is_an_error_not_a_traceback(tmp
 
 
 def test_disk_full_while_writing_keeps_the_old_output_and_leaves_no_temporary_file(tmp_path, monkeypatch):
-    from spacy_bilstm.corpora import writers
+    from spacy_bilstm import files
 
     source = write(tmp_path, "a.txt", "EU B-ORG\nrejects O\n")
     out = tmp_path / "out.jsonl"
@@ -313,9 +315,14 @@ def test_disk_full_while_writing_keeps_the_old_output_and_leaves_no_temporary_fi
     def full_disk(self, data, *args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(writers.Path, "write_text", full_disk)
-    with pytest.raises(CorpusError, match="No space left on device") as info:
+    monkeypatch.setattr(files.Path, "write_text", full_disk)
+    with pytest.raises(OutputWriteError, match="No space left on device") as info:
         convert(source, out, to="jsonl")
-    assert info.value.path == out and "nothing was written" in str(info.value)
+    assert str(out) in str(info.value) and "nothing was written" in str(info.value)
     assert out.read_text() == "old output\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "out.jsonl"]
+
+
+@pytest.mark.parametrize("error", [CorpusError, TagError, MixedSchemeError, OutputWriteError])
+def test_every_corpus_error_is_caught_by_the_package_base_class(error):
+    assert issubclass(error, SpacyBilstmError)

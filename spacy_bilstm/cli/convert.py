@@ -4,8 +4,9 @@ from typing import Optional
 
 import typer
 
-from ..corpora import CorpusError, Summary, convert
+from ..corpora import Summary, convert
 from ..corpora.writers import infer_output_format
+from ..errors import SpacyBilstmError
 from ._app import app
 
 
@@ -43,7 +44,7 @@ def convert_cli(
             strip_prefix=None if strip_prefix == "none" else strip_prefix, alignment=alignment, repair=repair,
             encoding=encoding, comment_prefix=comment_prefix,
         )
-    except CorpusError as err:
+    except SpacyBilstmError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1)
     typer.echo(summary.format_table())

@@ -2,8 +2,10 @@
 from pathlib import Path
 from typing import Optional, Union
 
+from ..errors import SpacyBilstmError
 
-class CorpusError(ValueError):
+
+class CorpusError(SpacyBilstmError):
     """A problem with a corpus file: says what is wrong, where, and what to do.
 
     `path` is the file (or None when no file is involved) and `line` the 1-based line
