@@ -81,6 +81,18 @@ def test_fetch_downloads_verifies_and_converts(tmp_path, server):
     assert "tiny train" in progress.getvalue() and "100.0%" in progress.getvalue()
 
 
+def test_progress_on_a_stream_that_is_not_a_terminal_is_each_final_bar_once_without_control_characters(
+    tmp_path, server
+):
+    catalogue = write_catalogue(tmp_path, server, train_sha=sha256(TRAIN))
+    progress = io.StringIO()
+    fetch_corpus("tiny", tmp_path / "out", catalogue=catalogue, stream=progress)
+    lines = progress.getvalue().splitlines()
+    assert [line.split()[:2] for line in lines] == [["tiny", "train"], ["tiny", "dev"]]
+    assert all("100.0%" in line for line in lines)
+    assert "\r" not in progress.getvalue() and "\x1b" not in progress.getvalue()
+
+
 def test_checksum_mismatch_is_an_error_that_keeps_nothing(tmp_path, server):
     catalogue = write_catalogue(tmp_path, server, train_sha=sha256(TRAIN), dev_sha="0" * 64)
     with pytest.raises(CorpusError, match="checksum mismatch") as info:
