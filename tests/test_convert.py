@@ -165,10 +165,10 @@ def test_docs_are_built_on_the_given_vocab(tmp_path):
 @pytest.mark.parametrize(
     "text,line,fragment",
     [
-        ("Ann B-PER\nsings O extra\n", 2, "found 3 columns but line 1 has 2"),
-        ("Ann\tB-PER\n\tO\n", 2, "empty token"),
-        ("Ann X-PER\n", 1, "unknown tag 'X-PER'"),
-        ("Ann B-PER\nsings\n", 2, "found 1 column but line 1 has 2"),
+        ("Ann B-PER\nsings O extra\n", 2, "Found 3 columns but line 1 has 2"),
+        ("Ann\tB-PER\n\tO\n", 2, "Empty token"),
+        ("Ann X-PER\n", 1, "Unknown tag 'X-PER'"),
+        ("Ann B-PER\nsings\n", 2, "Found 1 column but line 1 has 2"),
         ("Ann S-PER\n\nNew B-LOC\nYork I-LOC\n", 3, "never closed"),
         ("Ann S-PER\nBob U-PER\n", 1, "mixes BIOES"),
         ("Ann O\nBob I-PER\n\nCarl B-PER\n", 2, "mixes IOB1"),
@@ -223,7 +223,7 @@ def test_jsonl_with_and_without_tokens(tmp_path):
 def test_jsonl_span_off_token_boundaries_is_an_error_unless_aligned(tmp_path):
     record = {"text": "Ann lives in Newtown.", "spans": [{"start": 13, "end": 16, "label": "LOC"}]}
     path = write(tmp_path, "a.jsonl", "\n" + json.dumps(record) + "\n")
-    with pytest.raises(CorpusError, match=r"span \(13, 16, 'LOC'\) = 'New'") as info:
+    with pytest.raises(CorpusError, match=r"Span \(13, 16, 'LOC'\) = 'New'") as info:
         read_corpus(path)
     assert info.value.line == 2 and "--alignment" in str(info.value)
     expanded = read_corpus(path, alignment="expand")

@@ -45,15 +45,15 @@ def assert_clear_error(path, line, fragment, **options):
 @pytest.mark.parametrize(
     "text,line,fragment",
     [
-        ("EU NNP B-ORG\nrejects O\n", 2, "found 2 columns but line 1 has 3"),
-        ("EU B-ORG\nrejects VBZ O\n", 2, "found 3 columns but line 1 has 2"),
-        ("EU\tB-ORG\n\tO\n", 2, "empty token"),
-        ("EU\tB-ORG\n\u00a0\tO\n", 2, "empty token"),
-        ("EU\tB-ORG\nrejects\t\n", 2, "empty tag"),
-        ("EU B-ORG\nrejects\n", 2, "found 1 column"),
+        ("EU NNP B-ORG\nrejects O\n", 2, "Found 2 columns but line 1 has 3"),
+        ("EU B-ORG\nrejects VBZ O\n", 2, "Found 3 columns but line 1 has 2"),
+        ("EU\tB-ORG\n\tO\n", 2, "Empty token"),
+        ("EU\tB-ORG\n\u00a0\tO\n", 2, "Empty token"),
+        ("EU\tB-ORG\nrejects\t\n", 2, "Empty tag"),
+        ("EU B-ORG\nrejects\n", 2, "Found 1 column"),
         ("EU\n", 1, "expected a token and a tag"),
         # A vertical tab is not a column separator: the line is one column, not two.
-        ("EU\x0bB-ORG\n", 1, "found 1 column"),
+        ("EU\x0bB-ORG\n", 1, "Found 1 column"),
     ],
 )
 def test_wrong_column_counts_and_empty_tokens_name_the_line(tmp_path, text, line, fragment):
@@ -62,7 +62,7 @@ def test_wrong_column_counts_and_empty_tokens_name_the_line(tmp_path, text, line
 
 def test_tab_file_with_a_space_separated_line_says_the_separators_are_mixed(tmp_path):
     path = write(tmp_path, "mixed.tsv", "EU\tB-ORG\nrejects O\n")
-    error = assert_clear_error(path, 2, "found 1 column")
+    error = assert_clear_error(path, 2, "Found 1 column")
     assert "tabs" in error.hint and "spaces" in error.hint
 
 
@@ -232,8 +232,8 @@ def jsonl(tmp_path, *records):
         ({"text": ""}, "no tokens"),
         ({"text": 5}, 'not an object with a "text" string'),
         ([1, 2], 'not an object with a "text" string'),
-        ('{"text": "Ann", ', "invalid JSON"),
-        ('{"text": "Ann"} {"text": "Bob"}', "invalid JSON"),
+        ('{"text": "Ann", ', "Invalid JSON"),
+        ('{"text": "Ann"} {"text": "Bob"}', "Invalid JSON"),
     ],
 )
 def test_bad_jsonl_records_name_the_line_and_the_problem(tmp_path, record, fragment):
@@ -247,7 +247,7 @@ def test_bad_jsonl_records_name_the_line_and_the_problem(tmp_path, record, fragm
 
 def test_deeply_nested_json_is_an_error_not_a_crash(tmp_path):
     path = jsonl(tmp_path, {"text": "Fine."}, "[" * 100_000)
-    assert_clear_error(path, 2, "invalid JSON", format="jsonl")
+    assert_clear_error(path, 2, "Invalid JSON", format="jsonl")
 
 
 def test_jsonl_with_bom_and_crlf_reads(tmp_path):

@@ -178,8 +178,8 @@ def _choose_scheme(path: Path, sentences: List[_Sentence], scheme: str, repair: 
             )
         hint = "use one scheme for the whole file, or pass --scheme"
         if err.kind == "iob1+iob2":
-            hint = (f"line {first_line} starts an entity with I-, line {second_line} with B- after another tag. "
-                    "If the file is IOB2 with a few mistakes, pass --repair to read it as IOB2 and turn "
+            hint = (f"line {first_line} starts an entity with I-, line {second_line} with B- after another tag; "
+                    "if the file is IOB2 with a few mistakes, pass --repair to read it as IOB2 and turn "
                     "entity-starting I- tags into B-; if it is IOB1, pass --scheme iob1")
         raise CorpusError(
             f"{err} (see lines {min(first_line, second_line)} and {max(first_line, second_line)})",

@@ -75,7 +75,7 @@ def read_corpus(
         raise CorpusError(f"unknown alignment {alignment!r}; choose one of {', '.join(ALIGNMENTS)}")
     for name, value in (("n_sents", n_sents), ("tag_column", tag_column), ("token_column", token_column)):
         if value is not None and value < 1:
-            raise CorpusError(f"{name} must be 1 or more, not {value}")
+            raise CorpusError(f"the {name} option must be 1 or more, not {value}")
     if not path.exists():
         raise CorpusError("no such file or directory", path=path, hint="check the path")
     if vocab is None:
