@@ -29,22 +29,91 @@ class _Sentence:
     lines: List[int]
 
 
+@dataclass
+class _Table:
+    """The token lines of a column file, split into fields, before the token and tag columns
+    are chosen: documents of sentences of (line number, fields)."""
+
+    documents: List[List[List[Tuple[int, List[str]]]]]
+    delimiter: str
+    n_columns: int
+    first_line: int
+    has_docstart: bool
+    lines_with_trailing_empty_columns: int
+
+
 def read_columns(path: Path, text: str, options: dict, requested: Optional[str]) -> ConversionResult:
+    lines = LINE_BREAK.split(text)
+    try:
+        return _read_columns(path, lines, options, requested)
+    except CorpusError as err:
+        raise _with_comment_hint(err, lines, options["comment_prefix"]) from None
+
+
+def _read_columns(path: Path, lines: List[str], options: dict, requested: Optional[str]) -> ConversionResult:
+    table = _read_table(path, lines, options)
+    notes: List[str] = []
+    token_column, tag_column = _choose_columns(table, options["token_column"], options["tag_column"], notes)
+    documents = [[_sentence(path, rows, token_column, tag_column) for rows in document] for document in table.documents]
+    sentences = [s for doc in documents for s in doc]
+    if not sentences:
+        raise CorpusError("the file contains no tokens", path=path, hint="check that the right file was given")
+    if table.lines_with_trailing_empty_columns:
+        notes.append(
+            f"left out the empty columns at the end of {table.lines_with_trailing_empty_columns:,} line(s) "
+            "(a tab before the line end)"
+        )
+    has_docstart, n_columns, delimiter = table.has_docstart, table.n_columns, table.delimiter
+    _strip_prefix(path, sentences, options["strip_prefix"], notes)
+    scheme, scheme_detail = _choose_scheme(path, sentences, options["scheme"], options["repair"])
+    fmt = requested or ("conll" if has_docstart or n_columns > 2 else "columns")
+    format_detail = (
+        f"{n_columns} columns, {'tab' if delimiter == chr(9) else 'space'}-separated"
+        + (", -DOCSTART- markers" if has_docstart else "")
+    )
+    repairs = 0
+    spans_per_sentence = []
+    for sent in sentences:
+        try:
+            spans, fixed = decode_tags(sent.tags, scheme, repair=options["repair"])
+        except TagError as err:
+            hint = "fix the tag"
+            if err.repairable:
+                hint += ", or pass --repair to read it as the nearest valid sequence"
+            if options["scheme"] == "auto":
+                hint += f" (scheme {scheme}, {scheme_detail}; pass --scheme if that is wrong)"
+            raise CorpusError(str(err), path=path, line=sent.lines[err.index], hint=hint) from None
+        repairs += fixed
+        spans_per_sentence.append(spans)
+    if repairs:
+        notes.append(f"repaired {repairs:,} invalid tag sequence(s) as asked (--repair)")
+
+    grouped = _group(documents, has_docstart, options["n_sents"], notes)
+    span_iter = iter(spans_per_sentence)
+    docs = [_build_doc(options["vocab"], group, span_iter) for group in grouped]
+    summary = summarise(path, docs, fmt, scheme, repairs, notes)
+    summary.format_detail = format_detail
+    summary.scheme_detail = scheme_detail if options["scheme"] == "auto" else "as given"
+    return ConversionResult(docs, summary)
+
+
+def _read_table(path: Path, lines: List[str], options: dict) -> _Table:
     tag_column, token_column = options["tag_column"], options["token_column"]
     comment_prefix = options["comment_prefix"]
-    documents: List[List[_Sentence]] = [[]]
-    sentence: Optional[_Sentence] = None
+    documents: List[List[List[Tuple[int, List[str]]]]] = [[]]
+    sentence: List[Tuple[int, List[str]]] = []
     delimiter: Optional[str] = None
     n_columns = first_line = None
     has_docstart = False
+    trailing = 0
 
     def end_sentence() -> None:
         nonlocal sentence
-        if sentence is not None:
+        if sentence:
             documents[-1].append(sentence)
-            sentence = None
+            sentence = []
 
-    for lineno, line in enumerate(LINE_BREAK.split(text), 1):
+    for lineno, line in enumerate(lines, 1):
         if is_blank(line):
             end_sentence()
             continue
@@ -54,6 +123,9 @@ def read_columns(path: Path, text: str, options: dict, requested: Optional[str])
             delimiter = "\t" if "\t" in line else " "
         if delimiter == "\t":
             fields = [f.strip(" ") for f in line.split("\t")]
+            kept = _without_trailing_empty_fields(fields, n_columns)
+            trailing += len(kept) < len(fields)
+            fields = kept
         else:
             fields = _SPACES.split(line.strip(" \t"))
         if fields[0].lstrip("\ufeff") == DOCSTART:
@@ -81,58 +153,96 @@ def read_columns(path: Path, text: str, options: dict, requested: Optional[str])
             if delimiter == "\t" and " " in line.strip(" "):
                 hint = (f"line {first_line} separates columns with tabs but this line uses spaces; use one "
                         "separator for the whole file")
+            hint = _comment_hint(lines, [first_line, lineno], comment_prefix, otherwise=hint) or hint
             raise CorpusError(
                 f"found {len(fields)} column{'s' if len(fields) != 1 else ''} but line {first_line} has {n_columns}",
                 path=path, line=lineno, hint=hint,
             )
-        token = fields[token_column - 1 if token_column else 0].lstrip("\ufeff")
-        tag = fields[tag_column - 1 if tag_column else -1]
+        sentence.append((lineno, fields))
+    end_sentence()
+    return _Table(documents, delimiter or " ", n_columns or 0, first_line or 0, has_docstart, trailing)
+
+
+def _without_trailing_empty_fields(fields: List[str], n_columns: Optional[int]) -> List[str]:
+    """`fields` without the empty ones a tab before the line end leaves, as long as the line
+    keeps the file's column count (two at least on the first line): an empty tag or token
+    inside those columns stays, and is reported as empty."""
+    kept = len(fields)
+    while kept > 1 and not fields[kept - 1]:
+        kept -= 1
+    wanted = n_columns if n_columns is not None else 2
+    return fields[: max(kept, min(wanted, len(fields)))]
+
+
+def _choose_columns(
+    table: _Table, token_column: Optional[int], tag_column: Optional[int], notes: List[str]
+) -> Tuple[int, int]:
+    """The 1-based token and tag columns: as given, else the token first (second after a
+    column of token numbers) and the tag last, saying in `notes` what was chosen."""
+    numbering_column = None
+    if token_column is None:
+        token_column = 1
+        if _numbers_the_tokens(table):
+            numbering_column, token_column = 1, 2
+            notes.append(
+                "column 1 numbers the tokens of each sentence (1, 2, 3, ...), so the tokens were read from "
+                "column 2; pass --token-column 1 to read column 1 as the tokens"
+            )
+    if tag_column is None:
+        tag_column = table.n_columns
+        others = [str(c) for c in range(1, table.n_columns) if c not in (token_column, numbering_column)]
+        if others:
+            notes.append(
+                f"the tags were read from column {tag_column}, the last; to read them from another column "
+                f"({', '.join(others)}), pass --tag-column"
+            )
+    return token_column, tag_column
+
+
+def _numbers_the_tokens(table: _Table) -> bool:
+    # GermEval 2014 and CoNLL-U files start each token line with its position in the sentence.
+    if table.n_columns < 3:
+        return False
+    return all(
+        fields[0].lstrip("\ufeff") == str(position)
+        for document in table.documents
+        for sentence in document
+        for position, (_, fields) in enumerate(sentence, 1)
+    )
+
+
+def _sentence(path: Path, rows: Sequence[Tuple[int, List[str]]], token_column: int, tag_column: int) -> _Sentence:
+    sentence = _Sentence([], [], [])
+    for lineno, fields in rows:
+        token = fields[token_column - 1].lstrip("\ufeff")
+        tag = fields[tag_column - 1]
         if not token.strip():
             raise CorpusError("empty token", path=path, line=lineno, hint="remove the line or give it a token")
         if not tag:
             raise CorpusError("empty tag", path=path, line=lineno, hint="give the token a tag such as O or B-PER")
-        if sentence is None:
-            sentence = _Sentence([], [], [])
         sentence.tokens.append(token)
         sentence.tags.append(tag)
         sentence.lines.append(lineno)
-    end_sentence()
-    sentences = [s for doc in documents for s in doc]
-    if not sentences:
-        raise CorpusError("the file contains no tokens", path=path, hint="check that the right file was given")
+    return sentence
 
-    notes: List[str] = []
-    _strip_prefix(path, sentences, options["strip_prefix"], notes)
-    fmt = requested or ("conll" if has_docstart or n_columns > 2 else "columns")
-    format_detail = (
-        f"{n_columns} columns, {'tab' if delimiter == chr(9) else 'space'}-separated"
-        + (", -DOCSTART- markers" if has_docstart else "")
-    )
-    scheme, scheme_detail = _choose_scheme(path, sentences, options["scheme"], options["repair"])
-    repairs = 0
-    spans_per_sentence = []
-    for sent in sentences:
-        try:
-            spans, fixed = decode_tags(sent.tags, scheme, repair=options["repair"])
-        except TagError as err:
-            hint = "fix the tag"
-            if err.repairable:
-                hint += ", or pass --repair to read it as the nearest valid sequence"
-            if options["scheme"] == "auto":
-                hint += f" (scheme {scheme}, {scheme_detail}; pass --scheme if that is wrong)"
-            raise CorpusError(str(err), path=path, line=sent.lines[err.index], hint=hint) from None
-        repairs += fixed
-        spans_per_sentence.append(spans)
-    if repairs:
-        notes.append(f"repaired {repairs:,} invalid tag sequence(s) as asked (--repair)")
 
-    grouped = _group(documents, has_docstart, options["n_sents"], notes)
-    span_iter = iter(spans_per_sentence)
-    docs = [_build_doc(options["vocab"], group, span_iter) for group in grouped]
-    summary = summarise(path, docs, fmt, scheme, repairs, notes)
-    summary.format_detail = format_detail
-    summary.scheme_detail = scheme_detail if options["scheme"] == "auto" else "as given"
-    return ConversionResult(docs, summary)
+def _with_comment_hint(err: CorpusError, lines: Sequence[str], comment_prefix: Optional[str]) -> CorpusError:
+    """`err`, saying how to skip comment lines when the line it is about starts with `#` and
+    no comment prefix was given."""
+    if err.line is None or "--comment-prefix" in (err.hint or ""):
+        return err
+    hint = _comment_hint(lines, [err.line], comment_prefix, otherwise=err.hint)
+    return CorpusError(err.problem, path=err.path, line=err.line, hint=hint) if hint else err
+
+
+def _comment_hint(
+    lines: Sequence[str], linenos: Sequence[int], comment_prefix: Optional[str], *, otherwise: Optional[str]
+) -> Optional[str]:
+    commented = [n for n in linenos if 0 < n <= len(lines) and lines[n - 1].lstrip("\ufeff").startswith("#")]
+    if comment_prefix is not None or not commented:
+        return None
+    hint = f"if lines starting with '#' are comments (line {commented[0]} is one), pass --comment-prefix '#'"
+    return hint + (f"; otherwise {otherwise}" if otherwise else "")
 
 
 def _strip_prefix(path: Path, sentences: List[_Sentence], strip_prefix: Optional[str], notes: List[str]) -> None:

@@ -37,6 +37,88 @@ def test_token_column_and_comment_lines_read_germeval_style(tmp_path):
     assert ents(result.docs[0]) == [("Schartau", "PER")]
 
 
+# GermEval 2014's layout: token number, token, outer tag, nested tag; `#` lines give the source;
+# line 7 ends in a stray tab.
+GERMEVAL_STYLE = (
+    "#\thttp://de.wikipedia.org/wiki/Manfred_Korfmann [2009-10-17]\n"
+    "1\tAufgrund\tO\tO\n"
+    "2\tseiner\tO\tO\n"
+    "3\tInitiative\tO\tO\n"
+    "4\tfand\tO\tO\n"
+    "5\tKorfmann\tB-PER\tO\n"
+    '6\t"\tO\tO\t\n'
+    "\n"
+    "#\thttp://www.example.org/bank [2009-10-18]\n"
+    "1\tDie\tO\tO\n"
+    "2\tDeutsche\tB-ORG\tB-LOCderiv\n"
+    "3\tBank\tI-ORG\tO\n"
+)
+
+
+def test_a_column_numbering_the_tokens_of_each_sentence_is_skipped_and_the_summary_says_so(tmp_path):
+    result = read_corpus(write(tmp_path, "g.tsv", GERMEVAL_STYLE), comment_prefix="#")
+    assert [[t.text for t in doc] for doc in result.docs] == [
+        ["Aufgrund", "seiner", "Initiative", "fand", "Korfmann", '"'], ["Die", "Deutsche", "Bank"]
+    ]
+    note = next(note for note in result.summary.notes if "numbers the tokens" in note)
+    assert "column 1" in note and "column 2" in note and "--token-column 1" in note
+
+
+def test_token_column_1_reads_the_token_numbers_as_tokens_when_asked(tmp_path):
+    result = read_corpus(write(tmp_path, "g.tsv", GERMEVAL_STYLE), comment_prefix="#", token_column=1)
+    assert [t.text for t in result.docs[1]] == ["1", "2", "3"]
+    assert not any("numbers the tokens" in note for note in result.summary.notes)
+
+
+def test_numbers_that_do_not_restart_in_each_sentence_are_read_as_tokens(tmp_path):
+    text = "1\tNNP\tB-ORG\n2\tVBZ\tO\n\n3\tNNP\tB-PER\n"
+    result = read_corpus(write(tmp_path, "n.tsv", text))
+    assert [[t.text for t in doc] for doc in result.docs] == [["1", "2"], ["3"]]
+    assert not any("numbers the tokens" in note for note in result.summary.notes)
+
+
+def test_the_summary_says_which_of_several_tag_columns_was_read_and_how_to_read_another(tmp_path):
+    path = write(tmp_path, "g.tsv", GERMEVAL_STYLE)
+    nested = read_corpus(path, comment_prefix="#")
+    assert [ents(doc) for doc in nested.docs] == [[], [("Deutsche", "LOCderiv")]]
+    note = next(note for note in nested.summary.notes if "tags were read" in note)
+    assert "column 4" in note and "(3)" in note and "--tag-column" in note
+    outer = read_corpus(path, comment_prefix="#", tag_column=3)
+    assert [ents(doc) for doc in outer.docs] == [[("Korfmann", "PER")], [("Deutsche Bank", "ORG")]]
+    assert not any("tags were read" in note for note in outer.summary.notes)
+
+
+def test_a_two_column_file_has_no_note_about_the_tag_column(tmp_path):
+    result = read_corpus(write(tmp_path, "a.txt", "EU B-ORG\nrejects O\n"))
+    assert result.summary.notes == []
+
+
+def test_trailing_empty_columns_do_not_stop_the_conversion_and_the_summary_counts_their_lines(tmp_path):
+    result = read_corpus(write(tmp_path, "g.tsv", GERMEVAL_STYLE), comment_prefix="#", tag_column=3)
+    assert result.summary.tokens == 9 and result.summary.format_detail.endswith("4 columns, tab-separated")
+    assert any("empty columns at the end of 1 line(s)" in note for note in result.summary.notes)
+
+
+def test_an_empty_tag_followed_by_a_trailing_tab_is_still_an_empty_tag(tmp_path):
+    path = write(tmp_path, "a.tsv", "EU\tB-ORG\nrejects\t\t\n")
+    assert_clear_error(path, 2, "Empty tag")
+
+
+def test_comment_lines_without_comment_prefix_give_an_error_that_names_the_option(tmp_path):
+    error = assert_clear_error(write(tmp_path, "g.tsv", GERMEVAL_STYLE), 2, "Found 4 columns but line 1 has 2")
+    assert "--comment-prefix '#'" in str(error) and "line 1 is one" in str(error)
+
+
+def test_an_error_on_a_line_starting_with_a_hash_names_the_comment_prefix_option(tmp_path):
+    error = assert_clear_error(write(tmp_path, "a.tsv", "EU\tB-ORG\n#\t\n"), 2, "Empty tag")
+    assert "pass --comment-prefix '#'" in str(error)
+
+
+def test_an_error_on_a_line_not_starting_with_a_hash_says_nothing_of_comments(tmp_path):
+    error = assert_clear_error(write(tmp_path, "a.tsv", "EU\tB-ORG\nrejects\t\n"), 2, "Empty tag")
+    assert "comment" not in str(error)
+
+
 def test_without_document_markers_each_sentence_is_a_document_unless_n_sents(tmp_path):
     path = write(tmp_path, "w.conll", "a\tO\nb\tB-PER\n\nc\tO\n\nd\tB-LOC\n")
     assert read_corpus(path).summary.documents == 3

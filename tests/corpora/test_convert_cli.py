@@ -64,3 +64,19 @@ def test_output_directory_that_cannot_be_created_is_an_error_not_a_traceback(tmp
     assert "cannot write the output here" in result.stderr and str(blocker / "sub" / "a.spacy") in result.stderr
     assert "Traceback" not in result.output
     assert source.read_text() == "EU B-ORG\n"
+
+
+def test_cli_converts_a_germeval_style_file_and_prints_the_column_choices(tmp_path):
+    source = write(tmp_path, "g.tsv", "#\tsource [2009]\n1\tSchartau\tB-PER\tO\n2\tsagte\tO\tO\t\n")
+    result = CliRunner().invoke(app, ["convert", str(source), str(tmp_path / "g.spacy"), "--comment-prefix", "#"])
+    assert result.exit_code == 0, result.output
+    assert "numbers the tokens" in result.stdout and "tags were read from column 4" in result.stdout
+    assert "empty columns at the end of 1 line(s)" in result.stdout
+
+
+def test_cli_without_comment_prefix_exits_1_and_names_the_option(tmp_path):
+    source = write(tmp_path, "g.tsv", "#\tsource [2009]\n1\tSchartau\tB-PER\tO\n")
+    result = CliRunner().invoke(app, ["convert", str(source), str(tmp_path / "g.spacy")])
+    assert result.exit_code == 1
+    assert f"{source}, line 2:" in result.stderr and "--comment-prefix '#'" in result.stderr
+    assert not (tmp_path / "g.spacy").exists()
