@@ -141,7 +141,7 @@ def test_bioes_file_keeps_multi_token_entities_whole(tmp_path):
     assert ents(result.docs[0]) == [("New York", "LOC"), ("Ann", "PER")]
 
 
-def test_biluo_file(tmp_path):
+def test_biluo_file_is_detected_and_keeps_l_and_u_entities(tmp_path):
     result = read_corpus(write(tmp_path, "b.txt", "New B-LOC\nYork L-LOC\nAnn U-PER\n"))
     assert result.summary.scheme == "biluo"
     assert ents(result.docs[0]) == [("New York", "LOC"), ("Ann", "PER")]

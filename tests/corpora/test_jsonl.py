@@ -9,7 +9,7 @@ from spacy_bilstm.corpora import CorpusError, read_corpus
 from .corpus_files import assert_clear_error, ents, jsonl, words_and_ents, write
 
 
-def test_jsonl_with_and_without_tokens(tmp_path):
+def test_jsonl_reads_given_tokens_or_tokenizes_the_text(tmp_path):
     lines = [
         {"text": "Ann lives in New York.", "spans": [{"start": 0, "end": 3, "label": "PER"},
                                                   {"start": 13, "end": 21, "label": "LOC"}]},

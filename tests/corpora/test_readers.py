@@ -21,7 +21,7 @@ def test_docs_are_built_on_the_given_vocab(tmp_path):
     assert result.docs[0].vocab is nlp.vocab
 
 
-def test_is_raw_corpus(tmp_path):
+def test_text_corpora_are_raw_and_docbins_folders_of_docbins_and_missing_paths_are_not(tmp_path):
     raw = write(tmp_path, "a.txt", CONLL_2003_STYLE)
     convert(raw, tmp_path / "a.spacy")
     assert is_raw_corpus(raw)

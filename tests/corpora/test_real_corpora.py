@@ -21,7 +21,7 @@ def counts(summary):
         ("test", (231, 3_453, 46_435, 5_648)),
     ],
 )
-def test_conll2003_counts(real_corpora, split, expected):
+def test_conll2003_reads_to_the_published_counts(real_corpora, split, expected):
     result = read_corpus(real_corpora / "conll2003" / f"{split}.txt")
     assert counts(result.summary) == expected
     assert result.summary.format == "conll" and result.summary.scheme == "iob2"
@@ -50,7 +50,7 @@ def independent_counts(path: Path, strip: str = ""):
 
 
 @pytest.mark.parametrize("split", ["train", "test"])
-def test_wnut17_counts(real_corpora, split):
+def test_wnut17_counts_match_an_independent_count(real_corpora, split):
     path = real_corpora / "wnut17" / f"{split}.conll"
     assert counts(read_corpus(path).summary) == independent_counts(path)
 
@@ -66,7 +66,7 @@ def test_wnut17_dev_has_one_invalid_iob2_sequence_that_repair_fixes(real_corpora
 
 
 @pytest.mark.parametrize("split", ["train", "dev", "test"])
-def test_wikiann_en_counts_and_prefix_stripping(real_corpora, split):
+def test_wikiann_en_counts_match_and_the_en_prefix_is_stripped(real_corpora, split):
     path = real_corpora / "wikiann-en" / f"{split}.txt"
     result = read_corpus(path)
     assert counts(result.summary) == independent_counts(path, strip="en:")
