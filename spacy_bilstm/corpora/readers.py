@@ -59,8 +59,10 @@ def read_corpus(
 ) -> ConversionResult:
     """Read a corpus file, `.gz` file or directory into Docs with entities and sentence starts.
 
-    Column files: `tag_column`/`token_column` are 1-based (default: token first, tag last);
-    `-DOCSTART-` lines separate documents; without them each sentence is a document unless
+    Column files: `tag_column`/`token_column` are 1-based (default: the token first, or second
+    after a column numbering each sentence's tokens, and the tag last; the summary's notes say
+    which were read); lines starting with `comment_prefix` are skipped; `-DOCSTART-` lines
+    separate documents; without them each sentence is a document unless
     `n_sents` groups them. `strip_prefix` is "auto" (strip a language prefix such as WikiANN's
     `en:` when every token has the same one), None/"none", or an exact prefix to strip.
     JSONL: `alignment` says what to do with span offsets that are not token boundaries.
