@@ -172,29 +172,6 @@ def test_whitespace_only_and_stray_bom_lines_separate_sentences(tmp_path):
     assert result.summary.sentences == 3 and result.summary.tokens == 3
 
 
-@pytest.mark.parametrize(
-    "text,line,fragment",
-    [
-        ("Ann B-PER\nsings O extra\n", 2, "Found 3 columns but line 1 has 2"),
-        ("Ann\tB-PER\n\tO\n", 2, "Empty token"),
-        ("Ann X-PER\n", 1, "Unknown tag 'X-PER'"),
-        ("Ann B-PER\nsings\n", 2, "Found 1 column but line 1 has 2"),
-        ("Ann S-PER\n\nNew B-LOC\nYork I-LOC\n", 3, "never closed"),
-        ("Ann S-PER\nBob U-PER\n", 1, "mixes BIOES"),
-        ("Ann O\nBob I-PER\n\nCarl B-PER\n", 2, "mixes IOB1"),
-        ("Ann\n", 1, "expected a token and a tag"),
-    ],
-)
-def test_validation_errors_name_file_line_problem_and_remedy(tmp_path, text, line, fragment):
-    path = write(tmp_path, "bad.txt", text)
-    with pytest.raises(CorpusError) as info:
-        read_corpus(path)
-    err = info.value
-    assert err.path == path and err.line == line
-    assert fragment in str(err)
-    assert str(path) in str(err) and f"line {line}" in str(err)
-
-
 def test_e_tag_without_b_under_stated_bioes_is_an_error_naming_the_line(tmp_path):
     path = write(tmp_path, "bad.txt", "Ann O\nSmith E-PER\n")
     with pytest.raises(CorpusError, match="no B-PER before it") as info:
@@ -219,13 +196,17 @@ def test_repair_fixes_invalid_sequences_only_when_asked_and_counts_them(tmp_path
         ("EU\tB-ORG\n\tO\n", 2, "Empty token"),
         ("EU\tB-ORG\n\u00a0\tO\n", 2, "Empty token"),
         ("EU\tB-ORG\nrejects\t\n", 2, "Empty tag"),
-        ("EU B-ORG\nrejects\n", 2, "Found 1 column"),
+        ("EU B-ORG\nrejects\n", 2, "Found 1 column but line 1 has 2"),
         ("EU\n", 1, "expected a token and a tag"),
         # A vertical tab is not a column separator: the line is one column, not two.
         ("EU\x0bB-ORG\n", 1, "Found 1 column"),
+        ("Ann X-PER\n", 1, "Unknown tag 'X-PER'"),
+        ("Ann S-PER\n\nNew B-LOC\nYork I-LOC\n", 3, "never closed"),
+        ("Ann S-PER\nBob U-PER\n", 1, "mixes BIOES"),
+        ("Ann O\nBob I-PER\n\nCarl B-PER\n", 2, "mixes IOB1"),
     ],
 )
-def test_wrong_column_counts_and_empty_tokens_name_the_line(tmp_path, text, line, fragment):
+def test_malformed_column_files_name_the_file_the_line_the_problem_and_a_remedy(tmp_path, text, line, fragment):
     assert_clear_error(write(tmp_path, "bad.txt", text), line, fragment)
 
 
