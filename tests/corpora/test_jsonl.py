@@ -113,3 +113,24 @@ def test_jsonl_with_bom_and_crlf_reads(tmp_path):
     data = "\ufeff" + json.dumps({"text": "Ann sings", "spans": [{"start": 0, "end": 3, "label": "PER"}]}) + "\r\n"
     result = read_corpus(write(tmp_path, "a.jsonl", data))
     assert words_and_ents(result) == [(["Ann", "sings"], [(0, 1, "PER")])]
+
+
+def test_span_alignment_treats_whitespace_between_given_tokens_as_outside_every_token(tmp_path):
+    # "New" and "York" are three spaces apart, which a Doc (one space at most) cannot hold.
+    tokens = [{"text": "in", "start": 0, "end": 2}, {"text": "New", "start": 3, "end": 6},
+              {"text": "York", "start": 9, "end": 13}]
+    text = "in New   York"
+
+    def read(start, end, alignment):
+        record = {"text": text, "tokens": tokens, "spans": [{"start": start, "end": end, "label": "LOC"}]}
+        return read_corpus(jsonl(tmp_path, record), alignment=alignment)
+
+    assert ents(read(3, 13, "strict").docs[0]) == [("New York", "LOC")]
+    with pytest.raises(CorpusError, match="does not start and end on token boundaries"):
+        read(3, 8, "strict")
+    expanded = read(7, 11, "expand")
+    assert ents(expanded.docs[0]) == [("York", "LOC")] and expanded.summary.repairs == 2
+    contracted = read(2, 8, "contract")
+    assert ents(contracted.docs[0]) == [("New", "LOC")] and contracted.summary.repairs == 2
+    with pytest.raises(CorpusError, match="covers no whole token"):
+        read(6, 9, "expand")
