@@ -4,8 +4,9 @@ from typing import Optional
 
 import typer
 
-from ..corpora import CorpusError, Summary, convert
+from ..corpora import Summary, convert
 from ..corpora.writers import infer_output_format
+from ..errors import SpacyBilstmError
 from ._app import app
 
 
@@ -26,8 +27,8 @@ def convert_cli(
     scheme: str = typer.Option("auto", "--scheme", "-s", help="Input tag scheme: auto, iob1, iob2, bioes, biluo or io."),
     output_scheme: str = typer.Option("iob2", "--output-scheme", help="Tag scheme for --to conll."),
     lang: str = typer.Option("en", "--lang", "-l", help="spaCy language code for the vocab (and the JSONL tokenizer)."),
-    tag_column: Optional[int] = typer.Option(None, "--tag-column", help="1-based column holding the tag (default: last)."),
-    token_column: Optional[int] = typer.Option(None, "--token-column", help="1-based column holding the token (default: first)."),
+    tag_column: Optional[int] = typer.Option(None, "--tag-column", help="1-based column holding the tag (default: the last; the summary says which it read)."),
+    token_column: Optional[int] = typer.Option(None, "--token-column", help="1-based column holding the token (default: the first, or the second after a column numbering each sentence's tokens 1, 2, 3...)."),
     n_sents: Optional[int] = typer.Option(None, "--n-sents", "-n", help="Sentences per document when the corpus has no -DOCSTART- markers."),
     strip_prefix: str = typer.Option("auto", "--strip-prefix", help="auto (strip a language prefix like en: shared by every token), none, or a prefix to strip."),
     alignment: str = typer.Option("strict", "--alignment", help="JSONL spans off token boundaries: strict (error), expand or contract."),
@@ -43,7 +44,7 @@ def convert_cli(
             strip_prefix=None if strip_prefix == "none" else strip_prefix, alignment=alignment, repair=repair,
             encoding=encoding, comment_prefix=comment_prefix,
         )
-    except CorpusError as err:
+    except SpacyBilstmError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1)
     typer.echo(summary.format_table())

@@ -4,7 +4,8 @@ from typing import List, Optional
 
 import typer
 
-from ..corpora import CorpusError, fetch_corpus, load_catalogue
+from ..corpora import fetch_corpus, load_catalogue
+from ..errors import SpacyBilstmError
 from ._app import app
 
 corpora_app = typer.Typer(help="List and fetch public NER corpora.", no_args_is_help=True)
@@ -33,7 +34,7 @@ def list_cli(
     """List the catalogued corpora and whether `fetch` can download them."""
     try:
         lines = list_corpora(catalogue)
-    except CorpusError as err:
+    except SpacyBilstmError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1)
     typer.echo("\n".join(lines))
@@ -49,7 +50,7 @@ def fetch_cli(
     """Download a corpus (progress on stderr), verify its sha256, and convert it to .spacy."""
     try:
         summaries = fetch_corpus(name, to or Path("data") / name, catalogue=catalogue, verify=not no_verify)
-    except CorpusError as err:
+    except SpacyBilstmError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1)
     for summary in summaries.values():

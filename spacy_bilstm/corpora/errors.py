@@ -2,9 +2,11 @@
 from pathlib import Path
 from typing import Optional, Union
 
+from ..errors import SpacyBilstmError
 
-class CorpusError(ValueError):
-    """A problem with a corpus file: says what is wrong, where, and what to do.
+
+class CorpusError(SpacyBilstmError):
+    """A problem with a corpus file, in one sentence: where, what is wrong, and what to do.
 
     `path` is the file (or None when no file is involved) and `line` the 1-based line
     number, or None when the problem is not on one line.
@@ -25,7 +27,8 @@ class CorpusError(ValueError):
         where = ""
         if self.path is not None:
             where = f"{self.path}, line {line}: " if line is not None else f"{self.path}: "
-        text = where + message
+        # One sentence: what is wrong, then what to do, whichever module wrote the two halves.
+        text = where + message[:1].upper() + message[1:].rstrip(".")
         if hint:
-            text += f". {hint}" if not message.endswith(".") else f" {hint}"
-        super().__init__(text)
+            text += "; " + hint.rstrip(".")
+        super().__init__(text + ".")

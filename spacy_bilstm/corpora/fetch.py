@@ -3,11 +3,13 @@ import hashlib
 import shutil
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Dict, Optional, TextIO, Union
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskProgressColumn, TextColumn
 
 from .catalogue import CatalogueEntry, load_catalogue
 from .errors import CorpusError
@@ -17,53 +19,35 @@ from .writers import write_docbin
 _CHUNK = 1 << 16
 
 
-class ProgressBar:
-    """A one-line download progress bar, redrawn at most ten times a second."""
-
-    def __init__(self, label: str, total: Optional[int], stream: TextIO) -> None:
-        self.label, self.total, self.stream = label, total, stream
-        self.done = 0
-        self._last = 0.0
-
-    def update(self, n: int) -> None:
-        self.done += n
-        now = time.monotonic()
-        if now - self._last >= 0.1:
-            self._last = now
-            self._draw()
-
-    def close(self) -> None:
-        self._draw()
-        self.stream.write("\n")
-        self.stream.flush()
-
-    def _draw(self) -> None:
-        mb = self.done / 1e6
-        if self.total:
-            fraction = min(self.done / self.total, 1.0)
-            bar = "#" * int(fraction * 30)
-            text = f"\r{self.label} [{bar:<30}] {fraction:6.1%} {mb:.1f}/{self.total / 1e6:.1f} MB"
-        else:
-            text = f"\r{self.label} {mb:.1f} MB"
-        self.stream.write(text)
-        self.stream.flush()
+def _progress(stream: TextIO) -> Progress:
+    # rich redraws the bar in place only on a terminal; a log file or pipe gets the final state
+    # of each bar once, with no control characters.
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=30),
+        TaskProgressColumn(text_format="{task.percentage:>5.1f}%"),
+        DownloadColumn(),
+        console=Console(file=stream, highlight=False),
+        refresh_per_second=10,
+    )
 
 
 def download(url: str, target: Path, *, label: str, stream: Optional[TextIO] = None, timeout: float = 60.0) -> str:
-    """Stream `url` into `target` with a progress bar; return the file's sha256."""
+    """Stream `url` into `target` with a progress bar on `stream` (default stderr); return the
+    file's sha256."""
     digest = hashlib.sha256()
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, target.open("wb") as out:
+        with urllib.request.urlopen(url, timeout=timeout) as response, target.open("wb") as out, \
+                _progress(stream or sys.stderr) as progress:
             length = response.headers.get("Content-Length")
-            bar = ProgressBar(label, int(length) if length and length.isdigit() else None, stream or sys.stderr)
+            task = progress.add_task(label, total=int(length) if length and length.isdigit() else None)
             while True:
                 chunk = response.read(_CHUNK)
                 if not chunk:
                     break
                 out.write(chunk)
                 digest.update(chunk)
-                bar.update(len(chunk))
-            bar.close()
+                progress.advance(task, len(chunk))
     except (urllib.error.URLError, OSError) as err:
         raise CorpusError(f"downloading {url} failed ({err})", hint="check the network connection and the URL") from None
     return digest.hexdigest()

@@ -7,6 +7,8 @@ BIOES `B-PER E-PER` as two one-token entities.
 from dataclasses import dataclass
 from typing import Iterable, List, Optional, Sequence, Tuple
 
+from ..errors import SpacyBilstmError
+
 Span = Tuple[int, int, str]
 
 SCHEMES = ("iob1", "iob2", "bioes", "biluo", "io")
@@ -24,7 +26,7 @@ _ALL_PREFIXES = frozenset("BIESLU")
 _CLOSED = {"bioes": ("B", "I", "E", "S"), "biluo": ("B", "I", "L", "U")}
 
 
-class TagError(ValueError):
+class TagError(SpacyBilstmError):
     """A problem with one tag; `index` is the token position within its sequence."""
 
     def __init__(self, message: str, index: int, *, repairable: bool = False) -> None:
@@ -257,7 +259,7 @@ def detect_scheme(sequences: Sequence[Sequence[str]]) -> SchemeEvidence:
     return SchemeEvidence("iob2", "every entity starts with B-", iob2_at)
 
 
-class MixedSchemeError(ValueError):
+class MixedSchemeError(SpacyBilstmError):
     """Auto-detection found conflicting evidence; `first`/`second` are (sequence, token)."""
 
     def __init__(

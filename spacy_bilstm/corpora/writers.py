@@ -1,12 +1,12 @@
 """Writing Docs as DocBin, CoNLL columns or JSONL, always atomically."""
 import json
 import os
-import tempfile
 from pathlib import Path
-from typing import Callable, Iterable, List, Optional, Sequence, Union
+from typing import Iterable, List, Optional, Sequence, Union
 
 from spacy.tokens import Doc, DocBin
 
+from ..files import atomic_write
 from .errors import CorpusError
 from .readers import DOCSTART, Summary, read_corpus
 from .schemes import SCHEMES, spans_to_tags
@@ -15,36 +15,6 @@ OUTPUT_FORMATS = ("spacy", "conll", "jsonl")
 _SUFFIXES = {"spacy": ".spacy", "conll": ".conll", "jsonl": ".jsonl"}
 
 PathLike = Union[str, Path]
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call `write` on a temporary file next to `path`, then rename it into place, so a
-    failure leaves neither a partial file nor a changed old one."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as err:
-        raise CorpusError(f"cannot write the output here ({err.strerror or err})", path=path,
-                          hint="choose a directory you can write to, or create it first") from None
-    os.close(handle)
-    temp = Path(temp_name)
-    try:
-        write(temp)
-        os.chmod(temp, 0o666 & ~_current_umask())
-        os.replace(temp, path)
-    except OSError as err:
-        # A full disk or a vanished directory: the old output (if any) is untouched.
-        raise CorpusError(f"writing the output failed ({err.strerror or err}); nothing was written", path=path,
-                          hint="free some space or choose another output path, then run the conversion again") from None
-    finally:
-        if temp.exists():
-            temp.unlink()
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_docbin(docs: Iterable[Doc], path: Path) -> None:

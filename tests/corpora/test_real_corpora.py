@@ -1,4 +1,4 @@
-"""Exact counts and round trips on the real corpora in ../shared/corpora.
+"""Exact counts and round trips on the real corpora in the shared data folder (skipped without it).
 
 CoNLL-2003's counts are the published ones; WNUT-17 and WikiANN counts are computed here
 from the raw files with a few lines of independent code.
@@ -8,16 +8,6 @@ from pathlib import Path
 import pytest
 
 from spacy_bilstm.corpora import CorpusError, convert, read_corpus
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-CORPORA = SHARED / "corpora"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _require_shared():
-    if not CORPORA.is_dir():
-        pytest.skip(f"real-corpus tests need {CORPORA}, which is absent")
-
 
 def counts(summary):
     return summary.documents, summary.sentences, summary.tokens, summary.entities
@@ -31,8 +21,8 @@ def counts(summary):
         ("test", (231, 3_453, 46_435, 5_648)),
     ],
 )
-def test_conll2003_counts(split, expected):
-    result = read_corpus(CORPORA / "conll2003" / f"{split}.txt")
+def test_conll2003_reads_to_the_published_counts(real_corpora, split, expected):
+    result = read_corpus(real_corpora / "conll2003" / f"{split}.txt")
     assert counts(result.summary) == expected
     assert result.summary.format == "conll" and result.summary.scheme == "iob2"
     assert sum(1 for doc in result.docs for token in doc if token.text == "-DOCSTART-") == 0
@@ -60,13 +50,13 @@ def independent_counts(path: Path, strip: str = ""):
 
 
 @pytest.mark.parametrize("split", ["train", "test"])
-def test_wnut17_counts(split):
-    path = CORPORA / "wnut17" / f"{split}.conll"
+def test_wnut17_counts_match_an_independent_count(real_corpora, split):
+    path = real_corpora / "wnut17" / f"{split}.conll"
     assert counts(read_corpus(path).summary) == independent_counts(path)
 
 
-def test_wnut17_dev_has_one_invalid_iob2_sequence_that_repair_fixes():
-    path = CORPORA / "wnut17" / "dev.conll"
+def test_wnut17_dev_has_one_invalid_iob2_sequence_that_repair_fixes(real_corpora):
+    path = real_corpora / "wnut17" / "dev.conll"
     with pytest.raises(CorpusError) as info:
         read_corpus(path)
     assert info.value.line == 1674  # Turn I-creative-work right after Sly- I-person
@@ -76,8 +66,8 @@ def test_wnut17_dev_has_one_invalid_iob2_sequence_that_repair_fixes():
 
 
 @pytest.mark.parametrize("split", ["train", "dev", "test"])
-def test_wikiann_en_counts_and_prefix_stripping(split):
-    path = CORPORA / "wikiann-en" / f"{split}.txt"
+def test_wikiann_en_counts_match_and_the_en_prefix_is_stripped(real_corpora, split):
+    path = real_corpora / "wikiann-en" / f"{split}.txt"
     result = read_corpus(path)
     assert counts(result.summary) == independent_counts(path, strip="en:")
     assert not any(token.text.startswith("en:") for doc in result.docs for token in doc)
@@ -100,8 +90,8 @@ def raw_rows(path: Path, strip: str = ""):
     "relative,strip",
     [("conll2003/valid.txt", ""), ("wnut17/test.conll", ""), ("wikiann-en/dev.txt", "en:")],
 )
-def test_spacy_then_conll_round_trip_reproduces_tokens_and_tags(tmp_path, relative, strip):
-    source = CORPORA / relative
+def test_spacy_then_conll_round_trip_reproduces_tokens_and_tags(real_corpora, tmp_path, relative, strip):
+    source = real_corpora / relative
     convert(source, tmp_path / "corpus.spacy")
     convert(tmp_path / "corpus.spacy", tmp_path / "back.conll", to="conll", output_scheme="iob2")
     assert raw_rows(tmp_path / "back.conll") == raw_rows(source, strip)

@@ -81,9 +81,21 @@ def test_fetch_downloads_verifies_and_converts(tmp_path, server):
     assert "tiny train" in progress.getvalue() and "100.0%" in progress.getvalue()
 
 
+def test_progress_on_a_stream_that_is_not_a_terminal_is_each_final_bar_once_without_control_characters(
+    tmp_path, server
+):
+    catalogue = write_catalogue(tmp_path, server, train_sha=sha256(TRAIN))
+    progress = io.StringIO()
+    fetch_corpus("tiny", tmp_path / "out", catalogue=catalogue, stream=progress)
+    lines = progress.getvalue().splitlines()
+    assert [line.split()[:2] for line in lines] == [["tiny", "train"], ["tiny", "dev"]]
+    assert all("100.0%" in line for line in lines)
+    assert "\r" not in progress.getvalue() and "\x1b" not in progress.getvalue()
+
+
 def test_checksum_mismatch_is_an_error_that_keeps_nothing(tmp_path, server):
     catalogue = write_catalogue(tmp_path, server, train_sha=sha256(TRAIN), dev_sha="0" * 64)
-    with pytest.raises(CorpusError, match="checksum mismatch") as info:
+    with pytest.raises(CorpusError, match="Checksum mismatch") as info:
         fetch_corpus("tiny", tmp_path / "out", catalogue=catalogue, stream=io.StringIO())
     assert sha256(DEV) in str(info.value)
     assert not (tmp_path / "out").exists()
@@ -123,7 +135,7 @@ def test_unknown_name_lists_the_choices(tmp_path, server):
 
 def test_unreachable_url_is_an_error_that_keeps_nothing(tmp_path, server):
     catalogue = write_catalogue(tmp_path, server + "/missing", train_sha=sha256(TRAIN))
-    with pytest.raises(CorpusError, match="downloading .* failed"):
+    with pytest.raises(CorpusError, match="Downloading .* failed"):
         fetch_corpus("tiny", tmp_path / "out", catalogue=catalogue, stream=io.StringIO())
     assert not (tmp_path / "out").exists()
 
@@ -142,7 +154,7 @@ def test_cli_fetch_mismatch_exits_non_zero(tmp_path, server, monkeypatch):
     monkeypatch.setenv(CATALOGUE_ENV, str(write_catalogue(tmp_path, server, train_sha="0" * 64)))
     result = CliRunner().invoke(app, ["corpora", "fetch", "tiny", "--to", str(tmp_path / "out")])
     assert result.exit_code == 1
-    assert "checksum mismatch" in result.stderr
+    assert "Checksum mismatch" in result.stderr
     assert not (tmp_path / "out").exists()
 
 
