@@ -257,7 +257,7 @@ def _segmented_forward(model: Model, docs: List[Doc], is_train: bool):
     features, backprop_features = tok2vec(docs, is_train)
     units = units_of_docs(docs, model.attrs["reading"])
     windows = windows_of_units(docs, units, model.attrs.get("context", "sentence"), model.attrs["window"],
-                               overlapping=not is_train)
+                               overlapping=not is_train, reading=model.attrs["reading"])
     output, backprop_tagger = tagger([features[d][start:end] for d, start, end in windows], is_train)
     sources = token_sources(units, windows)
     window_emissions = output.emissions

@@ -39,15 +39,21 @@ def units_of_docs(docs: Iterable[Doc], reading: str = "sentence") -> List[Segmen
 
 
 def windows_of_units(
-    docs: Sequence[Doc], units: Sequence[Segment], context: str, window: Optional[int], overlapping: bool
+    docs: Sequence[Doc], units: Sequence[Segment], context: str, window: Optional[int], overlapping: bool,
+    reading: Optional[str] = None,
 ) -> List[Segment]:
     """The windows the LSTM reads, unit by unit in order: the unit's sentences (`context =
     "sentence"`) or the unit whole, each cut into windows of `window` tokens when longer, each
-    starting half a window after the last when `overlapping`, a window after it otherwise."""
+    starting half a window after the last when `overlapping`, a window after it otherwise.
+    `reading`: how the units were made; units read as they were made are read whole."""
+    if context == reading and window is None:
+        return list(units)
     windows: List[Segment] = []
     for doc_index, start, end in units:
         doc = docs[doc_index]
-        if context == "sentence" and doc.has_annotation("SENT_START"):
+        if context == "sentence" and doc.has_annotation("SENT_START") and (start, end) == (0, len(doc)):
+            pieces = [(doc_index, s.start, s.end) for s in doc.sents]
+        elif context == "sentence" and doc.has_annotation("SENT_START"):
             pieces = [(doc_index, max(s.start, start), min(s.end, end)) for s in doc[start:end].sents]
         else:
             pieces = [(doc_index, start, end)]
@@ -76,6 +82,8 @@ def token_sources(units: Sequence[Segment], windows: Sequence[Segment]) -> List[
     """For each unit, the pieces of windows its scores are taken from, in order, covering the
     unit: each token from the window in which it is furthest from an edge (the earlier window
     on a tie). `windows` are windows_of_units' for these units, in its order."""
+    if len(units) == len(windows):  # each unit read whole
+        return [[(index, 0, end - start)] for index, (_, start, end) in enumerate(units)]
     by_doc: Dict[int, List[Tuple[int, int, int]]] = {}
     for window_index, (doc_index, start, end) in enumerate(windows):
         by_doc.setdefault(doc_index, []).append((window_index, start, end))

@@ -20,7 +20,8 @@ The count, in order of precedence:
 import contextlib
 import os
 import time
-from typing import Iterator, Optional
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, Iterator, Optional, Tuple
 
 import torch
 
@@ -97,6 +98,30 @@ def thread_count() -> Optional[int]:
     return count
 
 
+def inference_workers() -> int:
+    """How many buckets of a batch to tag at once, each on one torch thread (see torch_threads)."""
+    count = thread_count()
+    if count is None:
+        for name in _STANDARD_VARIABLES:
+            value = os.environ.get(name, "").strip()
+            if value.isdigit() and int(value) > 0:
+                return int(value)
+        return 1
+    return count
+
+
+_pools: Dict[Tuple[int, int], ThreadPoolExecutor] = {}
+
+
+def worker_pool(n_workers: int) -> ThreadPoolExecutor:
+    """A pool of `n_workers` threads for this process (a forked child gets its own: the
+    parent's threads do not exist in it)."""
+    key = (os.getpid(), n_workers)
+    if key not in _pools:
+        _pools[key] = ThreadPoolExecutor(n_workers, thread_name_prefix="spacy-bilstm")
+    return _pools[key]
+
+
 @contextlib.contextmanager
 def torch_threads(inference: bool = False) -> Iterator[None]:
     """torch's intra-op thread count set to `thread_count()` inside (to one for `inference`),
@@ -104,9 +129,8 @@ def torch_threads(inference: bool = False) -> Iterator[None]:
 
     Inference runs on one thread whatever the count: multi-threaded products round small
     batches differently from large ones, and a text's scores must not depend on how it was
-    batched or on how many threads its process had. Tagging runs in parallel over processes
-    (`--n-process`, Dask workers) instead; one thread loses little on batches of short
-    sequences (an LSTM step is a small product)."""
+    batched or on how many threads its process had. A batch's buckets are tagged in parallel
+    instead (inference_workers), and over processes with `--n-process` or Dask."""
     wanted = 1 if inference else thread_count()
     previous = torch.get_num_threads()
     if wanted is None or wanted == previous:

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from .crf import LatticeScores, LinearChainCRF, negative_log_likelihood
 from .encoder import LSTMEncoder, equal_length_buckets, length_buckets, pad_rows
+from ..threads import inference_workers, worker_pool
 from .products import rows_times
 
 OUTPUT_LAYERS = ("crf", "softmax")
@@ -87,7 +88,8 @@ class SequenceTagger(nn.Module):
         output the emissions are log-probabilities and the CRF scores are fixed (masks only)."""
         self._require_tags()
         emissions: List[Optional[Tensor]] = [None] * len(features)
-        for bucket in self._buckets(features):
+
+        def tag(bucket: List[int]) -> None:
             row_lengths = [features[i].shape[0] for i in bucket]
             padded = features[bucket[0]].unsqueeze(0) if len(bucket) == 1 else pad_rows([features[i] for i in bucket])
             hidden = self.encoder(padded, torch.tensor(row_lengths))
@@ -96,6 +98,22 @@ class SequenceTagger(nn.Module):
                 scores = torch.log_softmax(scores, dim=-1)
             for row, (index, length) in enumerate(zip(bucket, row_lengths)):
                 emissions[index] = scores[row, :length]
+
+        buckets = self._buckets(features)
+        n_workers = 1 if self.training else min(inference_workers(), len(buckets))
+        if n_workers > 1:
+            # Buckets of one length on one torch thread each: the same arithmetic as one at a
+            # time. Gradient mode and the thread count are per thread in torch and OpenMP.
+            def tag_in_worker(bucket: List[int]) -> None:
+                torch.set_num_threads(1)
+                with torch.no_grad():
+                    tag(bucket)
+
+            for _ in worker_pool(n_workers).map(tag_in_worker, buckets):
+                pass
+        else:
+            for bucket in buckets:
+                tag(bucket)
         return emissions, self.crf.masked_scores()
 
     def _project(self, hidden: Tensor) -> Tensor:
