@@ -19,6 +19,7 @@ from thinc.api import Config, ConfigValidationError
 
 from .corpora import CorpusError, is_raw_corpus, read_corpus
 from .corpora.writers import write_docbin
+from .errors import SpacyBilstmError
 from .vectors import (
     VECTOR_ATTRS, VectorsError, prepare_vectors, static_vectors_widths, vectors_cfg_attr, vectors_width, write_vectors_cfg_attr,
 )
@@ -37,7 +38,7 @@ _SCHEMAS = {
 _TOP_LEVEL_SECTIONS = set(ConfigSchema.model_fields) | {"paths", "system"}
 
 
-class TrainingError(ValueError):
+class TrainingError(SpacyBilstmError):
     """Something the user can fix (config, data, vectors, output directory); the message says
     what is wrong, where, and what to do. Raised before training starts."""
 

@@ -10,6 +10,7 @@ import spacy
 from typer.testing import CliRunner
 
 from spacy_bilstm.cli import app
+from spacy_bilstm.loading import PipelineLoadError
 from spacy_bilstm.process import BadRecordError, ProcessError, outputs, process
 from spacy_bilstm.process.errors import errors_path_for
 
@@ -193,6 +194,6 @@ def test_failed_model_load_removes_no_earlier_errors_file(tmp_path):
     out = tmp_path / "out.jsonl"
     out.write_text("kept\n")
     errors_path_for(out).write_text('{"index": 0}\n')
-    with pytest.raises(ProcessError, match="Cannot load the pipeline"):
+    with pytest.raises(PipelineLoadError, match="Cannot load the pipeline"):
         process(tmp_path / "missing-model", source, out, quiet=True, overwrite=True)
     assert out.read_text() == "kept\n" and errors_path_for(out).read_text() == '{"index": 0}\n'
