@@ -15,7 +15,7 @@ from spacy.training import Example
 from .corpora import CorpusError, read_corpus
 from .errors import SpacyBilstmError
 from .files import atomic_write
-from .loading import load_pipeline
+from .loading import pipeline_of
 
 PathLike = Union[str, Path]
 # Tag written for a gold token whose entity annotation is missing (spaCy ignores predictions
@@ -94,6 +94,14 @@ def entity_components(nlp: Language) -> List[str]:
     return [name for name in nlp.pipe_names if "doc.ents" in nlp.get_pipe_meta(name).assigns]
 
 
+def unannotated_copies(gold_docs: List[Doc], nlp: Language) -> List[Doc]:
+    """The gold docs' words and spaces alone, for the pipeline to annotate."""
+    return [
+        Doc(nlp.vocab, words=[token.text for token in doc], spaces=[bool(token.whitespace_) for token in doc])
+        for doc in gold_docs
+    ]
+
+
 def load_gold_docs(data: PathLike, nlp: Language) -> List[Doc]:
     """The gold docs of `data` (.spacy, raw corpus, or a directory of either) in `nlp`'s vocab."""
     try:
@@ -115,7 +123,7 @@ def evaluate(
     """Tag the words of `data` (raw corpus or .spacy) with `model` and score the entities
     against the gold ones, with spaCy's NER scorer (exact span and label match, micro average).
     Writes the scores as JSON to `output` and token/gold/predicted IOB2 columns to `predictions`."""
-    nlp = model if isinstance(model, Language) else load_pipeline(model, gpu_id)
+    nlp = pipeline_of(model, gpu_id)
     model_name = str(model) if not isinstance(model, Language) else nlp.meta.get("name", "pipeline")
     setters = entity_components(nlp)
     if not setters:
@@ -137,10 +145,7 @@ def evaluate(
         raise EvaluationError(f"{data}: the evaluation data holds no documents.")
     if not any(doc.ents for doc in gold_docs):
         log(f"Warning: {data} has no gold entities; precision counts every prediction as wrong and recall is 0.")
-    words = [
-        Doc(nlp.vocab, words=[token.text for token in doc], spaces=[bool(token.whitespace_) for token in doc])
-        for doc in gold_docs
-    ]
+    words = unannotated_copies(gold_docs, nlp)
     # Warm up on copies first: the first call pays one-time costs (lazy imports, allocator)
     # that words/second should not include.
     list(nlp.pipe([doc.copy() for doc in words[:WARM_UP_DOCS]], batch_size=batch_size))

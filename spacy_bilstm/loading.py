@@ -43,6 +43,11 @@ def load_pipeline(model: Union[str, Path], gpu_id: int = -1) -> Language:
     return nlp
 
 
+def pipeline_of(model: Union[str, Path, Language], gpu_id: int = -1) -> Language:
+    """`model` itself when it is a loaded pipeline, else load_pipeline(model, gpu_id)."""
+    return model if isinstance(model, Language) else load_pipeline(model, gpu_id)
+
+
 def _check_meta_pipeline(model: str, nlp: Language) -> None:
     """spaCy builds the pipeline from config.cfg and only reads meta.json for information. A
     meta.json that lists components the pipeline lacks means the directory was assembled from

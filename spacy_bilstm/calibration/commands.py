@@ -6,7 +6,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 from spacy.language import Language
 
 from ..evaluation import EvaluationError, evaluate, load_gold_docs, write_scores_json
-from ..loading import load_pipeline
+from ..loading import pipeline_of
 from ..span_scores import score_span_keys
 from .entities import ScoredEntities, collect_scored_entities
 from .maths import DEFAULT_BINS, ThresholdRow, check_bins, threshold_table
@@ -53,11 +53,7 @@ def evaluate_confidence(
     """`evaluation.evaluate`, plus the calibration report (and reliability diagram) and/or the
     threshold table of the scored entities. `output` gets the evaluation's JSON with `ece`,
     `calibration` and `thresholds` added."""
-    try:
-        check_bins(n_bins)
-    except ValueError as error:
-        raise EvaluationError(f"--bins: {error}") from None
-    nlp = model if isinstance(model, Language) else load_pipeline(model, gpu_id)
+    nlp = _checked_pipeline(model, n_bins, gpu_id)
     keys = score_span_keys(nlp)
     if not keys:
         raise EvaluationError(
@@ -90,6 +86,15 @@ def evaluate_confidence(
     return evaluation
 
 
+def _checked_pipeline(model: Union[PathLike, Language], n_bins: int, gpu_id: int) -> Language:
+    """The pipeline, once the number of bins is known to be good (no pipeline loads for nothing)."""
+    try:
+        check_bins(n_bins)
+    except ValueError as error:
+        raise EvaluationError(f"--bins: {error}") from None
+    return pipeline_of(model, gpu_id)
+
+
 def calibrate(
     model,
     dev: PathLike,
@@ -107,11 +112,7 @@ def calibrate(
 ) -> TemperatureFit:
     """Fit the temperature of `model` on `dev` (see fit_temperature) and save the pipeline,
     with the temperature in the component's cfg, to `output`."""
-    try:
-        check_bins(n_bins)
-    except ValueError as error:
-        raise EvaluationError(f"--bins: {error}") from None
-    nlp = model if isinstance(model, Language) else load_pipeline(model, gpu_id)
+    nlp = _checked_pipeline(model, n_bins, gpu_id)
     output_path = Path(output)
     if output_path.exists() and not output_path.is_dir():
         raise EvaluationError(f"{output_path}: exists and is not a directory. Choose a directory for the pipeline.")

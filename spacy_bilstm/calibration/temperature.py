@@ -6,10 +6,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from spacy.tokens import Doc
 from spacy.training import Example
 
-from ..evaluation import EvaluationError
+from ..evaluation import EvaluationError, unannotated_copies
 from .entities import ScoredEntities, collect_scored_entities
 from .maths import (
     DEFAULT_BINS, ECE_DEFINITION, ReliabilityBin, binary_nll, expected_calibration_error, golden_section_minimize,
@@ -117,10 +116,7 @@ def fit_temperature(
         )
     name = temperature_component(nlp, component)
     pipe = nlp.get_pipe(name)
-    words = [
-        Doc(nlp.vocab, words=[token.text for token in doc], spaces=[bool(token.whitespace_) for token in doc])
-        for doc in gold_docs
-    ]
+    words = unannotated_copies(gold_docs, nlp)
 
     def score_at(temperature: float) -> ScoredEntities:
         pipe.cfg["temperature"] = temperature

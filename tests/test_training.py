@@ -18,9 +18,9 @@ from spacy_bilstm.cli import app
 from spacy_bilstm.corpora import convert
 from spacy_bilstm.training import TrainingError, resolve_config_path, shipped_config_names, train
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "corpora" / "sample"
-TRAIN, DEV = SAMPLE / "train.conll", SAMPLE / "dev.conll"
+from .conftest import REPO, SAMPLE_DEV, SAMPLE_TRAIN
+
+TRAIN, DEV = SAMPLE_TRAIN, SAMPLE_DEV
 SHORT_RUN = ["--training.max_steps", "4", "--training.eval_frequency", "2"]
 SHORT_OVERRIDES = {"training.max_steps": 4, "training.eval_frequency": 2}
 

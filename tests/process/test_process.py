@@ -26,41 +26,11 @@ from spacy_bilstm.process.local_engine import process_records
 from spacy_bilstm.process.records import Record, dumps_line, output_record
 from spacy_bilstm.process.resume import last_output_index
 
-PATTERNS = [
-    {"label": "ORG", "pattern": "Apple"},
-    {"label": "GPE", "pattern": [{"LOWER": "new"}, {"LOWER": "york"}]},
-    {"label": "PERSON", "pattern": [{"LOWER": "ada"}, {"LOWER": "lovelace"}]},
-]
-TEXTS = [
-    "Apple opened an office in New York.",
-    "Nothing to see here",
-    "",
-    "Ada Lovelace never visited new york or Apple .",
-    "Ünïcödé café near New York",
-]
-
-
-@pytest.fixture(scope="module")
-def ruler_model(tmp_path_factory) -> Path:
-    nlp = spacy.blank("en")
-    nlp.add_pipe("entity_ruler").add_patterns(PATTERNS)
-    path = tmp_path_factory.mktemp("model") / "ruler"
-    nlp.to_disk(path)
-    return path
-
+from .helpers import TEXTS, read_jsonl, write_jsonl
 
 @pytest.fixture(scope="module")
 def ruler_nlp(ruler_model) -> Language:
     return spacy.load(ruler_model)
-
-
-def write_jsonl(path: Path, lines) -> Path:
-    path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
-    return path
-
-
-def read_jsonl(path: Path):
-    return [json.loads(line) for line in path.read_text(encoding="utf8").splitlines()]
 
 
 def expected_entities(nlp: Language, text: str):

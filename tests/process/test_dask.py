@@ -14,28 +14,10 @@ distributed = pytest.importorskip("dask.distributed", reason="the dask extra is 
 
 from spacy_bilstm.process.dask_engine import worker_load_counts  # noqa: E402
 
-TEXTS = [
-    "Apple opened an office in New York.",
-    "Nothing to see here",
-    "",
-    "Ada Lovelace never visited new york or Apple .",
-    "Ünïcödé café near New York",
-]
+from .helpers import TEXTS  # noqa: E402
 
-
-@pytest.fixture(scope="module")
-def ruler_model(tmp_path_factory) -> Path:
-    nlp = spacy.blank("en")
-    nlp.add_pipe("entity_ruler").add_patterns(
-        [
-            {"label": "ORG", "pattern": "Apple"},
-            {"label": "GPE", "pattern": [{"LOWER": "new"}, {"LOWER": "york"}]},
-            {"label": "PERSON", "pattern": [{"LOWER": "ada"}, {"LOWER": "lovelace"}]},
-        ]
-    )
-    path = tmp_path_factory.mktemp("model") / "ruler"
-    nlp.to_disk(path)
-    return path
+# Every test here starts a cluster of worker processes.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
