@@ -6,11 +6,13 @@ from pathlib import Path
 import pytest
 import spacy
 from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+from spacy.tokens import Doc
+from spacy.training import Example
 from typer.testing import CliRunner
 
 from spacy_bilstm.cli import app
 from spacy_bilstm.corpora import convert
-from spacy_bilstm.evaluation import EvaluationError, evaluate
+from spacy_bilstm.evaluation import EvaluationError, EvaluationResult, evaluate, write_predictions
 from spacy_bilstm.training import train
 
 from .conftest import SAMPLE_DEV, SAMPLE_TRAIN, save_ruler_pipeline
@@ -130,3 +132,25 @@ def test_missing_model_or_data_exits_non_zero_naming_the_path(dev_ruler_model, t
         result = runner.invoke(app, ["evaluate", *args])
         assert result.exit_code == 1
         assert str(missing) in result.output and "no such" in result.output
+
+
+def test_the_table_lines_up_when_a_label_is_longer_than_the_column():
+    scores = {"p": 0.5, "r": 0.25, "f": 1 / 3}
+    result = EvaluationResult(
+        model="m", data="d", precision=0.5, recall=0.25, f_score=1 / 3,
+        per_type={"LOC": scores, "FACILITY_NAME_X": scores}, gold_counts={"LOC": 4, "FACILITY_NAME_X": 4},
+        predicted_counts={"LOC": 2, "FACILITY_NAME_X": 2}, n_docs=1, n_words=10, seconds=1.0,
+        entity_components=["ner"],
+    )
+    table = result.format_table().splitlines()[4:]  # header, micro, one row per label
+    assert [line.split()[0] for line in table[1:]] == ["micro", "FACILITY_NAME_X", "LOC"]
+    assert len({len(line) for line in table}) == 1, table
+    assert len({line.index(" 50.00") for line in table[1:]}) == 1, table
+
+
+def test_predictions_write_tokens_as_they_are_and_escape_only_whitespace(tmp_path):
+    nlp = spacy.blank("en")
+    gold = Doc(nlp.vocab, words=["\\", "a\u00a0b", "c\\sd"], ents=["O", "B-LOC", "O"])
+    write_predictions([Example(gold.copy(), gold)], tmp_path / "predictions.conll")
+    lines = (tmp_path / "predictions.conll").read_text(encoding="utf-8").splitlines()
+    assert lines[2:] == ["\\ O O", "a\\u00a0b B-LOC B-LOC", "c\\sd O O"]

@@ -2,12 +2,14 @@
 the local engine's, byte for byte, in input order, with each worker loading the
 pipeline once."""
 import json
+import os
 from pathlib import Path
 
 import pytest
 import spacy
 from spacy.tokens import DocBin
 
+from spacy_bilstm import threads
 from spacy_bilstm.process import process
 
 distributed = pytest.importorskip("dask.distributed", reason="the dask extra is not installed")
@@ -124,3 +126,19 @@ def test_a_model_that_fails_to_load_on_the_workers_leaves_the_previous_output(tm
             on_error="skip", overwrite=True, quiet=True,
         )
     assert output.read_text() == '{"id": "earlier run"}\n'
+
+
+def worker_state():
+    """(marked as a worker, the torch thread count the package would use) in this process."""
+    return threads._worker_pid == os.getpid(), threads.thread_count()
+
+
+def test_dask_workers_mark_themselves_and_take_the_given_thread_count(tmp_path, ruler_model, inputs):
+    # A cluster of its own: the shared one's workers loaded the pipeline without --threads.
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as own_cluster, distributed.Client(own_cluster) as client:
+        process(ruler_model, inputs, tmp_path / "out.jsonl", on_error="skip", quiet=True, engine="dask",
+                scheduler=own_cluster.scheduler_address, threads=2)
+        states = client.run(worker_state)
+    assert states and set(states.values()) == {(True, 2)}, states
