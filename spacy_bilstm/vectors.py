@@ -162,7 +162,7 @@ def prepare_vectors(
     if attr is not None:
         attr = attr.upper()
         if attr not in VECTOR_ATTRS:
-            raise VectorsError(f"unknown vectors attribute {attr!r}; choose {' or '.join(VECTOR_ATTRS)}.")
+            raise VectorsError(f"Unknown vectors attribute {attr!r}; choose {' or '.join(VECTOR_ATTRS)}.")
     if path.is_dir():
         if attr is not None:
             raise VectorsError(

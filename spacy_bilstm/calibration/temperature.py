@@ -83,12 +83,12 @@ def temperature_component(nlp, component: Optional[str] = None) -> str:
         return component
     if not candidates:
         raise EvaluationError(
-            f"no component of this pipeline has a temperature to fit (components: "
+            f"No component of this pipeline has a temperature to fit (components: "
             f"{', '.join(nlp.pipe_names) or 'none'}). Temperature scaling needs a bilstm_ner component."
         )
     if len(candidates) > 1:
         raise EvaluationError(
-            f"several components have a temperature ({', '.join(candidates)}); choose one with --component."
+            f"Several components have a temperature ({', '.join(candidates)}); choose one with --component."
         )
     return candidates[0]
 
@@ -111,7 +111,7 @@ def fit_temperature(
     same docs; the predicted entities must not change, only their scores."""
     if not 0 < min_temperature < max_temperature:
         raise EvaluationError(
-            f"the temperature range [{min_temperature}, {max_temperature}] is invalid: it needs "
+            f"The temperature range [{min_temperature}, {max_temperature}] is invalid: it needs "
             f"0 < minimum < maximum."
         )
     name = temperature_component(nlp, component)
@@ -129,7 +129,7 @@ def fit_temperature(
     if not baseline.scores:
         pipe.cfg["temperature"] = temperature_before
         raise EvaluationError(
-            f"component '{name}' predicts no scored entity on the dev data, so there is nothing to fit the "
+            f"Component '{name}' predicts no scored entity on the dev data, so there is nothing to fit the "
             f"temperature on. Check that the dev data and the model match (labels, language)."
         )
     if all(baseline.correct) or not any(baseline.correct):
@@ -149,7 +149,7 @@ def fit_temperature(
         if scored.spans != baseline.spans:
             pipe.cfg["temperature"] = temperature_before
             raise RuntimeError(
-                f"component '{name}' predicted different entities at temperature {temperature:.4g} than at "
+                f"Component '{name}' predicted different entities at temperature {temperature:.4g} than at "
                 f"{temperature_before:.4g}; the temperature must only change scores. This is a bug."
             )
         nll = binary_nll(scored.scores, scored.correct)

@@ -51,7 +51,7 @@ def resolve_config_path(config: PathLike) -> Path:
     if len(path.parts) == 1 and name in shipped_config_names():
         return shipped_configs_dir() / f"{name}.cfg"
     raise TrainingError(
-        f"config {str(config)!r}: no such file, and not the name of a shipped config. "
+        f"Config {str(config)!r}: no such file, and not the name of a shipped config. "
         f"Pass a config file path or one of: {', '.join(shipped_config_names())}."
     )
 
@@ -191,6 +191,6 @@ def parse_overrides(args: List[str]) -> Dict[str, Any]:
         return parse_config_overrides(args)
     except SystemExit:
         raise TrainingError(
-            f"cannot read the config overrides {' '.join(args)!r}: write them as --section.key value, "
+            f"Cannot read the config overrides {' '.join(args)!r}: write them as --section.key value, "
             f"e.g. --training.max_epochs 3."
         ) from None

@@ -191,7 +191,7 @@ def checked_inputs(
 def _required_corpus_path(value: Any, role: str, config_path: Path) -> str:
     if value is None or value == "":
         raise TrainingError(
-            f"no {role} corpus: pass --{role} PATH (a .spacy file or a raw corpus such as CoNLL), or set "
+            f"No {role} corpus: pass --{role} PATH (a .spacy file or a raw corpus such as CoNLL), or set "
             f"[paths] {role} in {config_path}."
         )
     return str(value)
