@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Union
 
-import spacy
 from spacy.language import Language
 from spacy.scorer import get_ner_prf
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import Doc
 from spacy.training import Example
 
-from .corpora import CorpusError, is_raw_corpus, read_corpus
-from .corpora.writers import atomic_write
+from .corpora import CorpusError, read_corpus
+from .errors import SpacyBilstmError
+from .files import atomic_write
+from .loading import pipeline_of
 
 PathLike = Union[str, Path]
 # Tag written for a gold token whose entity annotation is missing (spaCy ignores predictions
@@ -23,7 +24,7 @@ MISSING_TAG = "-"
 WARM_UP_DOCS = 8
 
 
-class EvaluationError(ValueError):
+class EvaluationError(SpacyBilstmError):
     """A model or data set a user got wrong: what, where, and what to do."""
 
 
@@ -68,40 +69,24 @@ class EvaluationResult:
 
     def format_table(self) -> str:
         rate = f"{self.words_per_second:,.0f}" if self.seconds > 0 else "n/a"
+        # The first column fits the longest label, so that every row lines up.
+        width = max([12] + [len(label) for label in self.per_type])
         lines = [
             f"Model   {self.model}  (entities from: {', '.join(self.entity_components)})",
             f"Data    {self.data}  ({self.n_docs:,} docs, {self.n_words:,} words)",
             f"Speed   {rate} words/s ({self.seconds:.2f} s)",
             "",
-            f"{'':<12} {'P':>7} {'R':>7} {'F':>7} {'gold':>7} {'pred':>7}",
-            f"{'micro':<12} {100 * self.precision:>7.2f} {100 * self.recall:>7.2f} {100 * self.f_score:>7.2f} "
+            f"{'':<{width}} {'P':>7} {'R':>7} {'F':>7} {'gold':>7} {'pred':>7}",
+            f"{'micro':<{width}} {100 * self.precision:>7.2f} {100 * self.recall:>7.2f} {100 * self.f_score:>7.2f} "
             f"{sum(self.gold_counts.values()):>7,} {sum(self.predicted_counts.values()):>7,}",
         ]
         for label in sorted(self.per_type):
             scores = self.per_type[label]
             lines.append(
-                f"{label:<12} {100 * scores['p']:>7.2f} {100 * scores['r']:>7.2f} {100 * scores['f']:>7.2f} "
+                f"{label:<{width}} {100 * scores['p']:>7.2f} {100 * scores['r']:>7.2f} {100 * scores['f']:>7.2f} "
                 f"{self.gold_counts.get(label, 0):>7,} {self.predicted_counts.get(label, 0):>7,}"
             )
         return "\n".join(lines)
-
-
-def load_pipeline(model: PathLike, gpu_id: int = -1) -> Language:
-    if gpu_id >= 0:
-        spacy.require_gpu(gpu_id)
-    path = Path(model)
-    if not path.exists() and not spacy.util.is_package(str(model)):
-        raise EvaluationError(
-            f"{model}: no such pipeline directory or installed pipeline package. Pass the path of a trained "
-            f"pipeline (e.g. training/model-best) or the name of an installed one."
-        )
-    try:
-        return spacy.load(model)
-    except Exception as error:
-        raise EvaluationError(
-            f"{model}: cannot load the pipeline ({type(error).__name__}: {error}). Check that it is a complete "
-            f"spaCy pipeline directory (config.cfg, meta.json, one folder per component)."
-        ) from None
 
 
 def entity_components(nlp: Language) -> List[str]:
@@ -109,26 +94,20 @@ def entity_components(nlp: Language) -> List[str]:
     return [name for name in nlp.pipe_names if "doc.ents" in nlp.get_pipe_meta(name).assigns]
 
 
-def load_gold_docs(data: PathLike, nlp: Language, **read_options) -> List[Doc]:
-    path = Path(data)
-    if not path.exists():
-        raise EvaluationError(f"{path}: no such evaluation data. Check the DATA path.")
-    if is_raw_corpus(path):
-        try:
-            return read_corpus(path, vocab=nlp.vocab, lang=nlp.lang, **read_options).docs
-        except CorpusError as error:
-            raise EvaluationError(str(error)) from None
-    files = [path] if path.is_file() else sorted(path.rglob("*.spacy"))
-    docs: List[Doc] = []
-    for file in files:
-        try:
-            docs.extend(DocBin().from_disk(file).get_docs(nlp.vocab))
-        except Exception as error:
-            raise EvaluationError(
-                f"{file}: cannot read it as a spaCy DocBin ({type(error).__name__}: {error}). Pass a .spacy "
-                f"file or a raw corpus (CoNLL columns, JSONL)."
-            ) from None
-    return docs
+def unannotated_copies(gold_docs: List[Doc], nlp: Language) -> List[Doc]:
+    """The gold docs' words and spaces alone, for the pipeline to annotate."""
+    return [
+        Doc(nlp.vocab, words=[token.text for token in doc], spaces=[bool(token.whitespace_) for token in doc])
+        for doc in gold_docs
+    ]
+
+
+def load_gold_docs(data: PathLike, nlp: Language) -> List[Doc]:
+    """The gold docs of `data` (.spacy, raw corpus, or a directory of either) in `nlp`'s vocab."""
+    try:
+        return read_corpus(data, vocab=nlp.vocab, lang=nlp.lang).docs
+    except CorpusError as error:
+        raise EvaluationError(str(error)) from None
 
 
 def evaluate(
@@ -144,7 +123,7 @@ def evaluate(
     """Tag the words of `data` (raw corpus or .spacy) with `model` and score the entities
     against the gold ones, with spaCy's NER scorer (exact span and label match, micro average).
     Writes the scores as JSON to `output` and token/gold/predicted IOB2 columns to `predictions`."""
-    nlp = model if isinstance(model, Language) else load_pipeline(model, gpu_id)
+    nlp = pipeline_of(model, gpu_id)
     model_name = str(model) if not isinstance(model, Language) else nlp.meta.get("name", "pipeline")
     setters = entity_components(nlp)
     if not setters:
@@ -165,11 +144,8 @@ def evaluate(
     if not gold_docs:
         raise EvaluationError(f"{data}: the evaluation data holds no documents.")
     if not any(doc.ents for doc in gold_docs):
-        log(f"warning: {data} has no gold entities; precision counts every prediction as wrong and recall is 0.")
-    words = [
-        Doc(nlp.vocab, words=[token.text for token in doc], spaces=[bool(token.whitespace_) for token in doc])
-        for doc in gold_docs
-    ]
+        log(f"Warning: {data} has no gold entities; precision counts every prediction as wrong and recall is 0.")
+    words = unannotated_copies(gold_docs, nlp)
     # Warm up on copies first: the first call pays one-time costs (lazy imports, allocator)
     # that words/second should not include.
     list(nlp.pipe([doc.copy() for doc in words[:WARM_UP_DOCS]], batch_size=batch_size))
@@ -194,11 +170,16 @@ def evaluate(
         examples=examples,
     )
     if output is not None:
-        text = json.dumps(result.to_dict(), indent=2) + "\n"
-        atomic_write(Path(output), lambda temp: temp.write_text(text, encoding="utf-8"))
+        write_scores_json(output, result.to_dict())
     if predictions is not None:
         write_predictions(examples, Path(predictions))
     return result
+
+
+def write_scores_json(path: PathLike, scores: Dict[str, Any]) -> None:
+    """The scores as indented JSON; raises OutputWriteError when the file cannot be written."""
+    text = json.dumps(scores, indent=2) + "\n"
+    atomic_write(Path(path), lambda temp: temp.write_text(text, encoding="utf-8"))
 
 
 def _iob_tags(doc: Doc) -> List[str]:
@@ -225,10 +206,17 @@ def _sentence_breaks(doc: Doc, others: List[Doc]) -> List[int]:
     return [sent.start for sent in doc.sents if sent.start > 0 and sent.start not in inside]
 
 
+# Whitespace cannot appear inside a whitespace-separated column: such characters in a token (a
+# spaCy whitespace token, a token with a non-breaking space) are written as these escapes, other
+# whitespace as \uXXXX.
+_WHITESPACE_ESCAPES = {" ": "\\s", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
 def _cell(text: str) -> str:
-    # One token per line, whitespace-separated columns: spaces and line breaks inside a token
-    # are written as escapes rather than dropped.
-    return text.replace("\\", "\\\\").replace(" ", "\\s").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r") or "\\0"
+    """A token as it is (a lone `\\` stays `\\`), except that whitespace inside it is escaped.
+    Backslashes are not escaped: the column is for reading, scorers use only the tags, and a
+    token that literally contains `\\s` is rarer than a `\\` token."""
+    return "".join(_WHITESPACE_ESCAPES.get(char, f"\\u{ord(char):04x}") if char.isspace() else char for char in text)
 
 
 def write_predictions(examples: List[Example], path: Path) -> None:

@@ -13,12 +13,13 @@ from spacy import util
 from spacy.cli.package import package as spacy_package
 
 from .about import __version__
+from .errors import SpacyBilstmError
 
 PathLike = Union[str, Path]
 DISTRIBUTION = "spacy-bilstm"
 
 
-class PackagingError(ValueError):
+class PackagingError(SpacyBilstmError):
     """A model directory, name, version or output a user got wrong: what, where, what to do."""
 
 

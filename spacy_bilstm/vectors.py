@@ -11,8 +11,9 @@ from typing import Any, Dict, Iterable, Iterator, Optional, Union
 import spacy
 import srsly
 from spacy.training.initialize import convert_vectors, open_file
-from spacy.attrs import IDS
 from spacy.vectors import Vectors
+
+from .errors import SpacyBilstmError
 
 VECTOR_ATTRS = ("LOWER", "ORTH")
 # Lines read to decide between LOWER and ORTH: enough to meet "The"/"U.S."-style keys in any
@@ -23,7 +24,7 @@ CACHE_STAMP = "spacy-bilstm-source.json"
 PathLike = Union[str, Path]
 
 
-class VectorsError(ValueError):
+class VectorsError(SpacyBilstmError):
     """A vectors file or directory a user got wrong: what, where, and what to do."""
 
 
@@ -161,7 +162,7 @@ def prepare_vectors(
     if attr is not None:
         attr = attr.upper()
         if attr not in VECTOR_ATTRS:
-            raise VectorsError(f"unknown vectors attribute {attr!r}; choose {' or '.join(VECTOR_ATTRS)}.")
+            raise VectorsError(f"Unknown vectors attribute {attr!r}; choose {' or '.join(VECTOR_ATTRS)}.")
     if path.is_dir():
         if attr is not None:
             raise VectorsError(

@@ -6,6 +6,16 @@ from spacy.training import Example
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+SAMPLE = REPO / "corpora" / "sample"
+SAMPLE_TRAIN, SAMPLE_DEV = SAMPLE / "train.conll", SAMPLE / "dev.conll"
+
+# The entities of the texts that the process tests run a pipeline over.
+RULER_PATTERNS = [
+    {"label": "ORG", "pattern": "Apple"},
+    {"label": "GPE", "pattern": "Paris"},
+    {"label": "GPE", "pattern": [{"LOWER": "new"}, {"LOWER": "york"}]},
+    {"label": "PERSON", "pattern": [{"LOWER": "ada"}, {"LOWER": "lovelace"}]},
+]
 
 TRAIN_DATA = [
     ("Who is Shaka Khan?", [(7, 17, "PER")]),
@@ -23,6 +33,20 @@ def make_examples(nlp, data=TRAIN_DATA):
 
 def entity_tuples(doc):
     return [(ent.start_char, ent.end_char, ent.label_) for ent in doc.ents]
+
+
+def save_ruler_pipeline(path: Path, patterns) -> Path:
+    """A blank English pipeline with an entity_ruler of `patterns`, saved to `path`: a pipeline
+    that sets doc.ents exactly as the patterns say, without training."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler").add_patterns(patterns)
+    nlp.to_disk(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def ruler_model(tmp_path_factory) -> Path:
+    return save_ruler_pipeline(tmp_path_factory.mktemp("ruler") / "model", RULER_PATTERNS)
 
 
 @pytest.fixture(scope="session")

@@ -1,26 +1,31 @@
 """`spacy-bilstm evaluate`: entity P/R/F of any pipeline that sets doc.ents."""
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import typer
 
-from ..evaluation import EvaluationError, evaluate
 from ..calibration import (
     DEFAULT_BINS, DEFAULT_THRESHOLDS, evaluate_confidence, format_threshold_table, threshold_range,
 )
-from ._app import app
+from ..evaluation import evaluate
+from ._app import THREADS_HELP, app, echo_error, use_threads, user_errors
 
 
 @app.command("evaluate")
 def evaluate_cli(
-    model: str = typer.Argument(..., help="Pipeline directory (e.g. training/model-best) or installed package name."),
-    data: Path = typer.Argument(..., help="Gold data: .spacy, or a raw corpus `convert` reads (CoNLL, columns, JSONL)."),
+    model: str = typer.Argument(
+        ..., metavar="MODEL", help="Pipeline directory (e.g. training/model-best) or installed package name."
+    ),
+    data: Path = typer.Argument(
+        ..., metavar="DATA", help="Gold data: .spacy, or a raw corpus `convert` reads (CoNLL, columns, JSONL)."
+    ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the scores as JSON here."),
     predictions: Optional[Path] = typer.Option(
         None, "--predictions", "-p", help="Write TOKEN GOLD PREDICTED columns (IOB2) here, for conlleval/seqeval."
     ),
     batch_size: int = typer.Option(256, "--batch-size", "-b", help="Documents per batch."),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to run on, or -1 for the CPU."),
+    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
     calibration: bool = typer.Option(
         False, "--calibration",
         help="Also report how well the entity scores are calibrated: expected calibration error (equal-width "
@@ -39,43 +44,39 @@ def evaluate_cli(
 ) -> None:
     """Score the entities a pipeline predicts (micro and per type) and its speed. Works with
     any component that sets doc.ents, so spaCy's own `ner` can be compared on the same data."""
+    use_threads(threads)
     if calibration or calibration_plot is not None or thresholds:
+        threshold_values = None
+        if thresholds:
+            try:
+                threshold_values = threshold_range(threshold_min, threshold_max, threshold_step)
+            except ValueError as error:
+                echo_error(f"--threshold-min/--threshold-max/--threshold-step: {error}")
+                raise typer.Exit(1)
         _evaluate_confidence_cli(
             model, data, output=output, predictions=predictions, batch_size=batch_size, gpu_id=gpu_id,
             calibration=calibration or calibration_plot is not None, calibration_plot=calibration_plot, bins=bins,
-            thresholds=(threshold_min, threshold_max, threshold_step) if thresholds else None,
+            thresholds=threshold_values,
         )
         return
-    try:
+    with user_errors():
         result = evaluate(
             model, data, output=output, predictions=predictions, batch_size=batch_size, gpu_id=gpu_id,
             log=lambda text: typer.echo(text, err=True),
         )
-    except EvaluationError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1)
     typer.echo(result.format_table())
-    for label, path in (("scores", output), ("predictions", predictions)):
-        if path is not None:
-            typer.echo(f"Wrote {label} to {path}")
+    _echo_written(output, predictions)
 
 
-def _evaluate_confidence_cli(model, data, *, output, predictions, batch_size, gpu_id, calibration,
-                             calibration_plot, bins, thresholds) -> None:
-    try:
-        threshold_values = threshold_range(*thresholds) if thresholds is not None else None
-    except ValueError as error:
-        typer.echo(f"error: --threshold-min/--threshold-max/--threshold-step: {error}", err=True)
-        raise typer.Exit(1)
-    try:
+def _evaluate_confidence_cli(model: str, data: Path, *, output: Optional[Path], predictions: Optional[Path],
+                             batch_size: int, gpu_id: int, calibration: bool, calibration_plot: Optional[Path],
+                             bins: int, thresholds: Optional[Sequence[float]]) -> None:
+    with user_errors():
         evaluation = evaluate_confidence(
             model, data, calibration=calibration, calibration_plot=calibration_plot, n_bins=bins,
-            thresholds=threshold_values, output=output, predictions=predictions, batch_size=batch_size,
+            thresholds=thresholds, output=output, predictions=predictions, batch_size=batch_size,
             gpu_id=gpu_id, log=lambda text: typer.echo(text, err=True),
         )
-    except EvaluationError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1)
     typer.echo(evaluation.result.format_table())
     if evaluation.calibration is not None:
         typer.echo("")
@@ -86,8 +87,12 @@ def _evaluate_confidence_cli(model, data, *, output, predictions, batch_size, gp
         if evaluation.calibration is None:  # the calibration table already lists the notes
             for note in evaluation.entities.notes():
                 typer.echo(note)
+    _echo_written(output, predictions)
+    if calibration_plot is not None and evaluation.calibration is not None and evaluation.calibration.ece is not None:
+        typer.echo(f"Wrote the reliability diagram to {calibration_plot}")
+
+
+def _echo_written(output: Optional[Path], predictions: Optional[Path]) -> None:
     for label, path in (("scores", output), ("predictions", predictions)):
         if path is not None:
             typer.echo(f"Wrote {label} to {path}")
-    if calibration_plot is not None and evaluation.calibration is not None and evaluation.calibration.ece is not None:
-        typer.echo(f"Wrote the reliability diagram to {calibration_plot}")

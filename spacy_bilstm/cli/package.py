@@ -3,14 +3,16 @@ from pathlib import Path
 
 import typer
 
-from ..packaging import PackagingError, package
-from ._app import app
+from ..packaging import package
+from ._app import app, user_errors
 
 
 @app.command("package")
 def package_cli(
-    model: Path = typer.Argument(..., help="Trained pipeline directory, e.g. training/model-best."),
-    output_dir: Path = typer.Argument(..., help="Folder to create the package folder <lang>_<name>-<version> in."),
+    model: Path = typer.Argument(..., metavar="MODEL", help="Trained pipeline directory, e.g. training/model-best."),
+    output_dir: Path = typer.Argument(
+        ..., metavar="OUTPUT_DIR", help="Folder to create the package folder <lang>_<name>-<version> in."
+    ),
     name: str = typer.Option(..., "--name", "-n", help="Package name; spacy.load takes <lang>_<name>, e.g. en_sample_ner."),
     version: str = typer.Option(..., "--version", "-v", help="Package version, MAJOR.MINOR.PATCH."),
     wheel: bool = typer.Option(True, "--wheel/--no-wheel", help="Build a wheel in <package>/dist."),
@@ -19,11 +21,8 @@ def package_cli(
 ) -> None:
     """Package a trained pipeline with spaCy's `spacy package`; the wheel requires a compatible
     spacy-bilstm, so `pip install` it and `spacy.load("<lang>_<name>")`."""
-    try:
+    with user_errors():
         result = package(model, output_dir, name=name, version=version, wheel=wheel, sdist=sdist, force=force,
                          log=typer.echo)
-    except PackagingError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1)
     typer.echo(f"Install it with: pip install {result.wheel or result.sdist or result.package_dir}")
     typer.echo(f"Load it with:    spacy.load({result.name!r})")

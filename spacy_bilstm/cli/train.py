@@ -1,11 +1,12 @@
 """`spacy-bilstm train`: spaCy's training loop with checked inputs, raw corpora and word vectors."""
+import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from ..training import TrainingError, TrainingInterrupted, parse_overrides, shipped_config_names, train
-from ._app import app
+from ..training import TrainingInterrupted, parse_overrides, shipped_config_names, train
+from ._app import THREADS_HELP, app, use_threads, user_errors
 
 # Conventional exit status of a program stopped by SIGINT.
 EXIT_INTERRUPTED = 130
@@ -18,7 +19,8 @@ EXIT_INTERRUPTED = 130
 def train_cli(
     ctx: typer.Context,
     config: str = typer.Argument(
-        ..., help=f"Config file, or the name of a shipped config ({', '.join(shipped_config_names())})."
+        ..., metavar="CONFIG",
+        help=f"Config file, or the name of a shipped config ({', '.join(shipped_config_names())}).",
     ),
     output_path: Path = typer.Option(..., "--output", "-o", help="Directory for model-best, model-last and converted data."),
     train_path: Optional[Path] = typer.Option(
@@ -36,18 +38,19 @@ def train_cli(
     ),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (overrides [system] / [training] seed)."),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to train on, or -1 for the CPU."),
+    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
 ) -> None:
     """Train a pipeline. Extra arguments override the config, spaCy style:
-    --training.max_epochs 3 --components.bilstm_ner.model.hidden_width 128"""
+    --training.max_epochs 3 --components.bilstm_ner.model.hidden_width 128.
+    On a terminal, a progress bar runs up to each evaluation."""
+    use_threads(threads)
     try:
-        overrides = parse_overrides(ctx.args)
-        train(
-            config, output_path, train_path=train_path, dev_path=dev_path, vectors=vectors,
-            vectors_attr=vectors_attr, seed=seed, gpu_id=gpu_id, overrides=overrides, log=typer.echo,
-        )
-    except TrainingError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1)
+        with user_errors():
+            train(
+                config, output_path, train_path=train_path, dev_path=dev_path, vectors=vectors,
+                vectors_attr=vectors_attr, seed=seed, gpu_id=gpu_id, overrides=parse_overrides(ctx.args),
+                log=typer.echo, progress_bar=sys.stderr.isatty(),
+            )
     except TrainingInterrupted as interrupted:
         if interrupted.model_last is not None:
             typer.echo(f"Interrupted: the pipeline as trained so far is saved in {interrupted.model_last}", err=True)

@@ -4,7 +4,7 @@ Modules: inputs (reading records), outputs (writing them), errors (error policy)
 resume (continuing an interrupted run), progress (progress bar and summary),
 local_engine and dask_engine (running the pipeline), runner (`process()`)."""
 from .errors import BadRecordError, ProcessError
-from .progress import Summary
+from .progress import RunSummary
 from .runner import process
 
-__all__ = ["process", "ProcessError", "BadRecordError", "Summary"]
+__all__ = ["process", "ProcessError", "BadRecordError", "RunSummary"]

@@ -18,8 +18,9 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from spacy.language import Language
 
+from ..loading import load_pipeline
 from .errors import ProcessError
-from .local_engine import load_pipeline, partitions, process_records
+from .local_engine import partitions, process_records, start_worker_process
 from .records import Outcome, Record
 
 INSTALL_HINT = 'pip install "spacy-bilstm[dask]"'
@@ -40,10 +41,12 @@ def import_distributed():
     return distributed
 
 
-def worker_pipeline(model: str, gpu_id: int) -> Language:
+def worker_pipeline(model: str, gpu_id: int, n_threads: Optional[int] = None) -> Language:
     key = (model, gpu_id)
     with _LOAD_LOCK:
         if key not in _PIPELINES:
+            # The first task of this worker process for this pipeline: the process is a worker.
+            start_worker_process(n_threads)
             _PIPELINES[key] = load_pipeline(model, gpu_id)
             _LOAD_COUNTS[key] = _LOAD_COUNTS.get(key, 0) + 1
         return _PIPELINES[key]
@@ -55,9 +58,10 @@ def worker_load_counts() -> Dict[str, int]:
 
 
 def process_partition(
-    model: str, gpu_id: int, records: List[Record], batch_size: int, keep_docs: bool
+    model: str, gpu_id: int, records: List[Record], batch_size: int, keep_docs: bool,
+    n_threads: Optional[int] = None,
 ) -> List[Outcome]:
-    nlp = worker_pipeline(model, gpu_id)
+    nlp = worker_pipeline(model, gpu_id, n_threads)
     return list(
         process_records(
             nlp, records, batch_size=batch_size, keep_docs=keep_docs, docs_as_bytes=True, json_lines=not keep_docs
@@ -65,8 +69,8 @@ def process_partition(
     )
 
 
-def _load_on_worker(model: str, gpu_id: int) -> None:
-    worker_pipeline(model, gpu_id)
+def _load_on_worker(model: str, gpu_id: int, n_threads: Optional[int]) -> None:
+    worker_pipeline(model, gpu_id, n_threads)
 
 
 class DaskEngine:
@@ -93,10 +97,10 @@ class DaskEngine:
             self.client = distributed.Client(self._cluster)
         self.n_workers = max(len(self.client.scheduler_info().get("workers", {})), 1)
 
-    def load_pipeline_on_workers(self, model: str, gpu_id: int) -> None:
+    def load_pipeline_on_workers(self, model: str, gpu_id: int, n_threads: Optional[int] = None) -> None:
         """Load the pipeline on every worker now: a model that fails to load is then reported
         before any output file is opened (workers that join later load it in their first task)."""
-        self.client.run(_load_on_worker, model, gpu_id)
+        self.client.run(_load_on_worker, model, gpu_id, n_threads)
 
     def process(
         self,
@@ -107,6 +111,7 @@ class DaskEngine:
         batch_size: int,
         partition_size: int,
         keep_docs: bool,
+        n_threads: Optional[int] = None,
         max_in_flight: Optional[int] = None,
     ) -> Iterator[Outcome]:
         """Yield one Outcome per record, in input order."""
@@ -122,6 +127,7 @@ class DaskEngine:
                     partition,
                     batch_size,
                     keep_docs,
+                    n_threads,
                     pure=False,
                     key=f"spacy-bilstm-process-{run_id}-{number}",
                 )

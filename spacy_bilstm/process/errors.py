@@ -2,10 +2,12 @@
 from pathlib import Path
 from typing import Optional
 
+from ..errors import SpacyBilstmError
+
 ON_ERROR_CHOICES = ("raise", "skip")
 
 
-class ProcessError(Exception):
+class ProcessError(SpacyBilstmError):
     """A problem the user can fix (bad arguments, unreadable input, full disk).
     The CLI prints the message and exits non-zero; nothing is dropped silently."""
 

@@ -8,59 +8,15 @@ with n_process > 1 each call starts new processes."""
 import itertools
 import multiprocessing
 from collections import deque
-from pathlib import Path
 from typing import Deque, Iterable, Iterator, List, Optional, Tuple, Union
 
-import spacy
-import srsly
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from .errors import ProcessError
+from .. import threads
+from ..span_scores import score_span_keys
 from .inputs import parse_raw_record
-from .records import Outcome, Record, doc_entities, dumps_line, length_problem, output_record, score_span_keys
-
-
-def load_pipeline(model: str, gpu_id: int = -1) -> Language:
-    if gpu_id >= 0:
-        spacy.require_gpu(gpu_id)
-    try:
-        nlp = spacy.load(model)
-    except OSError as error:
-        raise ProcessError(
-            f"Cannot load the pipeline {model!r}: {error}. Give the path of a trained pipeline "
-            f"directory or the name of an installed pipeline package."
-        ) from error
-    except ValueError as error:
-        # A broken or mismatched pipeline directory: damaged weights (ModelLoadError), a config
-        # naming an unknown component or architecture, a component another package provides.
-        raise ProcessError(
-            f"Cannot load the pipeline {model!r}: {error}\nThe pipeline directory is damaged or does not "
-            f"match the installed packages; restore it from a good copy, install what it needs, or retrain."
-        ) from error
-    _check_meta_pipeline(model, nlp)
-    return nlp
-
-
-def _check_meta_pipeline(model: str, nlp: Language) -> None:
-    """spaCy builds the pipeline from config.cfg and only reads meta.json for information. A
-    meta.json that lists components the pipeline lacks means the directory was assembled from
-    parts of different pipelines, whose output would not be what its meta.json promises."""
-    # nlp.meta is rebuilt from the loaded pipeline; the file is what the directory claims.
-    directory = getattr(nlp, "path", None)
-    meta_path = Path(directory) / "meta.json" if directory is not None else None
-    if meta_path is None or not meta_path.is_file():
-        return
-    listed = srsly.read_json(meta_path).get("pipeline")
-    if not isinstance(listed, list):
-        return
-    missing = [name for name in listed if name not in nlp.component_names]
-    if missing:
-        raise ProcessError(
-            f"Cannot use the pipeline {model!r}: its meta.json lists the component(s) {', '.join(map(repr, missing))}, "
-            f"which its config.cfg does not define (components: {', '.join(nlp.component_names) or 'none'}). "
-            f"The directory mixes files of different pipelines; restore it from a good copy, or retrain."
-        )
+from .records import Outcome, Record, doc_entities, dumps_line, length_problem, output_record
 
 
 def partitions(records: Iterable[Record], size: int) -> Iterator[List[Record]]:
@@ -85,6 +41,14 @@ def _process_partition_in_child(records: List[Record], batch_size: int, keep_doc
     )
 
 
+def start_worker_process(n_threads: Optional[int]) -> None:
+    """Run first in every worker process this package starts (a forked child here, a Dask
+    worker): the thread policy gives a worker one torch thread unless --threads chose a count."""
+    threads.mark_worker_process()
+    if n_threads is not None:
+        threads.set_threads(n_threads)
+
+
 def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
@@ -97,16 +61,19 @@ def process_records_in_processes(
     n_process: int,
     partition_size: int,
     keep_docs: bool = False,
+    n_threads: Optional[int] = None,
 ) -> Iterator[Outcome]:
     """Like process_records with n_process workers, but each forked worker (which shares the
     parent's loaded pipeline) returns only the records' entities, not whole Docs: spaCy's
     nlp.pipe(n_process=...) ships every Doc back through a pipe and rebuilds it in the
     parent, which on a 2-core machine made two processes slower than one. Partitions come
-    back in input order, with at most 2 x n_process of them in flight. (A forked child uses
-    one torch thread: see spacy_bilstm.bridge.)"""
+    back in input order, with at most 2 x n_process of them in flight. Each child uses one
+    torch thread, or `n_threads` (--threads) when given: see spacy_bilstm.threads."""
     global _PIPELINE_FOR_CHILDREN
     _PIPELINE_FOR_CHILDREN = nlp
-    with multiprocessing.get_context("fork").Pool(n_process) as pool:
+    with multiprocessing.get_context("fork").Pool(
+        n_process, initializer=start_worker_process, initargs=(n_threads,)
+    ) as pool:
         in_flight: Deque = deque()
         for partition in partitions(records, partition_size):
             in_flight.append(pool.apply_async(_process_partition_in_child, (partition, batch_size, keep_docs)))

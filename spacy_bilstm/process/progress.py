@@ -1,12 +1,19 @@
-"""Progress bar on stderr and the closing summary."""
+"""The progress bar on stderr (rich's, shown only on a terminal) and the closing summary."""
 import sys
 import time
 from dataclasses import dataclass
 from typing import Optional, TextIO
 
+from rich.console import Console
+from rich.progress import (
+    BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+)
+
 
 @dataclass
-class Summary:
+class RunSummary:
+    """What a `process` run did."""
+
     docs: int = 0
     words: int = 0
     entities: int = 0
@@ -14,6 +21,11 @@ class Summary:
     seconds: float = 0.0
     # Input records skipped by --resume because an earlier run already did them.
     resumed_after: int = 0
+
+    @property
+    def records(self) -> int:
+        """Input records this run went through: documents written plus bad records."""
+        return self.docs + self.errors
 
     @property
     def words_per_second(self) -> float:
@@ -29,26 +41,26 @@ class Summary:
         return text
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes:02d}:{seconds:02d}"
-
-
 class Progress:
-    """A one-line progress display, redrawn at most every `interval` seconds."""
+    """Records done (of `total`, when known), docs/s, words/s, elapsed time and ETA."""
 
-    def __init__(self, *, total: Optional[int], enabled: bool, stream: Optional[TextIO] = None,
-                 interval: float = 0.25):
-        self.total = total
-        self.enabled = enabled
-        self.stream = stream if stream is not None else sys.stderr
-        self.interval = interval
+    def __init__(self, *, total: Optional[int], enabled: bool, stream: Optional[TextIO] = None):
         self.records = 0
         self.words = 0
         self.start = time.perf_counter()
-        self._last_draw = 0.0
+        self._bar: Optional[RichProgress] = None
+        if enabled:
+            self._bar = RichProgress(
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("docs | {task.fields[docs_per_second]:,.0f} docs/s | {task.fields[words_per_second]:,.0f} words/s |"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=Console(file=stream if stream is not None else sys.stderr, force_terminal=True),
+            )
+            self._task = self._bar.add_task("process", total=total, docs_per_second=0.0, words_per_second=0.0)
+            self._bar.start()
 
     @staticmethod
     def should_show(quiet: bool, stream: Optional[TextIO] = None) -> bool:
@@ -58,30 +70,13 @@ class Progress:
     def update(self, n_words: int) -> None:
         self.records += 1
         self.words += n_words
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if now - self._last_draw >= self.interval:
-            self._last_draw = now
-            self._draw(now)
-
-    def _draw(self, now: float) -> None:
-        elapsed = max(now - self.start, 1e-9)
-        docs_per_second = self.records / elapsed
-        line = f"{self.records} docs"
-        if self.total:
-            fraction = min(self.records / self.total, 1.0)
-            filled = int(fraction * 20)
-            line = f"[{'#' * filled}{'.' * (20 - filled)}] {self.records}/{self.total} docs {fraction:.0%}"
-        line += f" | {docs_per_second:,.0f} docs/s | {self.words / elapsed:,.0f} words/s"
-        line += f" | {_duration(elapsed)}"
-        if self.total and docs_per_second > 0:
-            line += f" ETA {_duration(max(self.total - self.records, 0) / docs_per_second)}"
-        self.stream.write("\r" + line + "\x1b[K")
-        self.stream.flush()
+        if self._bar is not None:
+            elapsed = max(time.perf_counter() - self.start, 1e-9)
+            self._bar.update(
+                self._task, completed=self.records, docs_per_second=self.records / elapsed,
+                words_per_second=self.words / elapsed,
+            )
 
     def close(self) -> None:
-        if self.enabled:
-            self._draw(time.perf_counter())
-            self.stream.write("\n")
-            self.stream.flush()
+        if self._bar is not None:
+            self._bar.stop()

@@ -2,13 +2,11 @@
 that both engines use, so that their output is identical byte for byte."""
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 
-from spacy.language import Language
 from spacy.tokens import Doc
 
-SCORES_ATTR = "scores"
-
+from ..span_scores import span_scores
 
 @dataclass(frozen=True)
 class RawLine:
@@ -79,34 +77,8 @@ def length_problem(record: Record, max_length: int) -> Optional[str]:
     return None
 
 
-def score_span_keys(nlp: Language) -> List[str]:
-    """Span-group keys of the components that expose entity scores: a component with a
-    `spans_key` attribute writes all its predicted entities to `doc.spans[spans_key]`,
-    with `attrs["scores"]` aligned with the spans."""
-    keys = []
-    for _, pipe in nlp.pipeline:
-        key = getattr(pipe, "spans_key", None)
-        if isinstance(key, str) and key not in keys:
-            keys.append(key)
-    return keys
-
-
-def _scores_by_span(doc: Doc, span_keys: Sequence[str]) -> Dict[Tuple[int, int, str], float]:
-    scores: Dict[Tuple[int, int, str], float] = {}
-    for key in span_keys:
-        if key not in doc.spans:
-            continue
-        group = doc.spans[key]
-        group_scores = group.attrs.get(SCORES_ATTR)
-        if group_scores is None or len(group_scores) != len(group):
-            continue
-        for span, score in zip(group, group_scores):
-            scores.setdefault((span.start_char, span.end_char, span.label_), float(score))
-    return scores
-
-
 def doc_entities(doc: Doc, span_keys: Sequence[str]) -> List[Dict[str, Any]]:
-    scores = _scores_by_span(doc, span_keys) if span_keys else {}
+    scores = span_scores(doc, span_keys) if span_keys else {}
     entities = []
     for ent in doc.ents:
         entity: Dict[str, Any] = {

@@ -4,10 +4,11 @@ import time
 from pathlib import Path
 from typing import Iterator, List, Optional, TextIO, Union
 
+from ..loading import load_pipeline
 from .errors import ON_ERROR_CHOICES, BadRecordError, ProcessError, errors_path_for
 from .inputs import InputFile, count_file_records, iter_records, resolve_inputs
 from .outputs import DocBinOutput, ErrorWriter, JsonlOutput, output_format
-from .progress import Progress, Summary
+from .progress import Progress, RunSummary
 from .records import Outcome, error_record
 from .resume import find_resume_point
 
@@ -61,10 +62,12 @@ def process(
     workers: Optional[int] = None,
     partition_size: int = 1000,
     quiet: bool = False,
+    threads: Optional[int] = None,
     stderr: Optional[TextIO] = None,
-) -> Summary:
+) -> RunSummary:
     """Run the pipeline MODEL over every record of INPUT and write one output record per
-    input record, in input order, to OUTPUT (.jsonl or .spacy)."""
+    input record, in input order, to OUTPUT (.jsonl or .spacy). `threads` is the torch thread
+    count of each worker process (--n-process > 1, Dask workers): None leaves them one each."""
     stderr = stderr if stderr is not None else sys.stderr
     _check_arguments(engine, on_error, batch_size, n_process, workers, scheduler, partition_size)
     model = str(model)
@@ -90,20 +93,18 @@ def process(
     nlp = None
     dask_engine = None
     if engine == "local":
-        from .local_engine import load_pipeline
-
         nlp = load_pipeline(model, gpu_id)
     else:
         from .dask_engine import DaskEngine
 
         dask_engine = DaskEngine(scheduler=scheduler, workers=workers)
         try:
-            dask_engine.load_pipeline_on_workers(model, gpu_id)
+            dask_engine.load_pipeline_on_workers(model, gpu_id, threads)
         except BaseException:
             dask_engine.close()
             raise
 
-    summary = Summary()
+    summary = RunSummary()
     if resume:
         point = find_resume_point(output_path, out_format, errors_path)
         skip = summary.resumed_after = point.n_done
@@ -141,7 +142,7 @@ def process(
         if dask_engine is not None:
             outcomes: Iterator[Outcome] = dask_engine.process(
                 model, records, gpu_id=gpu_id, batch_size=batch_size,
-                partition_size=partition_size, keep_docs=keep_docs,
+                partition_size=partition_size, keep_docs=keep_docs, n_threads=threads,
             )
             start = progress.start = time.perf_counter()
         else:
@@ -150,7 +151,7 @@ def process(
             if n_process > 1 and can_fork():
                 outcomes = process_records_in_processes(
                     nlp, records, batch_size=batch_size, n_process=n_process,
-                    partition_size=partition_size, keep_docs=keep_docs,
+                    partition_size=partition_size, keep_docs=keep_docs, n_threads=threads,
                 )
             else:
                 outcomes = process_records(nlp, records, batch_size=batch_size, n_process=n_process, keep_docs=keep_docs)

@@ -16,11 +16,12 @@ from typer.testing import CliRunner
 
 from spacy_bilstm.cli import app
 from spacy_bilstm.corpora import convert
-from spacy_bilstm.training import TrainingError, resolve_config_path, shipped_config_names, train
+from spacy_bilstm.training import TrainingError, prepare_corpus, resolve_config_path, shipped_config_names, train
+from spacy_bilstm.training.configs import progress_bar_override
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "corpora" / "sample"
-TRAIN, DEV = SAMPLE / "train.conll", SAMPLE / "dev.conll"
+from .conftest import REPO, SAMPLE_DEV, SAMPLE_TRAIN
+
+TRAIN, DEV = SAMPLE_TRAIN, SAMPLE_DEV
 SHORT_RUN = ["--training.max_steps", "4", "--training.eval_frequency", "2"]
 SHORT_OVERRIDES = {"training.max_steps": 4, "training.eval_frequency": 2}
 
@@ -75,14 +76,42 @@ def test_train_from_raw_conll_writes_spacys_outputs_and_the_conversion_summary(t
     assert set(nlp.get_pipe("bilstm_ner").labels) == {"LOC", "MISC", "ORG", "PER"}
 
 
-def test_docbin_corpora_are_used_as_they_are(tmp_path):
+def test_docbin_corpora_are_used_as_they_are_and_raw_ones_converted(tmp_path):
     convert(TRAIN, tmp_path / "train.spacy")
-    convert(DEV, tmp_path / "dev.spacy")
     out = tmp_path / "out"
-    result = run_train("bilstm_crf", "--output", out, "--train", tmp_path / "train.spacy", "--dev", tmp_path / "dev.spacy", *SHORT_RUN)
+    docbin_path, docbin_labels = prepare_corpus(tmp_path / "train.spacy", out, "train", lang="en", log=lambda _: None)
+    assert docbin_path == tmp_path / "train.spacy" and not (out / "corpus").exists()
+    raw_path, raw_labels = prepare_corpus(TRAIN, out, "train", lang="en", log=lambda _: None)
+    assert raw_path == out / "corpus" / "train.spacy" and raw_path.is_file()
+    assert docbin_labels == raw_labels and sum(raw_labels.values()) == 501
+
+
+def test_the_console_loggers_progress_bar_is_turned_on_only_where_it_exists_and_was_not_set():
+    def logger(name):
+        return Config({"training": {"logger": {"@loggers": name, "progress_bar": False}}})
+
+    assert progress_bar_override(logger("spacy.ConsoleLogger.v1"), {}) == {"training.logger.progress_bar": True}
+    assert progress_bar_override(logger("spacy.ConsoleLogger.v3"), {}) == {"training.logger.progress_bar": "eval"}
+    assert progress_bar_override(logger("spacy.WandbLogger.v5"), {}) == {}
+    assert progress_bar_override(logger("spacy.ConsoleLogger.v1"), {"training.logger.progress_bar": False}) == {}
+
+
+def test_train_asks_spacy_for_the_progress_bar_only_when_told(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr("spacy.cli.train.train", lambda config, output, use_gpu, overrides: seen.append(overrides))
+    for progress_bar in (True, False):
+        train("bilstm_crf", tmp_path / str(progress_bar), train_path=TRAIN, dev_path=DEV, log=lambda _: None,
+              progress_bar=progress_bar)
+    assert seen[0]["training.logger.progress_bar"] is True
+    assert "training.logger.progress_bar" not in seen[1]
+
+
+def test_the_train_command_shows_the_progress_bar_only_on_a_terminal(monkeypatch):
+    calls = []
+    monkeypatch.setattr("spacy_bilstm.cli.train.train", lambda *args, **kwargs: calls.append(kwargs))
+    result = run_train("bilstm_crf", "--output", "out")
     assert result.exit_code == 0, output_of(result)
-    assert not (out / "corpus").exists()
-    assert (out / "model-last" / "meta.json").is_file()
+    assert calls[0]["progress_bar"] is False  # CliRunner's stderr is not a terminal
 
 
 def test_shipped_configs_resolve_by_name_with_or_without_suffix():
@@ -294,6 +323,7 @@ def test_vectors_whose_width_differs_from_a_resumed_model_are_refused(tmp_path):
     assert not (out / "model-last").exists() and not (out / "vectors").exists()
 
 
+@pytest.mark.slow  # trains in a subprocess
 def test_ctrl_c_stops_training_and_leaves_a_loadable_model_last(tmp_path):
     out = tmp_path / "out"
     command = [

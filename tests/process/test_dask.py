@@ -2,40 +2,24 @@
 the local engine's, byte for byte, in input order, with each worker loading the
 pipeline once."""
 import json
+import os
 from pathlib import Path
 
 import pytest
 import spacy
 from spacy.tokens import DocBin
 
+from spacy_bilstm import threads
 from spacy_bilstm.process import process
 
 distributed = pytest.importorskip("dask.distributed", reason="the dask extra is not installed")
 
 from spacy_bilstm.process.dask_engine import worker_load_counts  # noqa: E402
 
-TEXTS = [
-    "Apple opened an office in New York.",
-    "Nothing to see here",
-    "",
-    "Ada Lovelace never visited new york or Apple .",
-    "Ünïcödé café near New York",
-]
+from .helpers import TEXTS  # noqa: E402
 
-
-@pytest.fixture(scope="module")
-def ruler_model(tmp_path_factory) -> Path:
-    nlp = spacy.blank("en")
-    nlp.add_pipe("entity_ruler").add_patterns(
-        [
-            {"label": "ORG", "pattern": "Apple"},
-            {"label": "GPE", "pattern": [{"LOWER": "new"}, {"LOWER": "york"}]},
-            {"label": "PERSON", "pattern": [{"LOWER": "ada"}, {"LOWER": "lovelace"}]},
-        ]
-    )
-    path = tmp_path_factory.mktemp("model") / "ruler"
-    nlp.to_disk(path)
-    return path
+# Every test here starts a cluster of worker processes.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +126,19 @@ def test_a_model_that_fails_to_load_on_the_workers_leaves_the_previous_output(tm
             on_error="skip", overwrite=True, quiet=True,
         )
     assert output.read_text() == '{"id": "earlier run"}\n'
+
+
+def worker_state():
+    """(marked as a worker, the torch thread count the package would use) in this process."""
+    return threads._worker_pid == os.getpid(), threads.thread_count()
+
+
+def test_dask_workers_mark_themselves_and_take_the_given_thread_count(tmp_path, ruler_model, inputs):
+    # A cluster of its own: the shared one's workers loaded the pipeline without --threads.
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as own_cluster, distributed.Client(own_cluster) as client:
+        process(ruler_model, inputs, tmp_path / "out.jsonl", on_error="skip", quiet=True, engine="dask",
+                scheduler=own_cluster.scheduler_address, threads=2)
+        states = client.run(worker_state)
+    assert states and set(states.values()) == {(True, 2)}, states

@@ -6,16 +6,18 @@ from pathlib import Path
 import pytest
 import spacy
 from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+from spacy.tokens import Doc
+from spacy.training import Example
 from typer.testing import CliRunner
 
 from spacy_bilstm.cli import app
 from spacy_bilstm.corpora import convert
-from spacy_bilstm.evaluation import EvaluationError, evaluate
+from spacy_bilstm.evaluation import EvaluationError, EvaluationResult, evaluate, write_predictions
 from spacy_bilstm.training import train
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "corpora" / "sample"
-TRAIN, DEV = SAMPLE / "train.conll", SAMPLE / "dev.conll"
+from .conftest import SAMPLE_DEV, SAMPLE_TRAIN, save_ruler_pipeline
+
+TRAIN, DEV = SAMPLE_TRAIN, SAMPLE_DEV
 DEV_TOKENS, DEV_ENTITIES = 1037, 110
 
 runner = CliRunner()
@@ -36,12 +38,8 @@ RULER_PATTERNS = [
 
 
 @pytest.fixture(scope="module")
-def ruler_model(tmp_path_factory):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("entity_ruler").add_patterns(RULER_PATTERNS)
-    path = tmp_path_factory.mktemp("ruler") / "model"
-    nlp.to_disk(path)
-    return path
+def dev_ruler_model(tmp_path_factory):
+    return save_ruler_pipeline(tmp_path_factory.mktemp("dev-ruler") / "model", RULER_PATTERNS)
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +65,9 @@ def read_predictions(path: Path):
     return gold, predicted
 
 
-def test_scores_match_seqeval_on_the_written_predictions(ruler_model, tmp_path):
+def test_scores_match_seqeval_on_the_written_predictions(dev_ruler_model, tmp_path):
     predictions = tmp_path / "predictions.conll"
-    result = evaluate(ruler_model, DEV, predictions=predictions)
+    result = evaluate(dev_ruler_model, DEV, predictions=predictions)
     assert 0 < result.precision < 1 and 0 < result.recall < 1
     gold, predicted = read_predictions(predictions)
     assert sum(len(sentence) for sentence in gold) == DEV_TOKENS
@@ -99,10 +97,10 @@ def test_cli_prints_micro_and_per_type_scores_and_writes_metrics_json(bilstm_mod
     assert predictions.read_text().startswith("-DOCSTART- O O\n")
 
 
-def test_docbin_and_raw_data_give_the_same_scores(ruler_model, tmp_path):
+def test_docbin_and_raw_data_give_the_same_scores(dev_ruler_model, tmp_path):
     convert(DEV, tmp_path / "dev.spacy")
-    raw = evaluate(ruler_model, DEV).to_dict()
-    docbin = evaluate(ruler_model, tmp_path / "dev.spacy").to_dict()
+    raw = evaluate(dev_ruler_model, DEV).to_dict()
+    docbin = evaluate(dev_ruler_model, tmp_path / "dev.spacy").to_dict()
     for key in ("ents_p", "ents_r", "ents_f", "ents_per_type", "words", "docs"):
         assert raw[key] == docbin[key], key
 
@@ -128,9 +126,31 @@ def test_a_pipeline_that_sets_no_entities_is_refused(tmp_path):
         evaluate(tmp_path / "no_ner", DEV)
 
 
-def test_missing_model_or_data_exits_non_zero_naming_the_path(ruler_model, tmp_path):
+def test_missing_model_or_data_exits_non_zero_naming_the_path(dev_ruler_model, tmp_path):
     missing = tmp_path / "missing"
-    for args in ([str(missing), str(DEV)], [str(ruler_model), str(missing)]):
+    for args in ([str(missing), str(DEV)], [str(dev_ruler_model), str(missing)]):
         result = runner.invoke(app, ["evaluate", *args])
         assert result.exit_code == 1
         assert str(missing) in result.output and "no such" in result.output
+
+
+def test_the_table_lines_up_when_a_label_is_longer_than_the_column():
+    scores = {"p": 0.5, "r": 0.25, "f": 1 / 3}
+    result = EvaluationResult(
+        model="m", data="d", precision=0.5, recall=0.25, f_score=1 / 3,
+        per_type={"LOC": scores, "FACILITY_NAME_X": scores}, gold_counts={"LOC": 4, "FACILITY_NAME_X": 4},
+        predicted_counts={"LOC": 2, "FACILITY_NAME_X": 2}, n_docs=1, n_words=10, seconds=1.0,
+        entity_components=["ner"],
+    )
+    table = result.format_table().splitlines()[4:]  # header, micro, one row per label
+    assert [line.split()[0] for line in table[1:]] == ["micro", "FACILITY_NAME_X", "LOC"]
+    assert len({len(line) for line in table}) == 1, table
+    assert len({line.index(" 50.00") for line in table[1:]}) == 1, table
+
+
+def test_predictions_write_tokens_as_they_are_and_escape_only_whitespace(tmp_path):
+    nlp = spacy.blank("en")
+    gold = Doc(nlp.vocab, words=["\\", "a\u00a0b", "c\\sd"], ents=["O", "B-LOC", "O"])
+    write_predictions([Example(gold.copy(), gold)], tmp_path / "predictions.conll")
+    lines = (tmp_path / "predictions.conll").read_text(encoding="utf-8").splitlines()
+    assert lines[2:] == ["\\ O O", "a\\u00a0b B-LOC B-LOC", "c\\sd O O"]

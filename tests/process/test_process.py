@@ -3,6 +3,7 @@ set doc.ents: the command must work for any of them."""
 import errno
 import gzip
 import io
+import re
 import subprocess
 import json
 import os
@@ -17,6 +18,7 @@ from spacy.tokens import Doc, DocBin, Span
 from typer.testing import CliRunner
 
 from spacy_bilstm.cli import app
+from spacy_bilstm.loading import PipelineLoadError
 from spacy_bilstm.process import BadRecordError, ProcessError, process
 from spacy_bilstm.process import outputs
 from spacy_bilstm.process.inputs import iter_records, parse_raw_record, resolve_inputs
@@ -24,41 +26,11 @@ from spacy_bilstm.process.local_engine import process_records
 from spacy_bilstm.process.records import Record, dumps_line, output_record
 from spacy_bilstm.process.resume import last_output_index
 
-PATTERNS = [
-    {"label": "ORG", "pattern": "Apple"},
-    {"label": "GPE", "pattern": [{"LOWER": "new"}, {"LOWER": "york"}]},
-    {"label": "PERSON", "pattern": [{"LOWER": "ada"}, {"LOWER": "lovelace"}]},
-]
-TEXTS = [
-    "Apple opened an office in New York.",
-    "Nothing to see here",
-    "",
-    "Ada Lovelace never visited new york or Apple .",
-    "Ünïcödé café near New York",
-]
-
-
-@pytest.fixture(scope="module")
-def ruler_model(tmp_path_factory) -> Path:
-    nlp = spacy.blank("en")
-    nlp.add_pipe("entity_ruler").add_patterns(PATTERNS)
-    path = tmp_path_factory.mktemp("model") / "ruler"
-    nlp.to_disk(path)
-    return path
-
+from .helpers import TEXTS, read_jsonl, write_jsonl
 
 @pytest.fixture(scope="module")
 def ruler_nlp(ruler_model) -> Language:
     return spacy.load(ruler_model)
-
-
-def write_jsonl(path: Path, lines) -> Path:
-    path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
-    return path
-
-
-def read_jsonl(path: Path):
-    return [json.loads(line) for line in path.read_text(encoding="utf8").splitlines()]
 
 
 def expected_entities(nlp: Language, text: str):
@@ -463,7 +435,7 @@ def test_progress_bar_only_on_a_terminal_and_summary_at_the_end(tmp_path, ruler_
     source = write_jsonl(tmp_path / "in.jsonl", [{"text": t} for t in TEXTS])
     terminal = FakeTerminal()
     process(ruler_model, source, tmp_path / "a.jsonl", stderr=terminal)
-    shown = terminal.getvalue()
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", terminal.getvalue())  # without the terminal's colours
     assert "docs/s" in shown and "words/s" in shown and "ETA" in shown and "5/5 docs" in shown
     assert "Processed 5 docs" in shown and "6 entities, 0 errors" in shown
 
@@ -491,7 +463,7 @@ def test_cli_exits_non_zero_with_file_line_and_reason(tmp_path, ruler_model):
 
 def test_missing_model_is_a_clear_error(tmp_path):
     source = write_jsonl(tmp_path / "in.jsonl", [{"text": "Apple"}])
-    with pytest.raises(ProcessError, match="Cannot load the pipeline"):
+    with pytest.raises(PipelineLoadError, match="Cannot load the pipeline"):
         process(tmp_path / "no-such-model", source, tmp_path / "out.jsonl", quiet=True)
 
 
