@@ -26,6 +26,7 @@ import contextlib
 import csv
 import datetime
 import fcntl
+import functools
 import hashlib
 import json
 import math
@@ -452,15 +453,44 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def config_sha256(config_path: Path) -> str:
+    """The sha256 of a config's text (comments and layout included)."""
     return hashlib.sha256(Path(config_path).read_bytes()).hexdigest()
+
+
+def config_fingerprint(config_path: Path) -> str:
+    """The sha256 of the settings a config trains with: parsed (not interpolated), completed with
+    spaCy's defaults as `spacy init fill-config` completes it, and serialised with sorted keys.
+    Comments, order, layout and settings spelled out at their default value do not count."""
+    return _settings_fingerprint(config_sha256(config_path), str(config_path))
+
+
+@functools.lru_cache(maxsize=None)
+def _settings_fingerprint(text_sha256: str, config_path: str) -> str:
+    import spacy
+    import spacy_bilstm  # noqa: F401  (registers the bilstm_ner factory and architectures)
+
+    config = spacy.util.load_config(config_path, interpolate=False)
+    filled = spacy.util.load_model_from_config(config, auto_fill=True, validate=False).config
+    return hashlib.sha256(json.dumps(filled, sort_keys=True).encode("utf8")).hexdigest()
+
+
+def config_fingerprints(config_path: Path) -> Dict[str, str]:
+    """What a result records of the config it was trained with: both fingerprints."""
+    return {"config_sha256": config_sha256(config_path), "config_fingerprint": config_fingerprint(config_path)}
 
 
 def result_is_current(result: Dict[str, Any]) -> bool:
     """A stored result stands for the config file it names only while that file still holds the
-    text the run was trained with (`config_sha256`, taken when the run started). Once the config
-    changes, its results are stale: studies rerun them and summaries leave them out."""
+    settings the run was trained with (`config_fingerprint`, taken when the run started; a result
+    stored before fingerprints were recorded is compared by the text, `config_sha256`). Editing a
+    comment leaves results current; once a setting changes, they are stale: studies rerun them and
+    summaries leave them out."""
     config = Path(result.get("config") or "")
-    return config.is_file() and result.get("config_sha256") == config_sha256(config)
+    if not config.is_file():
+        return False
+    if result.get("config_fingerprint"):
+        return result["config_fingerprint"] == config_fingerprint(config)
+    return result.get("config_sha256") == config_sha256(config)
 
 
 def is_done(result_path: Path, *, force: bool, label: str) -> bool:

@@ -203,9 +203,11 @@ def test_tuning_smoke_reports_dev_scores_only(accuracy_runs, work, smoke_results
     assert result["changes"] == {"training.dropout": 0.2}
     assert result["overrides"]["training.dropout"] == 0.2 and result["overrides"]["corpora.train.gold_preproc"]
     table = (smoke_results / "tuning.md").read_text()
-    shipped = benchmarks_common().config_sha256(REPO / "configs" / "bilstm_crf_vectors.cfg")
-    assert result["config_sha256"] == shipped
-    assert f"| dropout0.2 | {shipped[:8]} | training.dropout=0.2 |" in table and "best dev F1" in table
+    shipped = REPO / "configs" / "bilstm_crf_vectors.cfg"
+    assert result["config_sha256"] == benchmarks_common().config_sha256(shipped)
+    fingerprint = benchmarks_common().config_fingerprint(shipped)
+    assert result["config_fingerprint"] == fingerprint
+    assert f"| dropout0.2 | {fingerprint[:8]} | training.dropout=0.2 |" in table and "best dev F1" in table
     assert "test P" not in table and "test F1" not in table
 
 
@@ -232,16 +234,33 @@ def test_document_units_hand_the_model_whole_documents_on_the_corpus_tokens(tmp_
         common.as_units({"train": sentences}, "paragraphs")
 
 
-def test_a_result_goes_stale_when_its_config_changes(tmp_path):
+def _config_with_dropout(path, dropout, comment=""):
+    text = (REPO / "configs" / "bilstm_crf.cfg").read_text()
+    assert "\ndropout = 0.1\n" in text
+    path.write_text(comment + text.replace("\ndropout = 0.1\n", f"\ndropout = {dropout}\n", 1))
+
+
+def test_a_result_goes_stale_when_its_settings_change_not_its_comments(tmp_path):
     common = benchmarks_common()
     config = tmp_path / "model.cfg"
-    config.write_text("[training]\ndropout = 0.1\n")
-    result = {"config": str(config), "config_sha256": common.config_sha256(config)}
-    legacy = {"config": str(config)}
-    assert common.current_results([result, legacy]) == ([result], common.current_results([legacy])[1])
-    assert common.result_is_current(result) and not common.result_is_current(legacy)
+    _config_with_dropout(config, 0.1)
+    result = {"config": str(config), **common.config_fingerprints(config)}
+    legacy = {"config": str(config), "config_sha256": common.config_sha256(config)}
+    unknown = {"config": str(config)}
+    assert common.current_results([result, legacy, unknown]) == ([result, legacy], common.current_results([unknown])[1])
+    assert common.result_is_current(result) and not common.result_is_current(unknown)
 
-    config.write_text("[training]\ndropout = 0.2\n")
+    # A comment, and leaving out a setting at spaCy's default value, change the text only.
+    _config_with_dropout(config, 0.1, comment="# a new comment\n")
+    default = '[nlp.vectors]\n@vectors = "spacy.Vectors.v1"\n\n'
+    assert default in config.read_text()
+    config.write_text(config.read_text().replace(default, ""))
+    assert common.config_sha256(config) != result["config_sha256"]
+    assert common.config_fingerprint(config) == result["config_fingerprint"]
+    assert common.result_is_current(result)
+    assert not common.result_is_current(legacy)  # results without a fingerprint compare the text
+
+    _config_with_dropout(config, 0.2)
     assert not common.result_is_current(result)
     current, note = common.current_results([result])
     assert current == [] and "1 stored result(s) trained with an earlier version" in note
@@ -249,17 +268,24 @@ def test_a_result_goes_stale_when_its_config_changes(tmp_path):
     assert not common.result_is_current(result)
 
 
+def test_every_stored_result_records_both_fingerprints():
+    for path in sorted((BENCHMARKS / "results").rglob("*.json")):
+        result = json.loads(path.read_text())
+        if isinstance(result, dict) and "config_sha256" in result:
+            assert len(result.get("config_fingerprint") or "") == 64, path
+
+
 def test_a_run_is_skipped_only_while_its_result_is_current(tmp_path, capsys):
     common = benchmarks_common()
     config = tmp_path / "model.cfg"
-    config.write_text("[training]\ndropout = 0.1\n")
+    _config_with_dropout(config, 0.1)
     result_path = tmp_path / "run.json"
     assert not common.is_done(result_path, force=False, label="run")
-    result_path.write_text(json.dumps({"config": str(config), "config_sha256": common.config_sha256(config)}))
+    result_path.write_text(json.dumps({"config": str(config), **common.config_fingerprints(config)}))
     assert common.is_done(result_path, force=False, label="run")
     assert "run: done already" in capsys.readouterr().err
     assert not common.is_done(result_path, force=True, label="run")
-    config.write_text("[training]\ndropout = 0.2\n")
+    _config_with_dropout(config, 0.2)
     assert not common.is_done(result_path, force=False, label="run")
     assert "trained with an earlier version of model.cfg; rerunning" in capsys.readouterr().err
 
