@@ -50,6 +50,7 @@ def test_package_folder_requires_spacy_bilstm_and_spacy(tiny_model, tmp_path):
     assert result.wheel is None
 
 
+@pytest.mark.slow
 def test_a_wheel_is_built_into_dist_for_a_relative_output_dir(tiny_model, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = package(tiny_model, Path("packages"), name="sample_ner", version="0.1.0", log=lambda _: None)

@@ -23,6 +23,9 @@ TEXTS = [
 ]
 
 
+pytestmark = pytest.mark.slow  # starts a Dask LocalCluster
+
+
 @pytest.fixture(scope="module")
 def ruler_model(tmp_path_factory) -> Path:
     nlp = spacy.blank("en")

@@ -294,6 +294,7 @@ def test_vectors_whose_width_differs_from_a_resumed_model_are_refused(tmp_path):
     assert not (out / "model-last").exists() and not (out / "vectors").exists()
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_training_and_leaves_a_loadable_model_last(tmp_path):
     out = tmp_path / "out"
     command = [
