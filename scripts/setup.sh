@@ -8,8 +8,10 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
-# torch first and pinned: 2.13.0 is the CPU build; any other request for torch pulls a
-# multi-GB CUDA build. Once it is installed, spacy-bilstm's torch range installs nothing more.
+# torch first and pinned: on this project's machines and CI (PyPI only, a local wheel of it),
+# torch==2.13.0 is the CPU build; any other request for torch pulls a multi-GB CUDA build. Once it
+# is installed, spacy-bilstm's torch range installs nothing more. Elsewhere, install the CPU build
+# into $VENV first with: pip install torch --index-url https://download.pytorch.org/whl/cpu
 "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
 # EXTRAS: the optional dependencies to add (default "dev": tests, Dask, plots); empty for none.
 EXTRAS="${EXTRAS-dev}"
