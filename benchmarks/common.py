@@ -44,7 +44,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_SHARED = REPO.parent / "shared"
+# The shared data folder: SPACY_BILSTM_SHARED_DATA when set (as for the tests), else ../shared.
+DEFAULT_SHARED = Path(os.environ.get("SPACY_BILSTM_SHARED_DATA") or REPO.parent / "shared")
 DEFAULT_WORK = REPO / "benchmarks" / "work"
 RESULTS = REPO / "benchmarks" / "results"
 CONFIGS = REPO / "configs"
