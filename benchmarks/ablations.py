@@ -72,7 +72,7 @@ def run_one(args: argparse.Namespace, variant: str, seed: int, results: Path, ru
     result_path = results / STUDY / f"{CORPUS}__{variant}__seed{seed}.json"
     if common.is_done(result_path, force=args.force, label=f"{variant} / seed {seed}"):
         return
-    config_sha256 = common.config_sha256(CONFIG)
+    fingerprints = common.config_fingerprints(CONFIG)
     overrides = {**common.run_overrides(data, vectors, seed, smoke=args.smoke), **VARIANTS[variant]}
     if variant == "baseline":
         reused = study1_run_to_reuse(args, seed, results, overrides)
@@ -88,7 +88,7 @@ def run_one(args: argparse.Namespace, variant: str, seed: int, results: Path, ru
                                   max_minutes=args.max_minutes, test_path=data["test"], threads=args.threads)
     result = {
         "study": STUDY, "corpus": CORPUS, "variant": variant, "system": "bilstm_crf_vectors", "seed": seed,
-        "smoke": args.smoke, "max_minutes": args.max_minutes, "config": str(CONFIG), "config_sha256": config_sha256,
+        "smoke": args.smoke, "max_minutes": args.max_minutes, "config": str(CONFIG), **fingerprints,
         "changes": VARIANTS[variant], "overrides": overrides,
         "run_dir": str(run_dir), "model_dir": str(run_dir / "model-best"),
         "data": {split: {"path": str(path), **common.corpus_statistics(path)} for split, path in data.items()},
@@ -121,7 +121,8 @@ def study1_run_to_reuse(args: argparse.Namespace, seed: int, results: Path,
     return {
         "study": STUDY, "corpus": CORPUS, "variant": "baseline", "system": "bilstm_crf_vectors", "seed": seed,
         "smoke": args.smoke, "max_minutes": args.max_minutes, "config": run["config"],
-        "config_sha256": run["config_sha256"], "changes": {}, "overrides": overrides, "reused_from": str(path),
+        **{key: run[key] for key in ("config_sha256", "config_fingerprint") if key in run},
+        "changes": {}, "overrides": overrides, "reused_from": str(path),
         **{key: run[key] for key in ("run_dir", "model_dir", "data", "test", "training", "threads", "date",
                                      "machine", "command")},
     }

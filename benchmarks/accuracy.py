@@ -52,7 +52,7 @@ def run_one(args: argparse.Namespace, corpus: str, system: str, seed: int, resul
     config_path = system_config(system, args.work)
     if common.is_done(result_path, force=args.force, label=f"{corpus} / {system} / seed {seed}"):
         return
-    config_sha256 = common.config_sha256(config_path)
+    fingerprints = common.config_fingerprints(config_path)
     data = common.prepare_corpus(args.shared, args.work, corpus, smoke=args.smoke)
     overrides = common.run_overrides(data, vectors, seed, smoke=args.smoke)
     run_dir = run_root / corpus / system / f"seed{seed}"
@@ -62,7 +62,7 @@ def run_one(args: argparse.Namespace, corpus: str, system: str, seed: int, resul
                                   max_minutes=args.max_minutes, test_path=data["test"], threads=args.threads)
     result = {
         "study": STUDY, "corpus": corpus, "system": system, "seed": seed, "smoke": args.smoke,
-        "max_minutes": args.max_minutes, "config": str(config_path), "config_sha256": config_sha256,
+        "max_minutes": args.max_minutes, "config": str(config_path), **fingerprints,
         "overrides": overrides,
         "run_dir": str(run_dir), "model_dir": str(run_dir / "model-best"),
         "data": {split: {"path": str(path), **common.corpus_statistics(path)} for split, path in data.items()},

@@ -9,16 +9,17 @@ Training runs go through `train_capped`, run in a subprocess of its own by
 `run_training` (`python benchmarks/common.py train-and-test ...`), so each run has its own
 memory, threads and log, and one failing run does not end a study.
 
-Why the wall-clock cap is implemented the way it is: `train_capped` is spaCy's own training
-loop (`spacy.training.loop.train`, same functions: `create_train_batches`,
-`train_while_improving`, `create_evaluation_callback`, `update_meta`) with one change: after
-every optimisation step it checks the clock and, once the cap is reached, leaves the loop
-like a normal end of training. model-best is only ever written from a completed
-evaluation, into a temporary directory renamed into place, so it is always whole; it holds
-the best dev checkpoint evaluated within the cap. Killing `spacy train` at a timeout could
-instead cut a model-best write in half, and `--training.max_steps` cannot express minutes.
-The parent still enforces a hard timeout (cap plus a generous grace for initialisation and
-the final test evaluation) so that a hung run cannot stall a study; such a run is reported
+Why the wall-clock cap is implemented the way it is: `train_capped` runs spaCy's own training
+loop (`spacy.training.loop.train`, as `spacy train` does) with two hooks added to the run's
+config: a `before_update` callback that ends the run once the cap is reached (spaCy's loop
+then saves model-last on its way out, and model-best holds the best dev checkpoint evaluated
+within the cap), and a logger, wrapping the config's own, that records each dev evaluation with
+its time. The clock counts updates and evaluations, not the checkpoints spaCy's loop writes after
+each evaluation (timed apart, `checkpoint_seconds`). The pipelines saved name the config
+without the hooks. Killing `spacy train` at a
+timeout could instead cut a model-best write in half, and `--training.max_steps` cannot express
+minutes. The parent still enforces a hard timeout (cap plus a generous grace for initialisation
+and the final test evaluation) so that a hung run cannot stall a study; such a run is reported
 as failed, never recorded as a result.
 """
 import argparse
@@ -26,6 +27,7 @@ import contextlib
 import csv
 import datetime
 import fcntl
+import functools
 import hashlib
 import json
 import math
@@ -42,7 +44,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_SHARED = REPO.parent / "shared"
+# The shared data folder: SPACY_BILSTM_SHARED_DATA when set (as for the tests), else ../shared.
+DEFAULT_SHARED = Path(os.environ.get("SPACY_BILSTM_SHARED_DATA") or REPO.parent / "shared")
 DEFAULT_WORK = REPO / "benchmarks" / "work"
 RESULTS = REPO / "benchmarks" / "results"
 CONFIGS = REPO / "configs"
@@ -452,15 +455,44 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def config_sha256(config_path: Path) -> str:
+    """The sha256 of a config's text (comments and layout included)."""
     return hashlib.sha256(Path(config_path).read_bytes()).hexdigest()
+
+
+def config_fingerprint(config_path: Path) -> str:
+    """The sha256 of the settings a config trains with: parsed (not interpolated), completed with
+    spaCy's defaults as `spacy init fill-config` completes it, and serialised with sorted keys.
+    Comments, order, layout and settings spelled out at their default value do not count."""
+    return _settings_fingerprint(config_sha256(config_path), str(config_path))
+
+
+@functools.lru_cache(maxsize=None)
+def _settings_fingerprint(text_sha256: str, config_path: str) -> str:
+    import spacy
+    import spacy_bilstm  # noqa: F401  (registers the bilstm_ner factory and architectures)
+
+    config = spacy.util.load_config(config_path, interpolate=False)
+    filled = spacy.util.load_model_from_config(config, auto_fill=True, validate=False).config
+    return hashlib.sha256(json.dumps(filled, sort_keys=True).encode("utf8")).hexdigest()
+
+
+def config_fingerprints(config_path: Path) -> Dict[str, str]:
+    """What a result records of the config it was trained with: both fingerprints."""
+    return {"config_sha256": config_sha256(config_path), "config_fingerprint": config_fingerprint(config_path)}
 
 
 def result_is_current(result: Dict[str, Any]) -> bool:
     """A stored result stands for the config file it names only while that file still holds the
-    text the run was trained with (`config_sha256`, taken when the run started). Once the config
-    changes, its results are stale: studies rerun them and summaries leave them out."""
+    settings the run was trained with (`config_fingerprint`, taken when the run started; a result
+    stored before fingerprints were recorded is compared by the text, `config_sha256`). Editing a
+    comment leaves results current; once a setting changes, they are stale: studies rerun them and
+    summaries leave them out."""
     config = Path(result.get("config") or "")
-    return config.is_file() and result.get("config_sha256") == config_sha256(config)
+    if not config.is_file():
+        return False
+    if result.get("config_fingerprint"):
+        return result["config_fingerprint"] == config_fingerprint(config)
+    return result.get("config_sha256") == config_sha256(config)
 
 
 def is_done(result_path: Path, *, force: bool, label: str) -> bool:
@@ -519,6 +551,106 @@ def spacy_ner_config(optimize: str, work: Path) -> Path:
 # --------------------------------------------------------------------------- training
 
 
+class CapReached(Exception):
+    """Raised by the before_update hook of a capped run once its time is up."""
+
+
+# The run in progress in this process (one at a time: each run has a subprocess of its own).
+_CAPPED_RUN: Optional["_CappedRun"] = None
+
+
+class _CappedRun:
+    """What spaCy's training loop reports about one capped run, through two hooks placed in its
+    config: a before_update callback that stops the run at the cap, and a logger (wrapping the
+    config's own) that records every dev evaluation with its time."""
+
+    def __init__(self, cap_seconds: float, output_dir: Path):
+        self.cap_seconds = cap_seconds
+        self.output_dir = output_dir
+        self.start = time.perf_counter()
+        self.loop_seconds = 0.0
+        self.eval_end: Optional[float] = None
+        self.info: Dict[str, Any] = {"step": -1, "epoch": 0, "words": 0}
+        self.evaluations: List[Dict[str, Any]] = []
+        self.best: Optional[Dict[str, Any]] = None
+        self.eval_seconds = 0.0
+        self.save_seconds = 0.0
+
+    def elapsed(self) -> float:
+        """Training time so far: updates and dev evaluations. The checkpoints spaCy's loop writes
+        after each evaluation (model-last, copied to model-best) are left out, so that the cap
+        and the times do not depend on how large the saved pipeline is (static vectors)."""
+        return time.perf_counter() - self.start - self.save_seconds
+
+    def evaluated(self, seconds: float) -> None:
+        self.eval_seconds += seconds
+        self.eval_end = time.perf_counter()
+
+    def before_update(self, step: int) -> None:
+        # Called before every update: the previous step, its evaluation and saves are done.
+        if step > 0 and self.elapsed() >= self.cap_seconds:
+            raise CapReached(f"the {self.cap_seconds / 60:g}-minute cap is reached")
+
+    def after_step(self, info: Dict[str, Any]) -> None:
+        self.info = info
+        if info.get("score") is not None and self.eval_end is not None:
+            self.save_seconds += time.perf_counter() - self.eval_end  # the checkpoints just written
+            self.eval_end = None
+        self.loop_seconds = self.elapsed()
+        if info.get("score") is None:
+            return
+        scores = info["other_scores"]
+        evaluation = {
+            "step": info["step"], "epoch": info["epoch"], "seconds": round(self.loop_seconds, 3),
+            "words": info["words"], "score": info["score"],
+            "ents_p": scores.get("ents_p"), "ents_r": scores.get("ents_r"), "ents_f": scores.get("ents_f"),
+            "losses": {name: float(loss) for name, loss in info["losses"].items()},
+        }
+        self.evaluations.append(evaluation)
+        with (self.output_dir / "dev_evaluations.jsonl").open("a", encoding="utf8") as log:
+            log.write(json.dumps(evaluation) + "\n")
+        # spaCy's own rule: an evaluation at the best score so far (ties included) is model-best.
+        if info["score"] == max(score for score, _step in info["checkpoints"]):
+            self.best = evaluation
+
+
+def _register_capped_hooks() -> None:
+    from spacy.util import registry
+
+    if "benchmarks.stop_at_cap.v1" in registry.callbacks:
+        return
+
+    @registry.callbacks("benchmarks.stop_at_cap.v1")
+    def stop_at_cap(before_update: Optional[Callable] = None) -> Callable:
+        def hook(nlp, args: Dict[str, Any]) -> None:
+            _CAPPED_RUN.before_update(args["step"])
+            if before_update is not None:
+                before_update(nlp, args)
+        return hook
+
+    @registry.loggers("benchmarks.recording_logger.v1")
+    def recording_logger(logger: Callable) -> Callable:
+        def setup(nlp, stdout=sys.stdout, stderr=sys.stderr):
+            log_step, finalize = logger(nlp, stdout, stderr)
+
+            def step(info: Optional[Dict[str, Any]]) -> None:
+                if info is not None:
+                    _CAPPED_RUN.after_step(info)
+                log_step(info)
+            return step, finalize
+        return setup
+
+
+def _timed(method: Callable, add: Callable[[float], None]) -> Callable:
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            add(time.perf_counter() - start)
+    return timed
+
+
 def train_capped(
     config_path: Path,
     output_dir: Path,
@@ -526,113 +658,66 @@ def train_capped(
     overrides: Dict[str, Any],
     max_minutes: float,
 ) -> Dict[str, Any]:
-    """Initialise and train a pipeline with spaCy's training loop, stopping cleanly once
-    `max_minutes` of training (updates and dev evaluations) have passed. Returns what
-    happened, including every dev evaluation with its time."""
+    """Initialise and train a pipeline with spaCy's training loop (`spacy.training.loop.train`,
+    as `spacy train` runs it), stopping cleanly once `max_minutes` of training (updates and dev
+    evaluations; the checkpoints written are timed apart) have passed. Returns what happened, including every dev
+    evaluation with its time."""
+    global _CAPPED_RUN
     import spacy
     from spacy.training.initialize import init_nlp
-    from spacy.training.loop import (
-        create_before_to_disk_callback, create_evaluation_callback, create_train_batches,
-        train_while_improving, update_meta,
-    )
-    from spacy.schemas import ConfigSchemaTraining
-    from spacy.util import registry, resolve_dot_names
-    from thinc.api import fix_random_seed
+    from spacy.training.loop import train
 
     output_dir.mkdir(parents=True, exist_ok=True)
     config = spacy.util.load_config(config_path, overrides=overrides, interpolate=False)
     config.to_disk(output_dir / "config.cfg")
+    training = config["training"]
+    hooks = {
+        "before_update": {"@callbacks": "benchmarks.stop_at_cap.v1", "before_update": training["before_update"]},
+        "logger": {"@loggers": "benchmarks.recording_logger.v1", "logger": training["logger"]},
+    }
+    hooked = spacy.util.copy_config(config)
+    hooked["training"].update(hooks)
+    _register_capped_hooks()
     init_start = time.perf_counter()
-    nlp = init_nlp(config)
+    nlp = init_nlp(hooked)
     init_seconds = time.perf_counter() - init_start
+    (output_dir / "dev_evaluations.jsonl").unlink(missing_ok=True)
 
-    interpolated = nlp.config.interpolate()
-    if interpolated["training"]["seed"] is not None:
-        fix_random_seed(interpolated["training"]["seed"])
-    T = registry.resolve(interpolated["training"], schema=ConfigSchemaTraining)
-    train_corpus, dev_corpus = resolve_dot_names(interpolated, [T["train_corpus"], T["dev_corpus"]])
-    optimizer = T["optimizer"]
-    before_to_disk = create_before_to_disk_callback(T["before_to_disk"])
-    evaluate = create_evaluation_callback(nlp, dev_corpus, T["score_weights"])
-    eval_seconds = 0.0
-
-    def timed_evaluate():
-        nonlocal eval_seconds
-        start = time.perf_counter()
-        try:
-            return evaluate()
-        finally:
-            eval_seconds += time.perf_counter() - start
-
-    steps = train_while_improving(
-        nlp, optimizer,
-        create_train_batches(nlp, train_corpus, T["batcher"], T["max_epochs"]),
-        timed_evaluate,
-        dropout=T["dropout"], accumulate_gradient=T["accumulate_gradient"], patience=T["patience"],
-        max_steps=T["max_steps"], eval_frequency=T["eval_frequency"], exclude=T["frozen_components"],
-        annotating_components=T["annotating_components"], before_update=T["before_update"],
-    )
-    for stale in ("model-best", "model-last"):
-        shutil.rmtree(output_dir / stale, ignore_errors=True)
-    log_step, finalize_logger = T["logger"](nlp, sys.stdout, sys.stderr)
-    cap_seconds = max_minutes * 60
-    evaluations: List[Dict[str, Any]] = []
-    best: Optional[Dict[str, Any]] = None
+    run = _CAPPED_RUN = _CappedRun(max_minutes * 60, output_dir)
+    nlp.evaluate = _timed(nlp.evaluate, run.evaluated)
     stopped_by = "config"  # the config's own max_steps, max_epochs or patience
-    info: Dict[str, Any] = {"step": -1, "epoch": 0, "words": 0}
-    start = time.perf_counter()
     try:
-        for _batch, info, is_best_checkpoint in steps:
-            elapsed = time.perf_counter() - start
-            if is_best_checkpoint is not None:
-                scores = info["other_scores"]
-                evaluation = {
-                    "step": info["step"], "epoch": info["epoch"], "seconds": round(elapsed, 3),
-                    "words": info["words"], "score": info["score"],
-                    "ents_p": scores.get("ents_p"), "ents_r": scores.get("ents_r"), "ents_f": scores.get("ents_f"),
-                    "losses": {name: float(loss) for name, loss in info["losses"].items()},
-                }
-                evaluations.append(evaluation)
-                with (output_dir / "dev_evaluations.jsonl").open("a", encoding="utf8") as log:
-                    log.write(json.dumps(evaluation) + "\n")
-                if is_best_checkpoint:
-                    best = evaluation
-                    update_meta(T, nlp, info)
-                    _save(before_to_disk, nlp, optimizer, output_dir / "model-best")
-            log_step(info if is_best_checkpoint is not None else None)
-            if time.perf_counter() - start >= cap_seconds:
-                stopped_by = "time"
-                break
+        train(nlp, output_dir, stdout=sys.stdout, stderr=sys.stderr)
+    except CapReached:
+        stopped_by = "time"  # spaCy's loop has saved model-last on its way out
     finally:
-        finalize_logger()
-    loop_seconds = time.perf_counter() - start
-    _save(before_to_disk, nlp, optimizer, output_dir / "model-last")
+        _CAPPED_RUN = None
+    # The saved pipelines name the config the run was given, without the benchmark's hooks.
+    for saved in ("model-best", "model-last"):
+        if (output_dir / saved / "config.cfg").exists():
+            saved_config = spacy.util.load_config(output_dir / saved / "config.cfg", interpolate=False)
+            saved_config["training"].update({key: training[key] for key in hooks})
+            saved_config.to_disk(output_dir / saved / "config.cfg")
+    best, info = run.best, run.info
     if best is None:
         raise RuntimeError("training ended before its first dev evaluation; no model-best was written")
-    update_seconds = loop_seconds - eval_seconds
+    loop_seconds = run.loop_seconds
+    update_seconds = loop_seconds - run.eval_seconds
     return {
         "stopped_by": stopped_by,
         "max_minutes": max_minutes,
         "init_seconds": round(init_seconds, 3),
         "loop_seconds": round(loop_seconds, 3),
-        "eval_seconds": round(eval_seconds, 3),
+        "eval_seconds": round(run.eval_seconds, 3),
+        "checkpoint_seconds": round(run.save_seconds, 3),
         "steps": info["step"] + 1,
         "epochs_completed": info["epoch"],
         "words": info["words"],
         "train_words_per_second": round(info["words"] / update_seconds, 1) if update_seconds > 0 else None,
         "best_dev": best,
         "seconds_to_best_dev": best["seconds"],
-        "dev_evaluations": evaluations,
+        "dev_evaluations": run.evaluations,
     }
-
-
-def _save(before_to_disk, nlp, optimizer, target: Path) -> None:
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    with nlp.use_params(optimizer.averages):
-        before_to_disk(nlp).to_disk(partial)
-    shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
 
 
 def evaluate_on(model_dir: Path, data_path: Path) -> Dict[str, Any]:

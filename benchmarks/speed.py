@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = REPO.parent / "shared" / "corpora" / "conll2003" / "test.txt"
+DEFAULT_CORPUS = (Path(os.environ.get("SPACY_BILSTM_SHARED_DATA") or REPO.parent / "shared")
+                  / "corpora" / "conll2003" / "test.txt")
 RESULTS = REPO / "benchmarks" / "results" / "speed.json"
 SMOKE_RESULTS = REPO / "benchmarks" / "work" / "speed-smoke.json"
 SMOKE_SENTENCES = 300

@@ -47,7 +47,7 @@ def run_one(args: argparse.Namespace, seed: int, changes: Dict[str, Any], result
                                         f"({previous}); choose another --name or pass --force")
     if common.is_done(result_path, force=args.force, label=f"{args.name} / seed {seed}"):
         return
-    config_sha256 = common.config_sha256(CONFIG)
+    fingerprints = common.config_fingerprints(CONFIG)
     data = common.as_units(common.prepare_corpus(args.shared, args.work, args.corpus, smoke=args.smoke), args.units)
     unit_overrides = common.DOCUMENT_UNIT_OVERRIDES if args.units == "documents" else {}
     overrides = {**common.run_overrides(data, vectors, seed, smoke=args.smoke), **unit_overrides, **changes}
@@ -59,7 +59,7 @@ def run_one(args: argparse.Namespace, seed: int, changes: Dict[str, Any], result
     common.write_json(result_path, {
         "study": STUDY, "corpus": args.corpus, "name": args.name, "seed": seed, "smoke": args.smoke,
         "changes": changes, "units": args.units, "max_minutes": args.max_minutes, "config": str(CONFIG),
-        "config_sha256": config_sha256, "overrides": overrides,
+        **fingerprints, "overrides": overrides,
         "run_dir": str(run_dir), "test": summary["test"], "training": summary["training"],
         "threads": summary["threads"], "date": common.now(), "machine": common.machine_info(),
         "command": common.command_line(),
@@ -72,7 +72,8 @@ def run_one(args: argparse.Namespace, seed: int, changes: Dict[str, Any], result
 def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     groups: Dict[tuple, List[Dict[str, Any]]] = {}
     for result in results:
-        groups.setdefault((result["corpus"], result["name"], result.get("config_sha256") or "?"), []).append(result)
+        base = result.get("config_fingerprint") or result.get("config_sha256") or "?"
+        groups.setdefault((result["corpus"], result["name"], base), []).append(result)
     rows = []
     for (corpus, name, base), runs in sorted(groups.items()):
         changes = dict(runs[0].get("changes") or {})
@@ -100,8 +101,10 @@ COLUMNS = ["corpus", "name", "base config", "changes", "seeds", "cap (min)"] + S
 def write_summary(results_root: Path) -> str:
     results = [r for r in common.read_results(results_root / STUDY) if r.get("study") == STUDY]
     header = ("Tuning on dev: best dev entity P/R/F1 (%, mean ± std over seeds) of the shipped config with "
-              "the settings shown changed; `base config` is the start of the sha256 of the shipped config the "
-              "changes were made to. Test scores are in the run files, not here.\n\n"
+              "the settings shown changed; `base config` is the start of the fingerprint of the settings of the "
+              "shipped config the changes were made to (its `config_fingerprint`, comments and layout left out; "
+              "the sha256 of its text for runs that predate fingerprints). Test scores are in the run files, "
+              "not here.\n\n"
               + common.machine_header(results))
     csv_columns = ["corpus", "name", "base config", "changes", "seeds", "cap (min)"] + common.mean_std_columns(SCORES)
     return common.write_table(summary_rows(results), COLUMNS, csv_columns, results_root / f"{STUDY}.md",

@@ -3,20 +3,25 @@
 #   bash scripts/quickstart.sh
 # Creates .venv if absent, installs the CPU build of torch and spacy-bilstm, then converts,
 # trains briefly (a couple of minutes on 2 CPU cores), evaluates, packages and tags.
-# Everything it writes goes to quickstart-output/ (QUICKSTART_OUTPUT to change it).
+# Everything it writes goes to quickstart-output/ (QUICKSTART_OUTPUT to change it); the
+# environment is .venv (VENV to change it), the one scripts/test.sh uses: either script can run
+# before the other.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 OUT="${QUICKSTART_OUTPUT:-quickstart-output}"
 TRAIN_STEPS="${QUICKSTART_STEPS:-300}"
+EVAL_FREQUENCY=$(( TRAIN_STEPS > 0 && TRAIN_STEPS < 25 ? TRAIN_STEPS : 25 ))
+VENV="${VENV:-.venv}"
 
 step() { printf '\n=== %s\n' "$*"; }
 
 step "Environment"
-# .venv with the CPU build of torch installed first, then spacy-bilstm (see scripts/setup.sh).
-VENV=.venv EXTRAS="" bash scripts/setup.sh
+# $VENV with the CPU build of torch installed first, then spacy-bilstm (see scripts/setup.sh).
+# The extras a previous scripts/setup.sh installed (tests, Dask) stay installed.
+VENV="$VENV" EXTRAS="" bash scripts/setup.sh
 # shellcheck disable=SC1091
-. .venv/bin/activate
+. "$VENV/bin/activate"
 
 step "Convert the sample corpus"
 mkdir -p "$OUT/corpus"
@@ -26,7 +31,7 @@ spacy-bilstm convert corpora/sample/dev.conll "$OUT/corpus/dev.spacy"
 step "Train (${TRAIN_STEPS} steps; drop --training.max_steps for a full run)"
 spacy-bilstm train bilstm_crf --output "$OUT/training" \
     --train "$OUT/corpus/train.spacy" --dev "$OUT/corpus/dev.spacy" --seed 0 \
-    --training.max_steps "$TRAIN_STEPS" --training.eval_frequency 25
+    --training.max_steps "$TRAIN_STEPS" --training.eval_frequency "$EVAL_FREQUENCY"
 
 step "Evaluate model-best on the dev set"
 spacy-bilstm evaluate "$OUT/training/model-best" "$OUT/corpus/dev.spacy" \

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -5,7 +6,9 @@ import spacy
 from spacy.training import Example
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+# The shared data (corpora/, vectors/) that the tests on real corpora read, and skip without:
+# SPACY_BILSTM_SHARED_DATA when set, else ../shared beside the checkout.
+SHARED = Path(os.environ.get("SPACY_BILSTM_SHARED_DATA") or REPO.parent / "shared").expanduser().resolve()
 SAMPLE = REPO / "corpora" / "sample"
 SAMPLE_TRAIN, SAMPLE_DEV = SAMPLE / "train.conll", SAMPLE / "dev.conll"
 
@@ -52,7 +55,7 @@ def ruler_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def shared_dir():
     if not SHARED.exists():
-        pytest.skip(f"the shared data folder {SHARED} is absent")
+        pytest.skip(f"the shared data folder {SHARED} is absent (set SPACY_BILSTM_SHARED_DATA to its path)")
     return SHARED
 
 

@@ -1,6 +1,7 @@
 """Every benchmark script runs end to end in --smoke mode (a few hundred sentences, a few
-training steps) on the real corpora, so that the scripts cannot rot between long studies.
-Everything goes to a temporary work folder; benchmarks/results is never touched."""
+training steps) on the real corpora, so that the scripts cannot rot between long studies
+(marked slow: each trains through a subprocess). Everything goes to a temporary work folder;
+benchmarks/results is never touched."""
 import importlib.util
 import json
 import os
@@ -70,6 +71,7 @@ EXPECTED_ACCURACY_RUNS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("corpus,system", EXPECTED_ACCURACY_RUNS)
 def test_accuracy_smoke_writes_one_result_per_run(accuracy_runs, smoke_results, corpus, system):
     result = json.loads((smoke_results / "accuracy" / f"{corpus}__{system}__seed0.json").read_text())
@@ -89,6 +91,7 @@ def test_accuracy_smoke_writes_one_result_per_run(accuracy_runs, smoke_results, 
     assert config["corpora"]["train"]["gold_preproc"] is True and config["corpora"]["dev"]["gold_preproc"] is True
 
 
+@pytest.mark.slow
 def test_accuracy_smoke_summarises_every_run(accuracy_runs, smoke_results):
     markdown = (smoke_results / "accuracy.md").read_text()
     csv_lines = (smoke_results / "accuracy.csv").read_text().splitlines()
@@ -97,12 +100,14 @@ def test_accuracy_smoke_summarises_every_run(accuracy_runs, smoke_results):
         assert f"| {corpus} | {system} | 1 |" in markdown
 
 
+@pytest.mark.slow
 def test_accuracy_skips_runs_already_done(accuracy_runs, work):
     again = run_script("accuracy.py", "--corpora", "wnut17", "--systems", "bilstm_crf_vectors", work=work)
     assert "done already" in again.stderr
     assert "training (cap" not in again.stderr
 
 
+@pytest.mark.slow
 def test_wall_clock_cap_stops_training_with_a_whole_model_best(accuracy_runs, work, tmp_path):
     common = benchmarks_common()
     data = common.prepare_corpus(SHARED, work, "conll2003", smoke=True)
@@ -123,6 +128,7 @@ def ablation_run(accuracy_runs, work):
     return run_script("ablations.py", "--variants", "baseline", "unidirectional", work=work)
 
 
+@pytest.mark.slow
 def test_ablations_smoke_writes_results_and_a_summary(ablation_run, smoke_results):
     for variant, change in (("baseline", {}), ("unidirectional", {"components.bilstm_ner.model.bidirectional": False})):
         result = json.loads((smoke_results / "ablations" / f"conll2003__{variant}__seed0.json").read_text())
@@ -133,6 +139,7 @@ def test_ablations_smoke_writes_results_and_a_summary(ablation_run, smoke_result
     assert "| baseline |" in markdown and "| unidirectional | bidirectional=False |" in markdown
 
 
+@pytest.mark.slow
 def test_ablation_baseline_reuses_study1s_identical_run(ablation_run, smoke_results):
     study1 = smoke_results / "accuracy" / "conll2003__bilstm_crf_vectors__seed0.json"
     baseline = json.loads((smoke_results / "ablations" / "conll2003__baseline__seed0.json").read_text())
@@ -150,6 +157,7 @@ def cost_run(accuracy_runs, work, smoke_results):
     return run_script("cost.py", *[f"--model={name}={path}" for name, path in models.items()], work=work)
 
 
+@pytest.mark.slow
 def test_cost_smoke_measures_both_models_in_one_run(cost_run, smoke_results):
     data = json.loads((smoke_results / "cost.json").read_text())
     assert set(data["models"]) == {"bilstm_crf_vectors", "spacy_ner_efficiency"}
@@ -170,6 +178,7 @@ def test_cost_smoke_measures_both_models_in_one_run(cost_run, smoke_results):
     assert "first pass" in (smoke_results / "cost.md").read_text()
 
 
+@pytest.mark.slow
 def test_plots_smoke_draws_every_plot(accuracy_runs, ablation_run, cost_run, work, smoke_results):
     for name in ("dev_f1_vs_time_conll2003.png", "words_per_second.png", "ablations.png"):
         (smoke_results / name).unlink(missing_ok=True)
@@ -178,6 +187,7 @@ def test_plots_smoke_draws_every_plot(accuracy_runs, ablation_run, cost_run, wor
         assert (smoke_results / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_speed_smoke_measures_rounds_and_reports_the_floors(accuracy_runs, smoke_results, tmp_path):
     models = {system: json.loads((smoke_results / "accuracy" / f"conll2003__{system}__seed0.json").read_text())
               ["model_dir"] for system in ("bilstm_crf_vectors", "spacy_ner_efficiency")}
@@ -197,15 +207,18 @@ def test_speed_smoke_measures_rounds_and_reports_the_floors(accuracy_runs, smoke
     assert "n_process=2 vs n_process=1" in result.stdout and "median of 2 rounds" in result.stdout
 
 
+@pytest.mark.slow
 def test_tuning_smoke_reports_dev_scores_only(accuracy_runs, work, smoke_results):
     run_script("tuning.py", "--name", "dropout0.2", "--set", "training.dropout=0.2", work=work)
     result = json.loads((smoke_results / "tuning" / "conll2003__dropout0.2__seed0.json").read_text())
     assert result["changes"] == {"training.dropout": 0.2}
     assert result["overrides"]["training.dropout"] == 0.2 and result["overrides"]["corpora.train.gold_preproc"]
     table = (smoke_results / "tuning.md").read_text()
-    shipped = benchmarks_common().config_sha256(REPO / "configs" / "bilstm_crf_vectors.cfg")
-    assert result["config_sha256"] == shipped
-    assert f"| dropout0.2 | {shipped[:8]} | training.dropout=0.2 |" in table and "best dev F1" in table
+    shipped = REPO / "configs" / "bilstm_crf_vectors.cfg"
+    assert result["config_sha256"] == benchmarks_common().config_sha256(shipped)
+    fingerprint = benchmarks_common().config_fingerprint(shipped)
+    assert result["config_fingerprint"] == fingerprint
+    assert f"| dropout0.2 | {fingerprint[:8]} | training.dropout=0.2 |" in table and "best dev F1" in table
     assert "test P" not in table and "test F1" not in table
 
 
@@ -232,16 +245,33 @@ def test_document_units_hand_the_model_whole_documents_on_the_corpus_tokens(tmp_
         common.as_units({"train": sentences}, "paragraphs")
 
 
-def test_a_result_goes_stale_when_its_config_changes(tmp_path):
+def _config_with_dropout(path, dropout, comment=""):
+    text = (REPO / "configs" / "bilstm_crf.cfg").read_text()
+    assert "\ndropout = 0.1\n" in text
+    path.write_text(comment + text.replace("\ndropout = 0.1\n", f"\ndropout = {dropout}\n", 1))
+
+
+def test_a_result_goes_stale_when_its_settings_change_not_its_comments(tmp_path):
     common = benchmarks_common()
     config = tmp_path / "model.cfg"
-    config.write_text("[training]\ndropout = 0.1\n")
-    result = {"config": str(config), "config_sha256": common.config_sha256(config)}
-    legacy = {"config": str(config)}
-    assert common.current_results([result, legacy]) == ([result], common.current_results([legacy])[1])
-    assert common.result_is_current(result) and not common.result_is_current(legacy)
+    _config_with_dropout(config, 0.1)
+    result = {"config": str(config), **common.config_fingerprints(config)}
+    legacy = {"config": str(config), "config_sha256": common.config_sha256(config)}
+    unknown = {"config": str(config)}
+    assert common.current_results([result, legacy, unknown]) == ([result, legacy], common.current_results([unknown])[1])
+    assert common.result_is_current(result) and not common.result_is_current(unknown)
 
-    config.write_text("[training]\ndropout = 0.2\n")
+    # A comment, and leaving out a setting at spaCy's default value, change the text only.
+    _config_with_dropout(config, 0.1, comment="# a new comment\n")
+    default = '[nlp.vectors]\n@vectors = "spacy.Vectors.v1"\n\n'
+    assert default in config.read_text()
+    config.write_text(config.read_text().replace(default, ""))
+    assert common.config_sha256(config) != result["config_sha256"]
+    assert common.config_fingerprint(config) == result["config_fingerprint"]
+    assert common.result_is_current(result)
+    assert not common.result_is_current(legacy)  # results without a fingerprint compare the text
+
+    _config_with_dropout(config, 0.2)
     assert not common.result_is_current(result)
     current, note = common.current_results([result])
     assert current == [] and "1 stored result(s) trained with an earlier version" in note
@@ -249,17 +279,24 @@ def test_a_result_goes_stale_when_its_config_changes(tmp_path):
     assert not common.result_is_current(result)
 
 
+def test_every_stored_result_records_both_fingerprints():
+    for path in sorted((BENCHMARKS / "results").rglob("*.json")):
+        result = json.loads(path.read_text())
+        if isinstance(result, dict) and "config_sha256" in result:
+            assert len(result.get("config_fingerprint") or "") == 64, path
+
+
 def test_a_run_is_skipped_only_while_its_result_is_current(tmp_path, capsys):
     common = benchmarks_common()
     config = tmp_path / "model.cfg"
-    config.write_text("[training]\ndropout = 0.1\n")
+    _config_with_dropout(config, 0.1)
     result_path = tmp_path / "run.json"
     assert not common.is_done(result_path, force=False, label="run")
-    result_path.write_text(json.dumps({"config": str(config), "config_sha256": common.config_sha256(config)}))
+    result_path.write_text(json.dumps({"config": str(config), **common.config_fingerprints(config)}))
     assert common.is_done(result_path, force=False, label="run")
     assert "run: done already" in capsys.readouterr().err
     assert not common.is_done(result_path, force=True, label="run")
-    config.write_text("[training]\ndropout = 0.2\n")
+    _config_with_dropout(config, 0.2)
     assert not common.is_done(result_path, force=False, label="run")
     assert "trained with an earlier version of model.cfg; rerunning" in capsys.readouterr().err
 
@@ -299,6 +336,7 @@ def test_a_cached_conversion_follows_its_sources_content_not_its_mtime(tmp_path)
     assert common._source_stamp(source) != stamp
 
 
+@pytest.mark.slow
 def test_studies_started_together_build_the_cache_once(tmp_path):
     """Two studies started at the same moment once built the same vectors folder at once, and
     one of them crashed; the second now waits for the first and finds the cache done."""

@@ -49,6 +49,7 @@ def test_config_loads_and_validates(config_path):
     assert weights == {"ents_f": 1.0}, "model-best must be chosen on entity F1 alone"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config_path", CONFIGS, ids=[path.stem for path in CONFIGS])
 def test_config_trains_a_few_steps_with_spacys_cli(config_path, corpus, tmp_path):
     command = [
@@ -68,3 +69,52 @@ def test_config_trains_a_few_steps_with_spacys_cli(config_path, corpus, tmp_path
     nlp = spacy.load(tmp_path / "out" / "model-last")
     doc = nlp("Tim Cook visited London.")
     assert len(doc.spans["bilstm_ner"]) == len(doc.spans["bilstm_ner"].attrs["scores"])
+
+
+@pytest.mark.parametrize("config_path", CONFIGS, ids=[path.stem for path in CONFIGS])
+def test_config_ships_complete_as_spacy_init_fill_config_writes_it(config_path, tmp_path):
+    from spacy.cli.init_config import fill_config
+
+    fill_config(tmp_path / "filled.cfg", config_path, silent=True)
+    shipped = Config().from_disk(config_path, interpolate=False)
+    assert shipped == Config().from_disk(tmp_path / "filled.cfg", interpolate=False), (
+        f"{config_path.name} lacks settings that `spacy init fill-config` adds; ship it filled"
+    )
+
+
+@pytest.fixture(scope="module")
+def sample_corpus(tmp_path_factory):
+    """The sample corpus, converted by `spacy-bilstm convert` with one sentence per document:
+    `spacy debug data` fails on fewer than 100 training docs, and the sample has 39 documents."""
+    from typer.testing import CliRunner
+
+    from spacy_bilstm.cli import app
+
+    directory = tmp_path_factory.mktemp("sample")
+    for split in ("train", "dev"):
+        lines = (REPO / "corpora" / "sample" / f"{split}.conll").read_text().splitlines()
+        text = "\n".join(line for line in lines if not line.startswith("-DOCSTART-")).strip() + "\n"
+        (directory / f"{split}.conll").write_text(text)
+        result = CliRunner().invoke(app, ["convert", str(directory / f"{split}.conll"),
+                                          str(directory / f"{split}.spacy"), "--n-sents", "1"])
+        assert result.exit_code == 0, result.output
+    nlp = spacy.blank("en")
+    rng = numpy.random.default_rng(0)
+    for word in ["the", "in", "of", "said", "paris", "germany", "monday"]:
+        nlp.vocab.set_vector(word, rng.normal(size=16).astype("float32"))
+    nlp.to_disk(directory / "vectors")
+    return directory
+
+
+@pytest.mark.parametrize("command", ["config", "data"])
+@pytest.mark.parametrize("config_path", CONFIGS, ids=[path.stem for path in CONFIGS])
+def test_spacy_debug_passes_on_the_shipped_config(config_path, command, sample_corpus):
+    vectors = str(sample_corpus / "vectors") if "vectors" in config_path.stem else "null"
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "debug", command, str(config_path),
+         "--paths.train", str(sample_corpus / "train.spacy"), "--paths.dev", str(sample_corpus / "dev.spacy"),
+         "--paths.vectors", vectors],
+        capture_output=True, text=True, cwd=sample_corpus,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Config is valid" in result.stdout if command == "config" else "Corpus is loadable" in result.stdout

@@ -50,6 +50,7 @@ def test_package_folder_requires_spacy_bilstm_and_spacy(tiny_model, tmp_path):
     assert result.wheel is None
 
 
+@pytest.mark.slow
 def test_a_wheel_is_built_into_dist_for_a_relative_output_dir(tiny_model, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = package(tiny_model, Path("packages"), name="sample_ner", version="0.1.0", log=lambda _: None)
@@ -148,8 +149,16 @@ def test_the_wheel_installs_offline_in_a_fresh_venv_and_tags_like_its_source(tin
     _run([python, "-m", "pip", "uninstall", "--yes", "setuptools"], env=env)
     # The heavy dependencies (torch, spaCy, thinc) come from this environment, added after
     # spacy-bilstm so that pip sees only the fresh venv's copy of it: nothing is downloaded.
+    # They come through a view of this environment's site-packages without the package under
+    # test: a copy installed here (scripts/quickstart.sh installs en_sample_ner) would
+    # otherwise satisfy pip, and the fresh venv would load it.
     venv_site = Path(_run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
-    (venv_site / "outer-site-packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    outer_view = tmp_path / "outer-site-packages"
+    outer_view.mkdir()
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if entry.name.split("-")[0].lower() != result.name.lower():
+            (outer_view / entry.name).symlink_to(entry)
+    (venv_site / "outer-site-packages.pth").write_text(f"{outer_view}\n")
     _run([python, "-m", "pip", "install", "--no-index", "--find-links", str(result.wheel.parent), "en_sample_ner"], env=env)
 
     tagged = json.loads(_run([python, "-c", TAG_SCRIPT, "en_sample_ner", json.dumps(SENTENCES)], env=env, cwd=tmp_path).stdout)

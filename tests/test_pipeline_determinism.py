@@ -72,6 +72,7 @@ def test_saved_and_reloaded_pipeline_predicts_the_same(tmp_path, reference):
     assert predictions(reloaded) == predictions(nlp)
 
 
+@pytest.mark.slow
 def test_a_second_process_with_another_hash_seed_trains_the_same_weights(reference):
     # Same torch intra-op thread count on both sides: a different count changes the order of
     # floating-point sums, and with it the last bits of the weights (see the README).
