@@ -131,7 +131,7 @@ def test_missing_model_or_data_exits_non_zero_naming_the_path(dev_ruler_model, t
     for args in ([str(missing), str(DEV)], [str(dev_ruler_model), str(missing)]):
         result = runner.invoke(app, ["evaluate", *args])
         assert result.exit_code == 1
-        assert str(missing) in result.output and "no such" in result.output
+        assert str(missing) in result.output and "no such" in result.output.lower()
 
 
 def test_the_table_lines_up_when_a_label_is_longer_than_the_column():
