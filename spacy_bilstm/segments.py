@@ -51,9 +51,7 @@ def windows_of_units(
     windows: List[Segment] = []
     for doc_index, start, end in units:
         doc = docs[doc_index]
-        if context == "sentence" and doc.has_annotation("SENT_START") and (start, end) == (0, len(doc)):
-            pieces = [(doc_index, s.start, s.end) for s in doc.sents]
-        elif context == "sentence" and doc.has_annotation("SENT_START"):
+        if context == "sentence" and doc.has_annotation("SENT_START"):
             pieces = [(doc_index, max(s.start, start), min(s.end, end)) for s in doc[start:end].sents]
         else:
             pieces = [(doc_index, start, end)]
