@@ -106,7 +106,7 @@ def study1_run_to_reuse(args: argparse.Namespace, seed: int, results: Path,
     that is the run this study would make: the same config text, the same overrides (data,
     vectors, seed, protocol), the same torch threads, and training ended by the config's own
     stopping rule within this study's cap. CPU training is deterministic for a given thread
-    count (tests/test_determinism.py; study 1's seeds 0 and 1 were reproduced here to the last
+    count (tests/test_pipeline_determinism.py; study 1's seeds 0 and 1 were reproduced here to the last
     digit), so a rerun would only repeat the same model, at minutes of machine time per seed."""
     path = results / "accuracy" / f"{CORPUS}__bilstm_crf_vectors__seed{seed}.json"
     if not path.exists():
