@@ -9,6 +9,7 @@ the ones training differentiates.
 work on padded batches. Shapes: emissions (B, L, T), lengths (B,), start (T,), end (T,),
 transitions (T_prev, T_next).
 """
+import functools
 import math
 from typing import List, Optional, Sequence, Tuple
 
@@ -50,6 +51,10 @@ def span_log_probs(
         return result
     if temperature != 1.0:
         scores = tuple(s / s.dtype.type(temperature) for s in scores)
+    if len(emissions) == 1:
+        # One sequence (tagging one text at a time): its own batch, as the loop below makes it.
+        return _sub_path_log_probs(emissions[0][None] if temperature == 1.0 else emissions[0][None] /
+                                   emissions[0].dtype.type(temperature), *scores, span_docs, span_starts, span_tags)
     docs_with_spans = numpy.unique(span_docs)
     lengths = [emissions[doc].shape[0] for doc in docs_with_spans]
     for bucket in equal_length_buckets(lengths, max_padded_tokens):
@@ -179,7 +184,9 @@ def forward_backward(
         scaled = numpy.empty((n_forward, batch_size, n_tags))
         scales = numpy.ones((n_forward, batch_size))
         numpy.multiply(exp_start, exp_emissions[0], out=scaled[0])
-        for t in range(n_forward):
+        if batch_size == 1:
+            _forward_one_row(scaled[:, 0], scales[:, 0], exp_emissions[:, 0], exp_transitions)
+        for t in range(n_forward if batch_size > 1 else 0):
             if t > 0:
                 # sum over the previous tag i of scaled[t - 1, :, i] * exp_transitions[i, :]
                 numpy.sum(scaled[t - 1][:, :, None] * exp_transitions[None], axis=1, out=scaled[t])
@@ -197,7 +204,9 @@ def forward_backward(
         scaled = numpy.empty((length, batch_size, n_tags))
         scales = numpy.ones((length, batch_size))
         scaled[length - 1] = exp_end
-        for t in range(length - 2, backward_until - 1, -1):
+        if batch_size == 1:
+            _backward_one_row(scaled[:, 0], scales[:, 0], exp_emissions[:, 0], exp_transitions, backward_until)
+        for t in range(length - 2, backward_until - 1, -1) if batch_size > 1 else ():
             following = exp_emissions[t + 1] * scaled[t + 1]
             # sum over the next tag j of exp_transitions[:, j] * following[:, j]
             numpy.sum(exp_transitions[None] * following[:, None, :], axis=2, out=scaled[t])
@@ -213,6 +222,37 @@ def forward_backward(
             numpy.log(scaled[backward_until:]) + log_shifts[backward_until:, :, None]
         ).transpose(1, 0, 2)
     return alphas, betas
+
+
+def _forward_one_row(scaled: numpy.ndarray, scales: numpy.ndarray, exp_emissions: numpy.ndarray,
+                     exp_transitions: numpy.ndarray) -> None:
+    """forward_backward's forward loop for one row, in place on (n, T) and (n,) views: the same
+    products and sums in the same order (so the same bits, which a test pins), on (T, T)
+    arrays and Python scalars, without the batch loop's broadcasting. One sentence at a time
+    takes hundreds of these steps, and their cost is the calls' overhead, not the arithmetic."""
+    products = numpy.empty_like(exp_transitions)
+    for t in range(scaled.shape[0]):
+        current = scaled[t]
+        if t > 0:
+            numpy.multiply(scaled[t - 1][:, None], exp_transitions, out=products)
+            products.sum(axis=0, out=current)
+            current *= exp_emissions[t]
+        total = max(current.sum(), _TINY)
+        current /= total
+        scales[t] = total
+
+
+def _backward_one_row(scaled: numpy.ndarray, scales: numpy.ndarray, exp_emissions: numpy.ndarray,
+                      exp_transitions: numpy.ndarray, backward_until: int) -> None:
+    """forward_backward's backward loop for one row, as _forward_one_row is its forward loop."""
+    products = numpy.empty_like(exp_transitions)
+    for t in range(scaled.shape[0] - 2, backward_until - 1, -1):
+        current = scaled[t]
+        numpy.multiply(exp_transitions, exp_emissions[t + 1] * scaled[t + 1], out=products)
+        products.sum(axis=1, out=current)
+        total = max(current.sum(), _TINY)
+        current /= total
+        scales[t] = total
 
 
 def log_partition(alphas: numpy.ndarray, betas: numpy.ndarray, positions: numpy.ndarray) -> numpy.ndarray:
@@ -237,10 +277,13 @@ def _sub_path_log_probs(
     # Each row's log Z is read where its own passes meet: after its last span start, and at or
     # after its first span end.
     n_rows = emissions.shape[0]
-    last_start = numpy.full(n_rows, -1)
-    numpy.maximum.at(last_start, span_rows, span_starts)
-    first_end = numpy.full(n_rows, emissions.shape[1])
-    numpy.minimum.at(first_end, span_rows, span_ends)
+    if n_rows == 1:
+        last_start, first_end = span_starts.max(keepdims=True), span_ends.min(keepdims=True)
+    else:
+        last_start = numpy.full(n_rows, -1)
+        numpy.maximum.at(last_start, span_rows, span_starts)
+        first_end = numpy.full(n_rows, emissions.shape[1])
+        numpy.minimum.at(first_end, span_rows, span_ends)
     meet = numpy.maximum(last_start, first_end).clip(0, emissions.shape[1] - 1)
     alphas, betas = forward_backward(emissions, start, end, transitions, int(meet.max()), int(first_end.min()))
     log_z = log_partition(alphas, betas, meet)
@@ -264,8 +307,24 @@ def _exponentiated_factors(emissions: numpy.ndarray, start: numpy.ndarray, end: 
     emissions = numpy.asarray(emissions, dtype=numpy.float64)
     emission_shift = _finite_or_zero(emissions.max(axis=-1))
     exp_emissions = numpy.exp(emissions - emission_shift[..., None])
-    start, end, transitions = (_exp_shifted(numpy.asarray(a, dtype=numpy.float64)) for a in (start, end, transitions))
-    return (exp_emissions, emission_shift), start, end, transitions
+    return (exp_emissions, emission_shift), *_exponentiated_scores(start, end, transitions)
+
+
+def _exponentiated_scores(start: numpy.ndarray, end: numpy.ndarray, transitions: numpy.ndarray):
+    """((exp start, shift), (exp end, shift), (exp transitions, shift)) in float64, as
+    _exponentiated_factors gives them. The same model's scores come with every text, so the
+    last few are kept (keyed on their bytes: the values, not the arrays' identity)."""
+    key = tuple((a.dtype.str, a.shape, a.tobytes()) for a in (start, end, transitions))
+    return _exponentiated_scores_of(key)
+
+
+@functools.lru_cache(maxsize=8)
+def _exponentiated_scores_of(key) -> tuple:
+    arrays = (numpy.frombuffer(data, dtype=dtype).reshape(shape) for dtype, shape, data in key)
+    factors = tuple(_exp_shifted(numpy.asarray(a, dtype=numpy.float64)) for a in arrays)
+    for exponentiated, _ in factors:
+        exponentiated.flags.writeable = False  # shared by every call with the same scores
+    return factors
 
 
 def _finite_or_zero(values: numpy.ndarray) -> numpy.ndarray:
