@@ -244,14 +244,9 @@ def _segmented_init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None
     tagger.initialize()
 
 
-def reading_units(model: Model, docs: List[Doc]):
-    """The (doc index, start, end) units whose emissions the model gives, in order."""
-    return units_of_docs(docs, model.attrs["reading"])
-
-
 def _segmented_forward(model: Model, docs: List[Doc], is_train: bool):
     """Docs -> token features (per doc) -> the tagger's output, one emissions array per reading
-    unit (`reading_units`), joined from the windows the LSTM read: one after another in
+    unit (`output.units`), joined from the windows the LSTM read: one after another in
     training, where each token is furthest from an edge at prediction."""
     tok2vec, tagger = model.layers
     features, backprop_features = tok2vec(docs, is_train)
@@ -262,6 +257,7 @@ def _segmented_forward(model: Model, docs: List[Doc], is_train: bool):
     sources = token_sources(units, windows)
     window_emissions = output.emissions
     output.emissions = [_joined(model, window_emissions, pieces) for pieces in sources]
+    output.units = units
 
     def backprop(d_output: layers.TaggerGradient) -> Any:
         d_windows = [model.ops.alloc2f(*e.shape) for e in window_emissions]

@@ -17,7 +17,6 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from . import layers
 from .errors import ModelLoadError
-from .architectures import reading_units
 from .tags import PREFIXES, BiluoTags, UnknownLabelError
 
 DEFAULT_MODEL_CONFIG_STR = """
@@ -224,7 +223,6 @@ class BiLSTMEntityRecognizer(TrainablePipe):
             return [[] for _ in docs]
         with layers.inference_mode():
             output = self.model.predict(docs)
-        segments = reading_units(self.model, docs)
         paths = layers.best_paths(self._tagger, output)
         flat = [
             (segment_index, span)
@@ -240,7 +238,7 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         )
         entities: List[List[Entity]] = [[] for _ in docs]
         for (segment_index, (start, end, label)), probability in zip(flat, probabilities):
-            doc_index, offset, _ = segments[segment_index]
+            doc_index, offset, _ = output.units[segment_index]
             entities[doc_index].append((offset + start, offset + end, label, float(probability)))
         return entities
 
@@ -312,10 +310,7 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         validate_examples(examples, "BiLSTMEntityRecognizer.get_loss")
         examples = list(examples)
         gold_of_docs = [self._gold_tag_ids(eg) for eg in examples]
-        gold = [
-            self._tags.cut_to_segment(gold_of_docs[doc_index], start, end)
-            for doc_index, start, end in reading_units(self.model, [eg.predicted for eg in examples])
-        ]
+        gold = [self._tags.cut_to_segment(gold_of_docs[doc_index], start, end) for doc_index, start, end in output.units]
         return layers.tagger_loss(self._tagger, output, gold)
 
     def _gold_tag_ids(self, example: Example):

@@ -1,7 +1,7 @@
 """The sequence tagger layer: List[Floats2d] token features -> TaggerOutput, the emissions of
 each sequence and the CRF's masked scores. Its backward pass takes the gradients of both, so
 the CRF's own weights learn through the model's backprop like every other weight."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 import numpy
@@ -16,12 +16,15 @@ from .torch_layer import module_device, torch_layer, torch_module
 @dataclass
 class TaggerOutput:
     """emissions: one (n_i, T) array per sequence. start (T,), end (T,), transitions (T, T):
-    the CRF's scores, forbidden entries at -inf (for the softmax output: zero where allowed)."""
+    the CRF's scores, forbidden entries at -inf (for the softmax output: zero where allowed).
+    units: the (doc index, start token, end token) that each sequence covers, when the model
+    reads docs (empty for the tagger alone, which reads given arrays)."""
 
     emissions: List[Floats2d]
     start: Floats1d
     end: Floats1d
     transitions: Floats2d
+    units: List[Tuple[int, int, int]] = field(default_factory=list)
 
     @property
     def lattice_scores(self) -> Tuple[Floats1d, Floats1d, Floats2d]:
