@@ -7,9 +7,12 @@ type, spaCy's Scorer, sentence by sentence with the corpus's tokens). Systems:
   bilstm_crf_vectors    configs/bilstm_crf_vectors.cfg (BiLSTM-CRF, char CNN, GloVe 6B 50d)
   spacy_ner_efficiency  `spacy init config -p ner -o efficiency`, + the same static vectors
   spacy_ner_accuracy    `spacy init config -p ner -o accuracy`, + the same static vectors
+  bilstm_crf            configs/bilstm_crf.cfg (BiLSTM-CRF, hashed word features, char CNN), no vectors
+  spacy_ner_efficiency_no_vectors   `spacy init config -p ner -o efficiency`, no vectors
 
-All systems see the same converted data and the same vectors directory (GloVe 6B 50d,
-lowercase keys), and train sentence by sentence (gold_preproc). Each run writes
+The systems with vectors see the same vectors directory (GloVe 6B 50d, lowercase keys); the
+others have none. All see the same converted data in the corpus's language (`nlp.lang`), and
+train sentence by sentence (gold_preproc). Each run writes
 benchmarks/results/accuracy/<corpus>__<system>__seed<N>.json; a run whose file exists is
 skipped (--force reruns it), so a study can be stopped and continued. Models and logs stay
 in benchmarks/work/runs/accuracy/. The summary (mean and std over seeds) is written to
@@ -29,14 +32,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
 
-SYSTEMS = ["bilstm_crf_vectors", "spacy_ner_efficiency", "spacy_ner_accuracy"]
+SYSTEMS = ["bilstm_crf_vectors", "spacy_ner_efficiency", "spacy_ner_accuracy", "bilstm_crf",
+           "spacy_ner_efficiency_no_vectors"]
+NO_VECTORS = {"bilstm_crf", "spacy_ner_efficiency_no_vectors"}
 CORPORA = list(common.CORPORA)
 STUDY = "accuracy"
 
 
 def system_config(system: str, work: Path) -> Path:
-    if system == "bilstm_crf_vectors":
-        return common.CONFIGS / "bilstm_crf_vectors.cfg"
+    if system in ("bilstm_crf_vectors", "bilstm_crf"):
+        return common.CONFIGS / f"{system}.cfg"
+    if system == "spacy_ner_efficiency_no_vectors":
+        return common.spacy_ner_config("efficiency", work, vectors=False)
     if system.startswith("spacy_ner_"):
         return common.spacy_ner_config(system[len("spacy_ner_"):], work)
     raise common.BenchmarkError(f"unknown system {system!r}; choose from {', '.join(SYSTEMS)}")
@@ -54,7 +61,8 @@ def run_one(args: argparse.Namespace, corpus: str, system: str, seed: int, resul
         return
     fingerprints = common.config_fingerprints(config_path)
     data = common.prepare_corpus(args.shared, args.work, corpus, smoke=args.smoke)
-    overrides = common.run_overrides(data, vectors, seed, smoke=args.smoke)
+    overrides = common.run_overrides(data, None if system in NO_VECTORS else vectors, seed, smoke=args.smoke,
+                                     lang=common.corpus_lang(corpus))
     run_dir = run_root / corpus / system / f"seed{seed}"
     print(f"{corpus} / {system} / seed {seed}: training (cap {args.max_minutes} min), log {run_dir / 'train.log'}",
           file=sys.stderr)

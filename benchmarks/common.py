@@ -57,9 +57,12 @@ SMOKE_VECTORS = 20_000
 SMOKE_TRAINING = {"training.max_steps": 2, "training.eval_frequency": 1}
 SMOKE_MAX_MINUTES = 2.0
 
-# Files of each corpus in the shared folder; `repair` is passed to read_corpus. WNUT-17 dev
-# has one entity that starts with I- (line 1674): read as IOB2 with that tag turned into B-.
-CORPORA: Dict[str, Dict[str, Dict[str, Any]]] = {
+# Files of each corpus in the shared folder (under corpora/<dir>, the corpus's name unless
+# "dir" says otherwise) and its language ("lang", default en); `repair` is passed to
+# read_corpus. WNUT-17 dev has one entity that starts with I- (line 1674): read as IOB2 with
+# that tag turned into B-. Each CoNLL-2002 Spanish file has one entity that continues across a
+# sentence break: repaired the same way.
+CORPORA: Dict[str, Dict[str, Any]] = {
     "conll2003": {
         "train": {"file": "train.txt"},
         "dev": {"file": "valid.txt"},
@@ -74,6 +77,18 @@ CORPORA: Dict[str, Dict[str, Dict[str, Any]]] = {
         "train": {"file": "train.txt"},
         "dev": {"file": "dev.txt"},
         "test": {"file": "test.txt"},
+    },
+    "conll2002-es": {
+        "dir": "conll2002", "lang": "es",
+        "train": {"file": "esp.train", "repair": True},
+        "dev": {"file": "esp.testa", "repair": True},
+        "test": {"file": "esp.testb", "repair": True},
+    },
+    "conll2002-nl": {
+        "dir": "conll2002", "lang": "nl",
+        "train": {"file": "ned.train"},
+        "dev": {"file": "ned.testa"},
+        "test": {"file": "ned.testb"},
     },
 }
 SPLITS = ("train", "dev", "test")
@@ -177,7 +192,7 @@ def check_shared(shared: Path) -> None:
 def corpus_source(shared: Path, corpus: str, split: str) -> Path:
     if corpus not in CORPORA:
         raise BenchmarkError(f"unknown corpus {corpus!r}; choose from {', '.join(CORPORA)}")
-    path = shared / "corpora" / corpus / CORPORA[corpus][split]["file"]
+    path = shared / "corpora" / CORPORA[corpus].get("dir", corpus) / CORPORA[corpus][split]["file"]
     if not path.is_file():
         raise BenchmarkError(f"{path} not found (corpus {corpus}, split {split}); check --shared")
     return path
@@ -532,17 +547,22 @@ def read_results(directory: Path) -> List[Dict[str, Any]]:
 # --------------------------------------------------------------------------- configs
 
 
-def spacy_ner_config(optimize: str, work: Path) -> Path:
-    """spaCy's own `init config -p ner -o <optimize>` config, given static vectors and trained
-    sentence by sentence (gold_preproc) like ours, written to <work>/configs/."""
+def corpus_lang(corpus: str) -> str:
+    return CORPORA[corpus].get("lang", "en")
+
+
+def spacy_ner_config(optimize: str, work: Path, *, vectors: bool = True) -> Path:
+    """spaCy's own `init config -p ner -o <optimize>` config, given static vectors (unless
+    `vectors` is false) and trained sentence by sentence (gold_preproc) like ours, written to
+    <work>/configs/."""
     from spacy.cli.init_config import init_config
 
     config = init_config(lang="en", pipeline=["ner"], optimize=optimize, gpu=False, silent=True)
-    config["components"]["tok2vec"]["model"]["embed"]["include_static_vectors"] = True
+    config["components"]["tok2vec"]["model"]["embed"]["include_static_vectors"] = vectors
     config["paths"]["vectors"] = None
     for corpus in ("train", "dev"):
         config["corpora"][corpus]["gold_preproc"] = True
-    path = work / "configs" / f"spacy_ner_{optimize}.cfg"
+    path = work / "configs" / f"spacy_ner_{optimize}{'' if vectors else '_no_vectors'}.cfg"
     path.parent.mkdir(parents=True, exist_ok=True)
     config.to_disk(path)
     return path
@@ -740,15 +760,17 @@ def evaluate_on(model_dir: Path, data_path: Path) -> Dict[str, Any]:
     }
 
 
-def run_overrides(data: Dict[str, Path], vectors: Path, seed: int, *, smoke: bool) -> Dict[str, Any]:
+def run_overrides(data: Dict[str, Path], vectors: Optional[Path], seed: int, *, smoke: bool,
+                  lang: str = "en") -> Dict[str, Any]:
     """Config overrides common to every run: the data, the vectors, the seed, and training and
     dev evaluation sentence by sentence on the corpus's own tokens (gold_preproc), as the test
     evaluation (evaluate_on) and the spaCy configs (spacy_ner_config) do. Without it, our
     configs (gold_preproc = false, for raw text) would retokenise the corpus and train and
-    select on sentencizer segments, then be tested on gold sentences."""
+    select on sentencizer segments, then be tested on gold sentences. `vectors` None: a run
+    with no static vectors in its vocab. `lang`: the corpus's language, for every system."""
     overrides: Dict[str, Any] = {
-        "paths.train": str(data["train"]), "paths.dev": str(data["dev"]), "paths.vectors": str(vectors),
-        "system.seed": seed, "corpora.train.gold_preproc": True, "corpora.dev.gold_preproc": True,
+        "paths.train": str(data["train"]), "paths.dev": str(data["dev"]),
+        "paths.vectors": None if vectors is None else str(vectors), "nlp.lang": lang, "system.seed": seed, "corpora.train.gold_preproc": True, "corpora.dev.gold_preproc": True,
     }
     if smoke:
         overrides.update(SMOKE_TRAINING)
