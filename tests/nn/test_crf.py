@@ -277,9 +277,11 @@ def test_inference_log_partition_agrees_with_trainings_on_padded_batches(scale):
         assert torch.allclose(probs[row, :length].sum(1), torch.ones(length, dtype=probs.dtype), atol=1e-4)
 
 
-def test_a_sequences_span_probabilities_are_the_same_bits_alone_and_in_any_batch():
-    """Tagging the same text alone, or beside others of its length, must give the same scores
-    to the last bit, for spans anywhere: at either end, nested in time, far apart, of any width."""
+@pytest.mark.parametrize("temperature", [1.0, 1.7])
+def test_a_sequences_span_probabilities_are_the_same_bits_alone_and_in_any_batch(temperature):
+    """Tagging the same text alone (the one-row passes), or beside others of its length, must
+    give the same scores to the last bit, for spans anywhere: at either end, nested in time, far
+    apart, of any width; calibrated or not."""
     tags, crf = make_crf(("PER", "LOC"), seed=8)
     scores = crf.masked_scores_numpy()
     rng = numpy.random.default_rng(8)
@@ -293,13 +295,14 @@ def test_a_sequences_span_probabilities_are_the_same_bits_alone_and_in_any_batch
             for row, ids in enumerate(sub_paths):
                 span_tags[row, : len(ids)] = ids
             span_starts = numpy.array([s for s, _, _ in chosen])
-            alone = lattice.span_log_probs([batch[2]], scores, numpy.zeros(len(chosen), dtype=int), span_starts, span_tags)
+            alone = lattice.span_log_probs([batch[2]], scores, numpy.zeros(len(chosen), dtype=int), span_starts, span_tags,
+                                           temperature)
             # In a batch, beside a wider span in another sequence.
             widest = tags.span_tag_ids((0, length, "PER"))
             in_batch = lattice.span_log_probs(
                 batch, scores, numpy.array([2] * len(chosen) + [4]), numpy.append(span_starts, 0),
                 numpy.vstack([numpy.pad(span_tags, ((0, 0), (0, length - span_tags.shape[1])), constant_values=-1),
-                              widest]),
+                              widest]), temperature,
             )
             assert alone.tobytes() == in_batch[: len(chosen)].tobytes()
 
