@@ -474,20 +474,33 @@ def config_sha256(config_path: Path) -> str:
     return hashlib.sha256(Path(config_path).read_bytes()).hexdigest()
 
 
+# Settings that change what a run prints, not what it learns.
+DISPLAY_ONLY_SETTINGS = (("training", "logger"),)
+
+
 def config_fingerprint(config_path: Path) -> str:
     """The sha256 of the settings a config trains with: parsed (not interpolated), completed with
     spaCy's defaults as `spacy init fill-config` completes it, and serialised with sorted keys.
-    Comments, order, layout and settings spelled out at their default value do not count."""
-    return _settings_fingerprint(config_sha256(config_path), str(config_path))
+    Comments, order, layout, settings spelled out at their default value and display settings
+    (the logger) do not count."""
+    return _settings_fingerprint(config_sha256(config_path), str(config_path), display=False)
+
+
+def _legacy_config_fingerprint(config_path: Path) -> str:
+    """config_fingerprint as results before December 2026 recorded it: the logger counted."""
+    return _settings_fingerprint(config_sha256(config_path), str(config_path), display=True)
 
 
 @functools.lru_cache(maxsize=None)
-def _settings_fingerprint(text_sha256: str, config_path: str) -> str:
+def _settings_fingerprint(text_sha256: str, config_path: str, *, display: bool) -> str:
     import spacy
     import spacy_bilstm  # noqa: F401  (registers the bilstm_ner factory and architectures)
 
     config = spacy.util.load_config(config_path, interpolate=False)
-    filled = spacy.util.load_model_from_config(config, auto_fill=True, validate=False).config
+    filled = dict(spacy.util.load_model_from_config(config, auto_fill=True, validate=False).config)
+    if not display:
+        for section, key in DISPLAY_ONLY_SETTINGS:
+            filled[section] = {k: v for k, v in filled.get(section, {}).items() if k != key}
     return hashlib.sha256(json.dumps(filled, sort_keys=True).encode("utf8")).hexdigest()
 
 
@@ -500,13 +513,14 @@ def result_is_current(result: Dict[str, Any]) -> bool:
     """A stored result stands for the config file it names only while that file still holds the
     settings the run was trained with (`config_fingerprint`, taken when the run started; a result
     stored before fingerprints were recorded is compared by the text, `config_sha256`). Editing a
-    comment leaves results current; once a setting changes, they are stale: studies rerun them and
-    summaries leave them out."""
+    comment or the logger leaves results current; once a setting changes, they are stale: studies
+    rerun them and summaries leave them out. Results recorded before the logger was left out of
+    the fingerprint are compared with the fingerprint that counted it."""
     config = Path(result.get("config") or "")
     if not config.is_file():
         return False
     if result.get("config_fingerprint"):
-        return result["config_fingerprint"] == config_fingerprint(config)
+        return result["config_fingerprint"] in (config_fingerprint(config), _legacy_config_fingerprint(config))
     return result.get("config_sha256") == config_sha256(config)
 
 

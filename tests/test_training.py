@@ -102,7 +102,7 @@ def test_train_asks_spacy_for_the_progress_bar_only_when_told(tmp_path, monkeypa
     for progress_bar in (True, False):
         train("bilstm_crf", tmp_path / str(progress_bar), train_path=TRAIN, dev_path=DEV, log=lambda _: None,
               progress_bar=progress_bar)
-    assert seen[0]["training.logger.progress_bar"] is True
+    assert seen[0]["training.logger.progress_bar"] == "eval"  # up to the next evaluation
     assert "training.logger.progress_bar" not in seen[1]
 
 
@@ -189,12 +189,12 @@ def config_with(tmp_path: Path, old: str, new: str) -> Path:
 
 
 def test_unknown_architecture_is_named_with_its_line_and_a_suggestion(tmp_path):
-    config = config_with(tmp_path, '"spacy-bilstm.BiLSTMCRF.v1"', '"spacy-bilstm.BiLSTMCR.v1"')
-    line = next(i for i, l in enumerate(config.read_text().splitlines(), 1) if "BiLSTMCR.v1" in l)
+    config = config_with(tmp_path, '"spacy-bilstm.BiLSTMCRF.v3"', '"spacy-bilstm.BiLSTMCR.v3"')
+    line = next(i for i, l in enumerate(config.read_text().splitlines(), 1) if "BiLSTMCR.v3" in l)
     out = tmp_path / "out"
     assert_refused_before_training(
         run_train(config, "--output", out, "--train", TRAIN, "--dev", DEV),
-        out, f"{config}, line {line}", "'spacy-bilstm.BiLSTMCR.v1'", "Did you mean 'spacy-bilstm.BiLSTMCRF.v1'",
+        out, f"{config}, line {line}", "'spacy-bilstm.BiLSTMCR.v3'", "Did you mean 'spacy-bilstm.BiLSTMCRF.v3'",
     )
     assert not (out / "corpus").exists()
 

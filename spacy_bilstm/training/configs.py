@@ -27,6 +27,7 @@ _CONSOLE_PROGRESS_BAR = {
     "spacy.ConsoleLogger.v1": True,
     "spacy.ConsoleLogger.v2": True,
     "spacy.ConsoleLogger.v3": "eval",
+    "spacy-bilstm.ConsoleLogger.v1": "eval",
 }
 
 
