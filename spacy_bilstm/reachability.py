@@ -1,10 +1,12 @@
 """How many gold entities a reading makes unreachable: an entity that crosses the boundary of a
 reading unit can never be predicted, whatever the model learns."""
+import inspect
 from dataclasses import dataclass
 from typing import Iterable
 
 import spacy
 from spacy.tokens import Doc, Span
+from spacy.util import registry
 
 from .segments import units_of_docs
 
@@ -38,3 +40,25 @@ def with_sentencizer_sentences(docs: Iterable[Doc], lang: str) -> Iterable[Doc]:
         copy = Doc(doc.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc])
         copy.ents = [Span(copy, ent.start, ent.end, label=ent.label_) for ent in doc.ents]
         yield sentencizer(copy)
+
+
+def config_reading(model_config: dict) -> str:
+    """What a bilstm_ner model block reads: its `reading`, else its architecture's default
+    ("sentence" for the versions before BiLSTMCRF.v3, which have no such setting)."""
+    if "reading" in model_config:
+        return model_config["reading"]
+    parameter = inspect.signature(registry.architectures.get(model_config["@architectures"])).parameters.get("reading")
+    return "sentence" if parameter is None else parameter.default
+
+
+def shipped_reading() -> str:
+    """The reading of every shipped config's bilstm_ner (they all read the same way)."""
+    from .training import load_training_config, shipped_config_names, shipped_configs_dir
+
+    readings = {
+        config_reading(load_training_config(shipped_configs_dir() / f"{name}.cfg", {})["components"]["bilstm_ner"]["model"])
+        for name in shipped_config_names()
+    }
+    if len(readings) != 1:
+        raise ValueError(f"the shipped configs read in different ways: {sorted(readings)}")
+    return readings.pop()
