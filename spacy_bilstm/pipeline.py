@@ -21,12 +21,15 @@ from .tags import PREFIXES, BiluoTags, UnknownLabelError
 
 DEFAULT_MODEL_CONFIG_STR = """
 [model]
-@architectures = "spacy-bilstm.BiLSTMCRF.v1"
+@architectures = "spacy-bilstm.BiLSTMCRF.v3"
 hidden_width = 128
 depth = 1
 dropout = 0.3
 bidirectional = true
 output = "crf"
+reading = "document"
+context = "sentence"
+window = 200
 
 [model.tok2vec]
 @architectures = "spacy-bilstm.WordCharEmbed.v1"

@@ -248,7 +248,7 @@ def test_damaged_cfg_names_its_path(model_copy, content, fragment):
 
 def test_config_naming_an_architecture_version_that_does_not_exist(model_copy, tmp_path):
     config = model_copy / "config.cfg"
-    config.write_text(config.read_text().replace("spacy-bilstm.BiLSTMCRF.v1", "spacy-bilstm.BiLSTMCRF.v9"))
+    config.write_text(config.read_text().replace("spacy-bilstm.BiLSTMCRF.v3", "spacy-bilstm.BiLSTMCRF.v9"))
     with pytest.raises(Exception, match="spacy-bilstm.BiLSTMCRF.v9"):
         spacy.load(model_copy)
     stderr = run_process_cli(model_copy, tmp_path)
