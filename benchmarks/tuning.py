@@ -1,4 +1,5 @@
-"""Hyperparameter tuning of configs/bilstm_crf_vectors.cfg, judged on dev only.
+"""Hyperparameter tuning of a shipped config (--config: bilstm_crf_vectors, the default, or
+bilstm_crf, with no vectors), judged on dev only.
 
 Each run trains the shipped config with some settings changed (--set KEY=VALUE, dotted
 config paths, values parsed as JSON when they parse) on one corpus and seed, under the same
@@ -10,7 +11,11 @@ kept in the run's JSON, but left out of the table, so that no choice is made on 
     python benchmarks/tuning.py --name baseline            # the config as shipped
     python benchmarks/tuning.py --smoke --name smoke --set training.dropout=0.2
 
-Results: benchmarks/results/tuning/<corpus>__<name>__seed<N>.json; summary tuning.md/.csv.
+    python benchmarks/tuning.py --config bilstm_crf --corpus conll2002-es --name avg \
+        --set training.optimizer.use_averages=true
+
+Results: benchmarks/results/tuning/<corpus>__<name>__seed<N>.json (bilstm_crf_vectors) or
+<corpus>__<config>__<name>__seed<N>.json; summary tuning.md/.csv.
 """
 import argparse
 import functools
@@ -24,7 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 STUDY = "tuning"
-CONFIG = common.CONFIGS / "bilstm_crf_vectors.cfg"
+CONFIGS = ("bilstm_crf_vectors", "bilstm_crf")
+# Configs whose runs load no static vectors (the others get GloVe, as in study 1).
+NO_VECTORS = {"bilstm_crf"}
 
 
 def parse_setting(text: str) -> Dict[str, Any]:
@@ -39,7 +46,9 @@ def parse_setting(text: str) -> Dict[str, Any]:
 
 def run_one(args: argparse.Namespace, seed: int, changes: Dict[str, Any], results: Path, run_root: Path,
             vectors: Path) -> None:
-    result_path = results / STUDY / f"{args.corpus}__{args.name}__seed{seed}.json"
+    config_path = common.CONFIGS / f"{args.config}.cfg"
+    prefix = "" if args.config == "bilstm_crf_vectors" else f"{args.config}__"
+    result_path = results / STUDY / f"{args.corpus}__{prefix}{args.name}__seed{seed}.json"
     if result_path.exists() and not args.force:
         previous = json.loads(result_path.read_text()).get("changes")
         if previous != changes:
@@ -47,18 +56,19 @@ def run_one(args: argparse.Namespace, seed: int, changes: Dict[str, Any], result
                                         f"({previous}); choose another --name or pass --force")
     if common.is_done(result_path, force=args.force, label=f"{args.name} / seed {seed}"):
         return
-    fingerprints = common.config_fingerprints(CONFIG)
+    fingerprints = common.config_fingerprints(config_path)
     data = common.as_units(common.prepare_corpus(args.shared, args.work, args.corpus, smoke=args.smoke), args.units)
     unit_overrides = common.DOCUMENT_UNIT_OVERRIDES if args.units == "documents" else {}
-    overrides = {**common.run_overrides(data, vectors, seed, smoke=args.smoke), **unit_overrides, **changes}
-    run_dir = run_root / args.corpus / args.name / f"seed{seed}"
+    overrides = {**common.run_overrides(data, None if args.config in NO_VECTORS else vectors, seed, smoke=args.smoke,
+                                        lang=common.corpus_lang(args.corpus)), **unit_overrides, **changes}
+    run_dir = run_root / args.corpus / f"{prefix}{args.name}" / f"seed{seed}"
     print(f"{args.corpus} / {args.name} / seed {seed}: training (cap {args.max_minutes} min), "
           f"log {run_dir / 'train.log'}", file=sys.stderr)
-    summary = common.run_training(config_path=CONFIG, run_dir=run_dir, overrides=overrides,
+    summary = common.run_training(config_path=config_path, run_dir=run_dir, overrides=overrides,
                                   max_minutes=args.max_minutes, test_path=data["test"], threads=args.threads)
     common.write_json(result_path, {
         "study": STUDY, "corpus": args.corpus, "name": args.name, "seed": seed, "smoke": args.smoke,
-        "changes": changes, "units": args.units, "max_minutes": args.max_minutes, "config": str(CONFIG),
+        "changes": changes, "units": args.units, "max_minutes": args.max_minutes, "config": str(config_path),
         **fingerprints, "overrides": overrides,
         "run_dir": str(run_dir), "test": summary["test"], "training": summary["training"],
         "threads": summary["threads"], "date": common.now(), "machine": common.machine_info(),
@@ -73,14 +83,15 @@ def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     groups: Dict[tuple, List[Dict[str, Any]]] = {}
     for result in results:
         base = result.get("config_fingerprint") or result.get("config_sha256") or "?"
-        groups.setdefault((result["corpus"], result["name"], base), []).append(result)
+        config = Path(result.get("config") or "bilstm_crf_vectors.cfg").stem
+        groups.setdefault((result["corpus"], config, result["name"], base), []).append(result)
     rows = []
-    for (corpus, name, base), runs in sorted(groups.items()):
+    for (corpus, config, name, base), runs in sorted(groups.items()):
         changes = dict(runs[0].get("changes") or {})
         if runs[0].get("units", "sentences") != "sentences":
             changes["units"] = runs[0]["units"]
         row: Dict[str, Any] = {
-            "corpus": corpus, "name": name, "seeds": len(runs), "base config": base[:8],
+            "corpus": corpus, "config": config, "name": name, "seeds": len(runs), "base config": base[:8],
             "changes": ", ".join(f"{key}={value}" for key, value in changes.items()) or "- (as shipped)",
             "cap (min)": ", ".join(sorted({f"{r['max_minutes']:g}" for r in runs})),
             "stopped by": ", ".join(sorted({r["training"]["stopped_by"] for r in runs})),
@@ -95,7 +106,7 @@ def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 
 SCORES = ["best dev P", "best dev R", "best dev F1", "min to best dev", "training min"]
-COLUMNS = ["corpus", "name", "base config", "changes", "seeds", "cap (min)"] + SCORES + ["stopped by"]
+COLUMNS = ["corpus", "config", "name", "base config", "changes", "seeds", "cap (min)"] + SCORES + ["stopped by"]
 
 
 def write_summary(results_root: Path) -> str:
@@ -106,7 +117,7 @@ def write_summary(results_root: Path) -> str:
               "the sha256 of its text for runs that predate fingerprints). Test scores are in the run files, "
               "not here.\n\n"
               + common.machine_header(results))
-    csv_columns = ["corpus", "name", "base config", "changes", "seeds", "cap (min)"] + common.mean_std_columns(SCORES)
+    csv_columns = ["corpus", "config", "name", "base config", "changes", "seeds", "cap (min)"] + common.mean_std_columns(SCORES)
     return common.write_table(summary_rows(results), COLUMNS, csv_columns, results_root / f"{STUDY}.md",
                               results_root / f"{STUDY}.csv", header=header)
 
@@ -116,6 +127,8 @@ def main() -> None:
     parser.add_argument("--name", required=True, help="Name of this setting (the result files' key).")
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                         help="A config setting to change (repeatable), e.g. training.optimizer.learn_rate=0.001.")
+    parser.add_argument("--config", choices=CONFIGS, default="bilstm_crf_vectors",
+                        help="The shipped config to change (default bilstm_crf_vectors).")
     parser.add_argument("--corpus", choices=list(common.CORPORA), default="conll2003")
     parser.add_argument("--units", choices=common.UNITS, default="sentences",
                         help="What the LSTM reads: the corpus's sentences (default) or whole documents.")
