@@ -208,3 +208,51 @@ def test_the_shipped_config_trains_offline_and_the_pipeline_tags(sample_spacy_co
     doc = nlp("Tim Cook visited London.")
     assert doc._.trf_data is not None
     assert len(doc.spans["bilstm_ner"]) == len(doc.spans["bilstm_ner"].attrs["scores"])
+
+
+def test_the_callback_loads_an_unloaded_frozen_transformer_and_tells_its_listeners():
+    from spacy_bilstm.frozen import make_initialize_frozen_transformers
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("transformer", config=transformer_component_config())
+    ner = nlp.add_pipe("bilstm_ner", config=bilstm_on_transformer_config())
+    transformer = nlp.get_pipe("transformer")
+    assert transformer.model.attrs["has_transformer"] is False
+    make_initialize_frozen_transformers(["transformer", "bilstm_ner"])(nlp)
+    assert transformer.model.attrs["has_transformer"] is True
+    listeners = transformer.listener_map["bilstm_ner"]
+    assert listeners and all(listener.get_dim("nO") == MODEL_WIDTH for listener in listeners)
+    assert ner.model.get_ref("tok2vec").get_dim("nO") == MODEL_WIDTH + 16
+
+
+def test_the_callback_leaves_a_loaded_transformer_as_it_is(pipeline_with_transformer):
+    from spacy_bilstm.frozen import make_initialize_frozen_transformers
+
+    hf_model = pipeline_with_transformer.get_pipe("transformer").model.transformer
+    weights = transformer_weights(pipeline_with_transformer)
+    make_initialize_frozen_transformers(["transformer"])(pipeline_with_transformer)
+    assert pipeline_with_transformer.get_pipe("transformer").model.transformer is hf_model
+    assert all((weights[key] == value).all() for key, value in transformer_weights(pipeline_with_transformer).items())
+
+
+def test_the_callback_names_a_missing_component():
+    from spacy_bilstm.frozen import make_initialize_frozen_transformers
+
+    with pytest.raises(ValueError, match="no component 'transformer'"):
+        make_initialize_frozen_transformers(["transformer"])(spacy.blank("en"))
+
+
+def test_a_wrong_tok2vec_width_is_reported_by_name():
+    from thinc.api import Model
+
+    from spacy_bilstm.architectures import build_tok2vec_char_embed_v1
+
+    def eight_features(model, docs, is_train):
+        return [model.ops.alloc2f(len(doc), 8) for doc in docs], lambda d_features: []
+
+    upstream = Model("no_declared_width", eight_features)
+    layer = build_tok2vec_char_embed_v1(upstream, tok2vec_width=384, char_filters=16)
+    docs = [spacy.blank("en")("Tim Cook")]
+    layer.initialize(X=docs)
+    with pytest.raises(ValueError, match="gives 8 features per token, but tok2vec_width is 384"):
+        layer.predict(docs)
