@@ -163,6 +163,62 @@ def build_word_char_embed_v2(
                           max_chars)
 
 
+@registry.architectures("spacy-bilstm.Tok2VecCharEmbed.v1")
+def build_tok2vec_char_embed_v1(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    tok2vec_width: int,
+    char_embed_width: int = 32,
+    char_filters: int = 64,
+    char_window: int = 3,
+    char_rows: int = 1024,
+    max_chars: int = 20,
+) -> Model[List[Doc], List[Floats2d]]:
+    """An upstream tok2vec (typically a listener: spacy-transformers.TransformerListener.v1 or
+    spacy.Tok2VecListener.v1) concatenated with the character CNN, which keeps case and
+    spelling beside features that may have lost them (an uncased transformer, say).
+
+    tok2vec_width: the upstream's output width (a transformer's hidden size, 384 for
+        all-MiniLM-L6-v2). It must be given because a transformer listener learns its width
+        only when the pipeline is initialized, while the LSTM is built with the model; a
+        mismatch is reported by name at the first batch.
+    """
+    if tok2vec_width < 1:
+        raise ValueError(f"spacy-bilstm.Tok2VecCharEmbed.v1: tok2vec_width must be at least 1, got {tok2vec_width}.")
+    if tok2vec.has_dim("nO") is True and tok2vec.get_dim("nO") != tok2vec_width:
+        raise ValueError(
+            f"spacy-bilstm.Tok2VecCharEmbed.v1: tok2vec_width = {tok2vec_width}, but the tok2vec layer "
+            f"{tok2vec.name!r} gives {tok2vec.get_dim('nO')} features per token."
+        )
+    chars = _build_char_cnn(char_embed_width, char_filters, char_window, char_rows, max_chars)
+    joined = concatenate(tok2vec, chars)
+    return Model(
+        "tok2vec_char_embed",
+        _checked_width_forward,
+        init=_checked_width_init,
+        layers=[joined],
+        dims={"nO": tok2vec_width + char_filters},
+        attrs={"tok2vec_width": tok2vec_width},
+    )
+
+
+def _checked_width_init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
+    model.layers[0].initialize(X=X)
+
+
+def _checked_width_forward(model: Model, docs: List[Doc], is_train: bool):
+    features, backprop = model.layers[0](docs, is_train)
+    expected = model.get_dim("nO")
+    for doc_features in features:
+        if doc_features.shape[1] != expected:
+            raise ValueError(
+                f"spacy-bilstm.Tok2VecCharEmbed.v1: the upstream tok2vec gives "
+                f"{doc_features.shape[1] - (expected - model.attrs['tok2vec_width'])} features per token, but "
+                f"tok2vec_width is {model.attrs['tok2vec_width']}: set tok2vec_width to the upstream's width "
+                f"(a transformer's hidden_size in its config.json)."
+            )
+    return features, backprop
+
+
 @registry.architectures("spacy-bilstm.CharCNN.v1")
 def build_char_cnn_v1(
     embed_width: int = 32, n_filters: int = 64, window: int = 3, n_rows: int = 1024, max_chars: int = 20

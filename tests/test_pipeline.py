@@ -454,10 +454,14 @@ def test_every_entry_point_name_resolves_in_spacys_registry():
     architectures = [ep for ep in entry_points(group="spacy_architectures") if ep.name.startswith("spacy-bilstm.")]
     assert {ep.name for ep in architectures} >= {
         "spacy-bilstm.BiLSTMCRF.v1", "spacy-bilstm.BiLSTMCRF.v2", "spacy-bilstm.WordCharEmbed.v1",
-        "spacy-bilstm.WordCharEmbed.v2", "spacy-bilstm.CharCNN.v1",
+        "spacy-bilstm.WordCharEmbed.v2", "spacy-bilstm.CharCNN.v1", "spacy-bilstm.Tok2VecCharEmbed.v1",
     }
     for ep in architectures:
         assert registry.architectures.get(ep.name) is ep.load()
+    callbacks = [ep for ep in entry_points(group="spacy_callbacks") if ep.name.startswith("spacy-bilstm.")]
+    assert {ep.name for ep in callbacks} == {"spacy-bilstm.InitializeFrozenTransformers.v1"}
+    for ep in callbacks:
+        assert registry.callbacks.get(ep.name) is ep.load()
     factories = [ep for ep in entry_points(group="spacy_factories") if ep.value.startswith("spacy_bilstm")]
     assert [ep.name for ep in factories] == ["bilstm_ner"]
     assert Language.has_factory("bilstm_ner")
