@@ -14,8 +14,11 @@ The count, in order of precedence:
    `nlp.pipe(n_process=...)`): the processes are the parallelism, and a forked child's first
    parallel operation on its parent's pool can hang;
 4. otherwise the cores this process may run on (`os.sched_getaffinity`) that other processes are
-   not keeping busy (the 1-minute load average, less this process's own threads), at least one.
-   It is looked at again every few seconds, so a job started beside a long training run is seen.
+   keeping busy now, at least one: on Linux the threads running or ready to run at this moment
+   (/proc/loadavg), less the one asking; elsewhere the 1-minute load average, less this process's
+   own threads. It is looked at again every few seconds, so a job started beside a long training
+   run is seen. (The 1-minute average lags: right after another job ends it still counts that
+   job, and a command started then ran on one thread on an idle machine.)
 """
 import contextlib
 import os
@@ -69,13 +72,25 @@ def _from_environment() -> Optional[int]:
     return n_threads
 
 
+def _runnable_elsewhere() -> Optional[int]:
+    """Threads running or ready to run now, less the one asking (Linux: the fourth field of
+    /proc/loadavg, "running/total"), or None where the system does not say."""
+    try:
+        with open("/proc/loadavg", encoding="ascii") as file:
+            running = int(file.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0, running - 1)
+
+
 def _free_cores(current: int) -> int:
     cores = available_cores()
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # no load average on this system
-        return cores
-    busy_elsewhere = max(0.0, load - current)
+    busy_elsewhere: Optional[float] = _runnable_elsewhere()
+    if busy_elsewhere is None:
+        try:
+            busy_elsewhere = max(0.0, os.getloadavg()[0] - current)
+        except OSError:  # no load average on this system
+            return cores
     return max(1, min(cores, int(cores - busy_elsewhere + 0.5)))
 
 

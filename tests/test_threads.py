@@ -49,7 +49,16 @@ def test_a_bad_thread_count_in_the_environment_says_what_to_set(monkeypatch, val
         threads.thread_count()
 
 
-def test_the_default_leaves_out_the_cores_other_processes_keep_busy(monkeypatch):
+def test_the_default_leaves_out_the_threads_other_processes_are_running_now(monkeypatch, tmp_path):
+    monkeypatch.setattr(threads, "available_cores", lambda: 4)
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))  # a lagging average is not read
+    for running, free in (("1/180", 4), ("3/180", 2), ("8/180", 1)):  # the one asking counts itself
+        monkeypatch.setattr(threads, "_runnable_elsewhere", lambda running=running: int(running.split("/")[0]) - 1)
+        assert threads._free_cores(current=2) == free
+
+
+def test_where_the_system_has_no_running_count_the_load_average_is_read(monkeypatch):
+    monkeypatch.setattr(threads, "_runnable_elsewhere", lambda: None)
     monkeypatch.setattr(threads, "available_cores", lambda: 4)
     monkeypatch.setattr(os, "getloadavg", lambda: (3.0, 3.0, 3.0))
     assert threads._free_cores(current=1) == 2  # 2 cores busy elsewhere, 1 of the load is ours
