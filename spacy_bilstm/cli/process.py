@@ -20,7 +20,7 @@ def process_cli(
     output: Path = typer.Argument(..., metavar="OUTPUT", help="Output file: .jsonl or .spacy."),
     text_key: str = typer.Option("text", "--text-key", "-tk", help="JSONL field holding the text."),
     id_key: str = typer.Option("id", "--id-key", help="JSONL field holding the record id."),
-    batch_size: int = typer.Option(64, "--batch-size", "-b", help="Documents per nlp.pipe batch."),
+    batch_size: int = typer.Option(1000, "--batch-size", "-b", help="Documents per nlp.pipe batch (as spaCy's nlp.batch_size)."),
     n_process: int = typer.Option(1, "--n-process", "-n", help="Processes for nlp.pipe (local engine)."),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to use; -1 for CPU."),
     threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),

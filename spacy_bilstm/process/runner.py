@@ -51,7 +51,7 @@ def process(
     *,
     text_key: str = "text",
     id_key: str = "id",
-    batch_size: int = 64,
+    batch_size: int = 1000,
     n_process: int = 1,
     gpu_id: int = -1,
     on_error: str = "raise",
