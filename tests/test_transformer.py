@@ -8,6 +8,7 @@ import sys
 
 import numpy
 import pytest
+import torch
 import spacy
 
 from .conftest import REPO, SAMPLE_DEV, SAMPLE_TRAIN, make_examples
@@ -149,9 +150,18 @@ def test_save_and_load_round_trips(trained, tmp_path):
 
 @pytest.mark.slow
 def test_two_processes_give_the_entities_of_one(trained):
+    """The transformer's torch calls are spacy-transformers', outside this package's thread
+    scope: a child forked from a parent whose torch pool has run several threads can hang in
+    its first parallel operation. So, as the README says, the parent runs torch on one thread
+    before nlp.pipe(n_process=...)."""
     nlp, _, _ = trained
     texts = TEXTS * 4
-    assert predictions(nlp.pipe(texts, n_process=2, batch_size=4)) == predictions(nlp.pipe(texts, n_process=1))
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert predictions(nlp.pipe(texts, n_process=2, batch_size=4)) == predictions(nlp.pipe(texts, n_process=1))
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_a_long_document_gets_well_formed_entities(trained):
