@@ -53,15 +53,13 @@ def span_log_probs(
         scores = tuple(s / s.dtype.type(temperature) for s in scores)
     if len(emissions) == 1:
         # One sequence (tagging one text at a time): its own batch, as the loop below makes it.
-        return _sub_path_log_probs(emissions[0][None] if temperature == 1.0 else emissions[0][None] /
-                                   emissions[0].dtype.type(temperature), *scores, span_docs, span_starts, span_tags)
+        return _sub_path_log_probs(_divided(emissions[0][None], temperature), *scores, span_docs, span_starts,
+                                   span_tags)
     docs_with_spans = numpy.unique(span_docs)
     lengths = [emissions[doc].shape[0] for doc in docs_with_spans]
     for bucket in equal_length_buckets(lengths, max_padded_tokens):
         docs = docs_with_spans[bucket]
-        batch = numpy.stack([emissions[doc] for doc in docs])
-        if temperature != 1.0:
-            batch = batch / batch.dtype.type(temperature)
+        batch = _divided(numpy.stack([emissions[doc] for doc in docs]), temperature)
         row_of_doc = numpy.full(len(emissions), -1, dtype=numpy.int64)
         row_of_doc[docs] = numpy.arange(len(docs))
         rows = row_of_doc[span_docs]
@@ -69,6 +67,10 @@ def span_log_probs(
         result[selected] = _sub_path_log_probs(batch, *scores, rows[selected], span_starts[selected],
                                                span_tags[selected])
     return result
+
+
+def _divided(batch: numpy.ndarray, temperature: float) -> numpy.ndarray:
+    return batch if temperature == 1.0 else batch / batch.dtype.type(temperature)
 
 
 def _pad(rows: Sequence[numpy.ndarray], bucket: List[int]) -> Tuple[numpy.ndarray, numpy.ndarray]:
@@ -186,14 +188,15 @@ def forward_backward(
         numpy.multiply(exp_start, exp_emissions[0], out=scaled[0])
         if batch_size == 1:
             _forward_one_row(scaled[:, 0], scales[:, 0], exp_emissions[:, 0], exp_transitions)
-        for t in range(n_forward if batch_size > 1 else 0):
-            if t > 0:
-                # sum over the previous tag i of scaled[t - 1, :, i] * exp_transitions[i, :]
-                numpy.sum(scaled[t - 1][:, :, None] * exp_transitions[None], axis=1, out=scaled[t])
-                scaled[t] *= exp_emissions[t]
-            total = numpy.maximum(scaled[t].sum(axis=1), _TINY)
-            scaled[t] /= total[:, None]
-            scales[t] = total
+        else:
+            for t in range(n_forward):
+                if t > 0:
+                    # sum over the previous tag i of scaled[t - 1, :, i] * exp_transitions[i, :]
+                    numpy.sum(scaled[t - 1][:, :, None] * exp_transitions[None], axis=1, out=scaled[t])
+                    scaled[t] *= exp_emissions[t]
+                total = numpy.maximum(scaled[t].sum(axis=1), _TINY)
+                scaled[t] /= total[:, None]
+                scales[t] = total
         increments = numpy.log(scales) + emission_shift.T[:n_forward] + transitions_shift
         increments[0] += start_shift - transitions_shift
         log_scales = numpy.cumsum(increments, axis=0)  # (n_forward, B)
@@ -206,13 +209,14 @@ def forward_backward(
         scaled[length - 1] = exp_end
         if batch_size == 1:
             _backward_one_row(scaled[:, 0], scales[:, 0], exp_emissions[:, 0], exp_transitions, backward_until)
-        for t in range(length - 2, backward_until - 1, -1) if batch_size > 1 else ():
-            following = exp_emissions[t + 1] * scaled[t + 1]
-            # sum over the next tag j of exp_transitions[:, j] * following[:, j]
-            numpy.sum(exp_transitions[None] * following[:, None, :], axis=2, out=scaled[t])
-            total = numpy.maximum(scaled[t].sum(axis=1), _TINY)
-            scaled[t] /= total[:, None]
-            scales[t] = total
+        else:
+            for t in range(length - 2, backward_until - 1, -1):
+                following = exp_emissions[t + 1] * scaled[t + 1]
+                # sum over the next tag j of exp_transitions[:, j] * following[:, j]
+                numpy.sum(exp_transitions[None] * following[:, None, :], axis=2, out=scaled[t])
+                total = numpy.maximum(scaled[t].sum(axis=1), _TINY)
+                scaled[t] /= total[:, None]
+                scales[t] = total
         increments = numpy.zeros((length, batch_size))
         increments[backward_until:-1] = (
             numpy.log(scales[backward_until:-1]) + emission_shift.T[backward_until + 1:] + transitions_shift
