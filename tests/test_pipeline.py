@@ -459,7 +459,9 @@ def test_every_entry_point_name_resolves_in_spacys_registry():
     for ep in architectures:
         assert registry.architectures.get(ep.name) is ep.load()
     callbacks = [ep for ep in entry_points(group="spacy_callbacks") if ep.name.startswith("spacy-bilstm.")]
-    assert {ep.name for ep in callbacks} == {"spacy-bilstm.InitializeFrozenTransformers.v1"}
+    assert {ep.name for ep in callbacks} == {
+        "spacy-bilstm.InitializeFrozenTransformers.v1", "spacy-bilstm.CacheFrozenTransformerOutputs.v1",
+    }
     for ep in callbacks:
         assert registry.callbacks.get(ep.name) is ep.load()
     factories = [ep for ep in entry_points(group="spacy_factories") if ep.value.startswith("spacy_bilstm")]

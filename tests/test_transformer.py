@@ -269,3 +269,51 @@ def test_a_wrong_tok2vec_width_is_reported_by_name():
     layer.initialize(X=docs)
     with pytest.raises(ValueError, match="gives 8 features per token, but tok2vec_width is 384"):
         layer.predict(docs)
+
+
+def test_the_output_cache_runs_the_transformer_once_per_distinct_document(pipeline_with_transformer):
+    from spacy_bilstm.frozen import TransformerOutputCache
+
+    nlp = pipeline_with_transformer
+    transformer = nlp.get_pipe("transformer")
+    cache = TransformerOutputCache(transformer.pipe, max_docs=100)
+    # Every epoch hands the annotating transformer new Doc objects with the same words.
+    first = list(cache([nlp.make_doc(text) for text in TEXTS], batch_size=3))
+    second = list(cache([nlp.make_doc(text) for text in reversed(TEXTS)], batch_size=3))
+    assert cache.n_computed == len(TEXTS)
+    fresh = list(transformer.pipe([nlp.make_doc(text) for text in TEXTS]))
+    for doc, again, direct in zip(first, reversed(second), fresh):
+        assert doc is not again and doc.text == again.text == direct.text
+        assert again._.trf_data is doc._.trf_data
+        # A doc's output is padded to its batch's longest: compare the length both share.
+        kept, computed = (d._.trf_data.model_output.last_hidden_state for d in (doc, direct))
+        shared = min(kept.shape[1], computed.shape[1])
+        numpy.testing.assert_allclose(kept[:, :shared], computed[:, :shared], atol=1e-5)
+
+
+def test_the_output_cache_keeps_the_most_recent_documents_up_to_its_size(pipeline_with_transformer):
+    from spacy_bilstm.frozen import TransformerOutputCache
+
+    nlp = pipeline_with_transformer
+    cache = TransformerOutputCache(nlp.get_pipe("transformer").pipe, max_docs=2)
+    list(cache([nlp.make_doc(text) for text in TEXTS], batch_size=4))
+    assert len(cache.outputs) == 2
+    list(cache([nlp.make_doc(TEXTS[-1]), nlp.make_doc(TEXTS[0])], batch_size=2))
+    assert cache.n_computed == len(TEXTS) + 1  # the last text was kept, the first was not
+
+
+def test_the_cache_callback_wraps_only_frozen_transformers_and_only_once():
+    from spacy_bilstm.frozen import TransformerOutputCache, make_cache_frozen_transformer_outputs
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    transformer = nlp.add_pipe("transformer", config=transformer_component_config())
+    callback = make_cache_frozen_transformer_outputs(["sentencizer", "transformer"])
+    callback(nlp, {"step": 0, "epoch": 0})
+    wrapped = transformer.pipe
+    assert isinstance(wrapped, TransformerOutputCache)
+    callback(nlp, {"step": 1, "epoch": 0})
+    assert transformer.pipe is wrapped
+    assert not isinstance(nlp.get_pipe("sentencizer").pipe, TransformerOutputCache)
+    with pytest.raises(ValueError, match="no component 'transformer'"):
+        make_cache_frozen_transformer_outputs(["transformer"])(spacy.blank("en"), {"step": 0, "epoch": 0})
