@@ -31,12 +31,7 @@ def make_initialize_frozen_transformers(components: List[str]) -> Callable[[Lang
 
     def initialize_frozen_transformers(nlp: Language) -> Language:
         for name in names:
-            if name not in nlp.component_names:
-                raise ValueError(
-                    f"spacy-bilstm.InitializeFrozenTransformers.v1: no component {name!r} in the pipeline "
-                    f"(components: {', '.join(nlp.component_names)})."
-                )
-            component = nlp.get_pipe(name)
+            component = _named_component(nlp, name, "spacy-bilstm.InitializeFrozenTransformers.v1")
             if _holds_unloaded_transformer(component):
                 # The Transformer component infers nothing from examples: it loads the weights and
                 # its width from one dummy doc.
@@ -49,6 +44,16 @@ def make_initialize_frozen_transformers(components: List[str]) -> Callable[[Lang
         return nlp
 
     return initialize_frozen_transformers
+
+
+def _named_component(nlp: Language, name: str, callback: str):
+    """The pipeline's component `name`, which a callback's config named; an error naming both if
+    the pipeline has none (in `nlp.component_names`, so disabled components count)."""
+    if name not in nlp.component_names:
+        raise ValueError(
+            f"{callback}: no component {name!r} in the pipeline (components: {', '.join(nlp.component_names)})."
+        )
+    return nlp.get_pipe(name)
 
 
 def _holds_unloaded_transformer(component) -> bool:
@@ -77,12 +82,7 @@ def make_cache_frozen_transformer_outputs(
 
     def cache_frozen_transformer_outputs(nlp: Language, info: Dict[str, Any]) -> None:
         for name in names:
-            if name not in nlp.component_names:
-                raise ValueError(
-                    f"spacy-bilstm.CacheFrozenTransformerOutputs.v1: no component {name!r} in the pipeline "
-                    f"(components: {', '.join(nlp.component_names)})."
-                )
-            component = nlp.get_pipe(name)
+            component = _named_component(nlp, name, "spacy-bilstm.CacheFrozenTransformerOutputs.v1")
             if _is_transformer(component) and not isinstance(component.__dict__.get("pipe"), TransformerOutputCache):
                 component.pipe = TransformerOutputCache(component.pipe, max_docs)
 
