@@ -223,6 +223,37 @@ def test_the_shipped_config_trains_offline_and_the_pipeline_tags(sample_spacy_co
     assert len(doc.spans["bilstm_ner"]) == len(doc.spans["bilstm_ner"].attrs["scores"])
 
 
+@pytest.mark.slow
+def test_a_sourced_transformer_trains_beside_bilstm_ner_unchanged_and_saves_and_loads(
+        pipeline_with_transformer, sample_spacy_corpus, tmp_path):
+    """The shipped config with its transformer sourced from a saved pipeline, as a user sources
+    one from a packaged pipeline: `spacy train` leaves the transformer's weights as the source
+    has them, and the trained pipeline loads and tags."""
+    source = tmp_path / "pipeline_with_transformer"
+    pipeline_with_transformer.to_disk(source)
+    config = spacy.util.load_config(TRANSFORMER_CONFIG, interpolate=False)
+    config["components"]["transformer"] = {"source": str(source)}
+    config_path = tmp_path / "sourced.cfg"
+    config.to_disk(config_path)
+    command = [
+        sys.executable, "-m", "spacy", "train", str(config_path), "--output", str(tmp_path / "out"),
+        "--paths.train", str(sample_spacy_corpus / "train.spacy"),
+        "--paths.dev", str(sample_spacy_corpus / "dev.spacy"),
+        "--training.max_steps", "3", "--training.eval_frequency", "1",
+    ]
+    environment = {**os.environ, **OFFLINE, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=environment)
+    assert result.returncode == 0, result.stdout + result.stderr
+    nlp = spacy.load(tmp_path / "out" / "model-last")
+    assert nlp.pipe_names == ["sentencizer", "transformer", "bilstm_ner"]
+    source_weights, trained_weights = transformer_weights(spacy.load(source)), transformer_weights(nlp)
+    assert trained_weights.keys() == source_weights.keys()
+    assert all((trained_weights[key] == source_weights[key]).all() for key in source_weights)
+    doc = nlp("Tim Cook visited London.")
+    assert doc._.trf_data is not None
+    assert len(doc.spans["bilstm_ner"]) == len(doc.spans["bilstm_ner"].attrs["scores"])
+
+
 def test_the_callback_loads_an_unloaded_frozen_transformer_and_tells_its_listeners():
     from spacy_bilstm.frozen import make_initialize_frozen_transformers
 
