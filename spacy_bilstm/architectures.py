@@ -267,6 +267,11 @@ def _tok2vec_width(tok2vec: Model) -> int:
     )
 
 
+# How a document is cut into the pieces the LSTM and the CRF read: no weight depends on them,
+# so a pipeline loaded with other values (spacy.load(..., config=...)) reads the new way.
+READING_ATTRS = ("reading", "context", "window")
+
+
 def _build_bilstm_tagger(
     tok2vec, hidden_width, depth, dropout, bidirectional, output, *, locked_dropout=0.0, word_dropout=0.0,
     name="spacy-bilstm.BiLSTMCRF.v1", reading="sentence", context="sentence", window=None,

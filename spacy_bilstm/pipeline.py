@@ -16,6 +16,7 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from . import layers
+from .architectures import READING_ATTRS
 from .errors import ModelLoadError
 from .tags import PREFIXES, BiluoTags, UnknownLabelError
 
@@ -354,6 +355,7 @@ class BiLSTMEntityRecognizer(TrainablePipe):
             # be compared with the cfg's labels below.
             self._tagger.set_dim("nO", None, force=True)
             self._tagger.attrs.pop("labels", None)
+        configured_reading = {key: self.model.attrs[key] for key in READING_ATTRS if key in self.model.attrs}
         try:
             self.model.from_bytes(data)
         except Exception as error:  # msgpack, thinc and torch raise several types for a damaged file
@@ -367,6 +369,9 @@ class BiLSTMEntityRecognizer(TrainablePipe):
             ) from None
         self._check_trained_labels(source)
         self._tagger.attrs["labels"] = list(self.labels)
+        # thinc restores the attrs saved with the weights; the config this pipeline was loaded
+        # with decides how it reads, as it decides the threshold.
+        self.model.attrs.update(configured_reading)
 
     def _check_trained_labels(self, source: str) -> None:
         """The weights predict tags by position: a cfg whose labels were renamed, reordered,

@@ -606,6 +606,15 @@ def test_document_reading_learns_entities_that_the_sentencizer_cuts_in_two():
         assert (16, 31, "LAW") not in entity_tuples(by_sentence(CUT_BY_THE_SENTENCIZER[0][0]))
 
 
+def test_a_reading_given_when_loading_wins_over_the_saved_one(tmp_path):
+    _train(_reading_pipeline("document"), CUT_BY_THE_SENTENCIZER).to_disk(tmp_path)
+    text, cut = CUT_BY_THE_SENTENCIZER[0][0], (16, 31, "LAW")
+    by_sentence = spacy.load(tmp_path, config={"components": {"bilstm_ner": {"model": {"reading": "sentence"}}}})
+    assert by_sentence.get_pipe("bilstm_ner").model.attrs["reading"] == "sentence"
+    assert cut not in entity_tuples(by_sentence(text))
+    assert cut in entity_tuples(spacy.load(tmp_path)(text))
+
+
 @pytest.mark.parametrize("context", ["sentence", "document"])
 def test_documents_far_longer_than_a_window_get_well_formed_entities_across_the_seams(context):
     text = " ".join(f"Angela Merkel met Tim Cook in Paris {i} ." for i in range(30))
