@@ -60,9 +60,9 @@ def sentencizer_cuts(test_path: Path, lang: str) -> Dict[str, int]:
     return {"entities": counts.entities, "cut": counts.unreachable}
 
 
-def measure(results_root: Path, corpora: List[str], systems: List[str]) -> List[Dict[str, Any]]:
+def measure(results_root: Path, corpora: List[str], systems: List[str], *, smoke: bool) -> List[Dict[str, Any]]:
     trained, _ = common.read_current_results(results_root, "accuracy")
-    runs = [r for r in trained if r["corpus"] in corpora and r["system"] in systems and not r.get("smoke")]
+    runs = [r for r in trained if r["corpus"] in corpora and r["system"] in systems and bool(r.get("smoke")) == smoke]
     if not runs:
         raise common.BenchmarkError(f"no current study-1 result for {', '.join(systems)} on {', '.join(corpora)} "
                                     f"in {results_root / 'accuracy'}: run benchmarks/accuracy.py first")
@@ -108,7 +108,7 @@ def main() -> None:
     common.add_common_arguments(parser)
     args = parser.parse_args()
     results = common.results_dir(args)
-    measured = measure(results, args.corpora, args.systems)
+    measured = measure(results, args.corpora, args.systems, smoke=args.smoke)
     common.write_json(results / f"{STUDY}.json", {"date": common.now(), "machine": common.machine_info(),
                                                   "command": common.command_line(), "runs": measured})
     scores = [f"F1, {reading} reading" for reading in READINGS] + ["Δ F1"]

@@ -123,6 +123,16 @@ def test_wall_clock_cap_stops_training_with_a_whole_model_best(accuracy_runs, wo
     assert 0.0 <= summary["test"]["ents_f"] <= 1.0
 
 
+def test_reading_smoke_scores_each_study1_model_read_both_ways(accuracy_runs, work, smoke_results):
+    run_script("reading.py", "--corpora", "wnut17", "wikiann-en", "--systems", "bilstm_crf_vectors", work=work)
+    measured = json.loads((smoke_results / "reading.json").read_text())["runs"]
+    assert sorted(run["corpus"] for run in measured) == ["wikiann-en", "wnut17"]
+    for run in measured:
+        assert 0 <= run["cut"] <= run["entities"]
+        assert all(0.0 <= run[reading]["ents_f"] <= 1.0 for reading in ("sentence", "document"))
+    assert "| wnut17 | bilstm_crf_vectors | 1 |" in (smoke_results / "reading.md").read_text()
+
+
 @pytest.fixture(scope="module")
 def ablation_run(accuracy_runs, work):
     return run_script("ablations.py", "--variants", "baseline", "unidirectional", work=work)
