@@ -14,7 +14,6 @@ every evaluation: on a CPU that is nearly all of the training time. The second c
 `[training] before_update`, makes each frozen transformer keep its output per document (by
 words and spaces), so that it runs once per distinct document.
 """
-from collections import OrderedDict
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Tuple
 
 from spacy.language import Language
@@ -69,9 +68,10 @@ def make_cache_frozen_transformer_outputs(
 ) -> Callable[[Language, Dict[str, Any]], None]:
     """components: the frozen components to look at (the shipped config passes
     `${training.frozen_components}`); those that are not spacy-transformers components are
-    skipped. max_docs: how many documents' outputs each transformer keeps (the least recently
-    used go first). An output is the document's wordpieces, padded to the longest of its batch,
-    times the transformer's width, in 32-bit floats.
+    skipped. max_docs: how many documents' outputs each transformer keeps: the first max_docs
+    it meets; later ones are computed each time. An output is the document's wordpieces, padded
+    to the longest of its batch, times the transformer's width, in 32-bit floats: about 90 KiB
+    for a sentence under all-MiniLM-L6-v2 (width 384).
 
     Only for transformers that no step updates: the training loop calls this before every
     update, and the first call makes the transformers named keep their outputs for the rest of
@@ -98,13 +98,16 @@ def _doc_key(doc: Doc) -> DocKey:
 
 class TransformerOutputCache:
     """Stands in for a frozen transformer component's `pipe`: documents whose words and spaces
-    it has seen get the output computed then (`doc._.trf_data`), the others go through the
-    component's own `pipe`, in the batches it was given."""
+    it has kept get the output computed then (`doc._.trf_data`), the others go through the
+    component's own `pipe`, in the batches it was given. It keeps the first `max_docs`
+    documents' outputs and no others: training reads the corpus round and round, and a cache
+    that made room for new documents (least recently used first) would, on a corpus larger than
+    itself, drop each document before it came round again and never be hit."""
 
     def __init__(self, compute: Callable[..., Iterator[Doc]], max_docs: int):
         self.compute = compute
         self.max_docs = max_docs
-        self.outputs: "OrderedDict[DocKey, Any]" = OrderedDict()
+        self.outputs: Dict[DocKey, Any] = {}
         self.n_computed = 0
 
     def __call__(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
@@ -116,17 +119,11 @@ class TransformerOutputCache:
                 for _ in self.compute(missing, batch_size=batch_size):
                     pass
                 self.n_computed += len(missing)
-            # Known outputs are handed out before new ones are kept, which may evict old ones.
             for doc, key in zip(batch, keys):
                 if id(doc) not in computed:
                     doc._.trf_data = self.outputs[key]
-                    self.outputs.move_to_end(key)
-            for doc, key in zip(batch, keys):
-                if id(doc) in computed:
+                elif len(self.outputs) < self.max_docs:
                     self.outputs[key] = doc._.trf_data
-                    self.outputs.move_to_end(key)
-            while len(self.outputs) > self.max_docs:
-                self.outputs.popitem(last=False)
             yield from batch
 
 
