@@ -15,8 +15,9 @@ is its own:
               and the ratios round by round. Peak memory: the processes' largest max RSS
               (ru_maxrss from wait4), pipeline loading included.
   training    nlp.update on CoNLL-2003 train sentences in batches of about 1000 words, the
-              pipeline's own optimizer and dropout (from its config), about --train-words words
-              after one warm-up batch; words/second and the process's max RSS.
+              pipeline's own optimizer, dropout, frozen and annotating components (from its
+              config; a frozen transformer runs on every batch, as in a first epoch), about
+              --train-words words after one warm-up batch; words/second and the process's max RSS.
   disk        size of the model directory.
   time to best dev F1, training words/second during the real run: from the training run's
               summary.json next to the model (written by accuracy.py / ablations.py), if any.
@@ -32,6 +33,7 @@ cost.md / cost.csv.
     python benchmarks/cost.py --smoke        # models from accuracy.py --smoke
 """
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -120,15 +122,20 @@ def measure_training(model: str, data_path: Path, target_words: int) -> Dict[str
         raise common.BenchmarkError(f"{data_path} has no training examples")
     optimizer = nlp.create_optimizer()
     dropout = nlp.config["training"]["dropout"]
+    # As spaCy's training loop updates: frozen components (a frozen transformer) are not
+    # trained, and annotating ones run on each batch first.
+    update = functools.partial(nlp.update, sgd=optimizer, drop=dropout,
+                               exclude=nlp.config["training"]["frozen_components"],
+                               annotates=nlp.config["training"]["annotating_components"])
     batches = list(minibatch_by_words(examples, size=TRAIN_BATCH_WORDS, tolerance=0.2, discard_oversize=False))
     warmup, batches = batches[0], batches[1:] or batches
-    nlp.update(warmup, sgd=optimizer, drop=dropout)
+    update(warmup)
     words = updates = 0
     seconds = 0.0
     while words < target_words:
         for batch in batches:
             start = time.perf_counter()
-            nlp.update(batch, sgd=optimizer, drop=dropout)
+            update(batch)
             seconds += time.perf_counter() - start
             words += sum(len(eg.reference) for eg in batch)
             updates += 1
