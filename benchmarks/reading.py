@@ -11,8 +11,12 @@ sentence reading can never predict.
 
     python benchmarks/reading.py        # writes results/reading.{json,md,csv}
     python benchmarks/reading.py --corpora wnut17 --systems bilstm_crf
+
+A study-1 run measured before (same corpus, system, seed and training date) keeps its row;
+--force measures every run again.
 """
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any, Dict, List
@@ -60,8 +64,23 @@ def sentencizer_cuts(test_path: Path, lang: str) -> Dict[str, int]:
     return {"entities": counts.entities, "cut": counts.unreachable}
 
 
-def measure(results_root: Path, corpora: List[str], systems: List[str], *, smoke: bool) -> List[Dict[str, Any]]:
+def measured_before(results_root: Path) -> Dict[tuple, Dict[str, Any]]:
+    """Rows of an earlier run of this study, by the study-1 run they measured (its corpus,
+    system, seed and date: a retrained model is measured again)."""
+    path = results_root / f"{STUDY}.json"
+    if not path.exists():
+        return {}
+    return {_run_key(row): row for row in json.loads(path.read_text())["runs"]}
+
+
+def _run_key(run: Dict[str, Any]) -> tuple:
+    return run["corpus"], run["system"], run["seed"], run.get("trained") or run.get("date")
+
+
+def measure(results_root: Path, corpora: List[str], systems: List[str], *, smoke: bool,
+            force: bool = False) -> List[Dict[str, Any]]:
     trained, _ = common.read_current_results(results_root, "accuracy")
+    before = {} if force else measured_before(results_root)
     runs = [r for r in trained if r["corpus"] in corpora and r["system"] in systems and bool(r.get("smoke")) == smoke]
     if not runs:
         raise common.BenchmarkError(f"no current study-1 result for {', '.join(systems)} on {', '.join(corpora)} "
@@ -69,14 +88,17 @@ def measure(results_root: Path, corpora: List[str], systems: List[str], *, smoke
     measured = []
     cuts: Dict[str, Dict[str, int]] = {}
     for run in runs:
+        if _run_key(run) in before:
+            measured.append(before[_run_key(run)])
+            continue
         model_dir, test_path = Path(run["model_dir"]), Path(run["data"]["test"]["path"])
         if not model_dir.is_dir():
             raise common.BenchmarkError(f"{model_dir} (study 1, {run['corpus']} / {run['system']} / seed "
                                         f"{run['seed']}) is gone: rerun that study-1 run with --force")
         if run["corpus"] not in cuts:
             cuts[run["corpus"]] = sentencizer_cuts(test_path, common.corpus_lang(run["corpus"]))
-        row = {"corpus": run["corpus"], "system": run["system"], "seed": run["seed"], "model_dir": str(model_dir),
-               "test": str(test_path), **cuts[run["corpus"]]}
+        row = {"corpus": run["corpus"], "system": run["system"], "seed": run["seed"], "trained": run["date"],
+               "model_dir": str(model_dir), "test": str(test_path), **cuts[run["corpus"]]}
         for reading in READINGS:
             row[reading] = score_model(model_dir, test_path, reading)
         print(f"{run['corpus']} / {run['system']} / seed {run['seed']}: test F1 "
@@ -108,7 +130,7 @@ def main() -> None:
     common.add_common_arguments(parser)
     args = parser.parse_args()
     results = common.results_dir(args)
-    measured = measure(results, args.corpora, args.systems, smoke=args.smoke)
+    measured = measure(results, args.corpora, args.systems, smoke=args.smoke, force=args.force)
     common.write_json(results / f"{STUDY}.json", {"date": common.now(), "machine": common.machine_info(),
                                                   "command": common.command_line(), "runs": measured})
     scores = [f"F1, {reading} reading" for reading in READINGS] + ["Δ F1"]

@@ -131,6 +131,9 @@ def test_reading_smoke_scores_each_study1_model_read_both_ways(accuracy_runs, wo
         assert 0 <= run["cut"] <= run["entities"]
         assert all(0.0 <= run[reading]["ents_f"] <= 1.0 for reading in ("sentence", "document"))
     assert "| wnut17 | bilstm_crf_vectors | 1 |" in (smoke_results / "reading.md").read_text()
+    again = run_script("reading.py", "--corpora", "wnut17", "wikiann-en", "--systems", "bilstm_crf_vectors", work=work)
+    assert "test F1" not in again.stderr, "a run measured before was measured again"
+    assert json.loads((smoke_results / "reading.json").read_text())["runs"] == measured
 
 
 @pytest.fixture(scope="module")
