@@ -30,26 +30,19 @@ READINGS = ("sentence", "document")
 SYSTEMS = ("bilstm_crf", "bilstm_crf_vectors", "bilstm_crf_transformer")
 
 
-def test_documents(nlp, test_path: Path):
-    """Gold test documents, and the same tokens with no sentence boundaries to tag."""
-    from spacy.tokens import Doc, DocBin
-    from spacy.training import Example
-
-    gold = list(DocBin().from_disk(test_path).get_docs(nlp.vocab))
-    return [Example(Doc(nlp.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc]), doc)
-            for doc in gold]
-
-
 def score_model(model_dir: Path, test_path: Path, reading: str) -> Dict[str, Any]:
+    """Entity P/R/F of the pipeline read `reading`'s way, tagging the words of the test documents
+    whole (the package's `evaluate`, as `spacy-bilstm evaluate` runs it)."""
     import spacy
+
+    from spacy_bilstm.evaluation import evaluate
 
     nlp = spacy.load(model_dir, config={"components": {"bilstm_ner": {"model": {"reading": reading}}}})
     if "sentencizer" not in nlp.pipe_names:
         raise common.BenchmarkError(f"{model_dir} has no sentencizer: both readings would read whole documents")
-    examples = test_documents(nlp, test_path)
-    scores = nlp.evaluate(examples)
-    return {"ents_p": scores["ents_p"], "ents_r": scores["ents_r"], "ents_f": scores["ents_f"],
-            "documents": len(examples), "words": sum(len(eg.reference) for eg in examples)}
+    result = evaluate(nlp, test_path)
+    return {"ents_p": result.precision, "ents_r": result.recall, "ents_f": result.f_score,
+            "documents": result.n_docs, "words": result.n_words}
 
 
 def sentencizer_cuts(test_path: Path, lang: str) -> Dict[str, int]:
