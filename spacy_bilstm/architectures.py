@@ -153,14 +153,8 @@ def build_word_char_embed_v2(
             "(include_static_vectors = true): otherwise nothing but the characters would describe a word. For "
             "characters alone, use spacy-bilstm.CharCNN.v1 as the tok2vec."
         )
-    words = chain(
-        StaticVectors(width, dropout=0.0),
-        with_array(Maxout(width, width, nP=3, dropout=0.0, normalize=True)),
-        ragged2list(),
-    )
-    words.set_dim("nO", width)
-    return _with_char_cnn(words, width, include_char_cnn, char_embed_width, char_filters, char_window, char_rows,
-                          max_chars)
+    return _with_char_cnn(_static_vector_words(width), width, include_char_cnn, char_embed_width, char_filters,
+                          char_window, char_rows, max_chars)
 
 
 @registry.architectures("spacy-bilstm.Tok2VecCharEmbed.v1")
@@ -182,13 +176,54 @@ def build_tok2vec_char_embed_v1(
         only when the pipeline is initialized, while the LSTM is built with the model; a
         mismatch is reported by name at the first batch.
     """
+    return _build_tok2vec_char_embed(
+        "spacy-bilstm.Tok2VecCharEmbed.v1", tok2vec, tok2vec_width, None,
+        char_embed_width, char_filters, char_window, char_rows, max_chars,
+    )
+
+
+@registry.architectures("spacy-bilstm.Tok2VecCharEmbed.v2")
+def build_tok2vec_char_embed_v2(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    tok2vec_width: int,
+    include_static_vectors: bool = False,
+    vectors_width: int = 96,
+    char_embed_width: int = 32,
+    char_filters: int = 64,
+    char_window: int = 3,
+    char_rows: int = 1024,
+    max_chars: int = 20,
+) -> Model[List[Doc], List[Floats2d]]:
+    """Tok2VecCharEmbed.v1 that can also put the pipeline's static vectors beside the upstream
+    tok2vec and the character CNN (include_static_vectors): each token's vector projected to
+    vectors_width, as WordCharEmbed.v2 does with no hashed attributes. A small transformer
+    trained on other text knows less about a corpus' names than vectors trained on billions of
+    words; with the vectors off it is v1.
+
+    tok2vec_width: the upstream's output width alone (a transformer's hidden size), without
+        vectors_width or the char CNN's char_filters.
+    """
+    return _build_tok2vec_char_embed(
+        "spacy-bilstm.Tok2VecCharEmbed.v2", tok2vec, tok2vec_width, vectors_width if include_static_vectors else None,
+        char_embed_width, char_filters, char_window, char_rows, max_chars,
+    )
+
+
+def _build_tok2vec_char_embed(architecture, tok2vec, tok2vec_width, vectors_width,
+                              char_embed_width, char_filters, char_window, char_rows, max_chars) -> Model:
     if tok2vec_width < 1:
-        raise ValueError(f"spacy-bilstm.Tok2VecCharEmbed.v1: tok2vec_width must be at least 1, got {tok2vec_width}.")
+        raise ValueError(f"{architecture}: tok2vec_width must be at least 1, got {tok2vec_width}.")
+    if vectors_width is not None and vectors_width < 1:
+        raise ValueError(f"{architecture}: vectors_width must be at least 1, got {vectors_width}.")
     if tok2vec.has_dim("nO") is True and tok2vec.get_dim("nO") != tok2vec_width:
         raise ValueError(
-            f"spacy-bilstm.Tok2VecCharEmbed.v1: tok2vec_width = {tok2vec_width}, but the tok2vec layer "
+            f"{architecture}: tok2vec_width = {tok2vec_width}, but the tok2vec layer "
             f"{tok2vec.name!r} gives {tok2vec.get_dim('nO')} features per token."
         )
+    width = tok2vec_width
+    if vectors_width is not None:
+        tok2vec = concatenate(tok2vec, _static_vector_words(vectors_width))
+        width += vectors_width
     chars = _build_char_cnn(char_embed_width, char_filters, char_window, char_rows, max_chars)
     joined = concatenate(tok2vec, chars)
     return Model(
@@ -196,8 +231,8 @@ def build_tok2vec_char_embed_v1(
         _checked_width_forward,
         init=_checked_width_init,
         layers=[joined],
-        dims={"nO": tok2vec_width + char_filters},
-        attrs={"tok2vec_width": tok2vec_width},
+        dims={"nO": width + char_filters},
+        attrs={"tok2vec_width": tok2vec_width, "architecture": architecture},
     )
 
 
@@ -211,7 +246,7 @@ def _checked_width_forward(model: Model, docs: List[Doc], is_train: bool):
     for doc_features in features:
         if doc_features.shape[1] != expected:
             raise ValueError(
-                f"spacy-bilstm.Tok2VecCharEmbed.v1: the upstream tok2vec gives "
+                f"{model.attrs['architecture']}: the upstream tok2vec gives "
                 f"{doc_features.shape[1] - (expected - model.attrs['tok2vec_width'])} features per token, but "
                 f"tok2vec_width is {model.attrs['tok2vec_width']}: set tok2vec_width to the upstream's width "
                 f"(a transformer's hidden_size in its config.json)."
@@ -245,6 +280,17 @@ def _build_word_char_embed(
     words.set_dim("nO", width)
     return _with_char_cnn(words, width, include_char_cnn, char_embed_width, char_filters, char_window, char_rows,
                           max_chars)
+
+
+def _static_vector_words(width: int) -> Model:
+    """Each token's static vector projected to `width` (then MultiHashEmbed's Maxout and LayerNorm)."""
+    words = chain(
+        StaticVectors(width, dropout=0.0),
+        with_array(Maxout(width, width, nP=3, dropout=0.0, normalize=True)),
+        ragged2list(),
+    )
+    words.set_dim("nO", width)
+    return words
 
 
 def _with_char_cnn(words, width, include_char_cnn, char_embed_width, char_filters, char_window, char_rows,

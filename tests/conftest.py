@@ -1,6 +1,7 @@
 import os
 from pathlib import Path
 
+import numpy
 import pytest
 import spacy
 from spacy.training import Example
@@ -36,6 +37,17 @@ def make_examples(nlp, data=TRAIN_DATA):
 
 def entity_tuples(doc):
     return [(ent.start_char, ent.end_char, ent.label_) for ent in doc.ents]
+
+
+def save_small_vectors(path: Path, words, width: int = 16) -> Path:
+    """A blank English pipeline whose vocab has a random `width`-wide vector for each of `words`,
+    saved to `path`: what `--paths.vectors` takes for a config with static vectors."""
+    nlp = spacy.blank("en")
+    rng = numpy.random.default_rng(0)
+    for word in words:
+        nlp.vocab.set_vector(word, rng.normal(size=width).astype("float32"))
+    nlp.to_disk(path)
+    return path
 
 
 def save_ruler_pipeline(path: Path, patterns) -> Path:

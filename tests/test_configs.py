@@ -3,13 +3,12 @@ import json
 import subprocess
 import sys
 
-import numpy
 import pytest
 import spacy
 from spacy.tokens import DocBin
 from thinc.api import Config
 
-from .conftest import REPO, TRAIN_DATA
+from .conftest import REPO, TRAIN_DATA, save_small_vectors
 
 CONFIGS = sorted((REPO / "configs").glob("*.cfg"))
 
@@ -31,6 +30,13 @@ def path_overrides(config_path):
     return {"paths.transformer": str(model.get_model_path())}
 
 
+def config_uses_static_vectors(config_path):
+    """Whether the config reads static vectors, and so needs --paths.vectors to train."""
+    from spacy_bilstm.training.configs import uses_static_vectors
+
+    return uses_static_vectors(Config().from_disk(config_path, interpolate=False))
+
+
 def override_arguments(config_path):
     return [argument for key, value in path_overrides(config_path).items() for argument in (f"--{key}", value)]
 
@@ -46,11 +52,8 @@ def corpus(tmp_path_factory):
         docs.append(doc)
     DocBin(docs=docs).to_disk(directory / "train.spacy")
     DocBin(docs=docs[: len(TRAIN_DATA)]).to_disk(directory / "dev.spacy")
-    vectors = spacy.blank("en")
-    rng = numpy.random.default_rng(0)
-    for word in ["london", "berlin", "apple", "tim", "cook", "geneva", "who", "is", "the", "in"]:
-        vectors.vocab.set_vector(word, rng.normal(size=16).astype("float32"))
-    vectors.to_disk(directory / "vectors")
+    save_small_vectors(directory / "vectors", ["london", "berlin", "apple", "tim", "cook", "geneva", "who", "is",
+                                               "the", "in"])
     return directory
 
 
@@ -76,7 +79,7 @@ def test_config_trains_a_few_steps_with_spacys_cli(config_path, corpus, tmp_path
         "--output", str(tmp_path / "out"),
         "--paths.train", str(corpus / "train.spacy"),
         "--paths.dev", str(corpus / "dev.spacy"),
-        "--paths.vectors", str(corpus / "vectors") if "vectors" in config_path.stem else "null",
+        "--paths.vectors", str(corpus / "vectors") if config_uses_static_vectors(config_path) else "null",
         "--training.max_steps", "6",
         "--training.eval_frequency", "3",
         *override_arguments(config_path),
@@ -122,18 +125,14 @@ def sample_corpus(tmp_path_factory):
         result = CliRunner().invoke(app, ["convert", str(directory / f"{split}.conll"),
                                           str(directory / f"{split}.spacy"), "--n-sents", "1"])
         assert result.exit_code == 0, result.output
-    nlp = spacy.blank("en")
-    rng = numpy.random.default_rng(0)
-    for word in ["the", "in", "of", "said", "paris", "germany", "monday"]:
-        nlp.vocab.set_vector(word, rng.normal(size=16).astype("float32"))
-    nlp.to_disk(directory / "vectors")
+    save_small_vectors(directory / "vectors", ["the", "in", "of", "said", "paris", "germany", "monday"])
     return directory
 
 
 @pytest.mark.parametrize("command", ["config", "data"])
 @pytest.mark.parametrize("config_path", CONFIGS, ids=[path.stem for path in CONFIGS])
 def test_spacy_debug_passes_on_the_shipped_config(config_path, command, sample_corpus):
-    vectors = str(sample_corpus / "vectors") if "vectors" in config_path.stem else "null"
+    vectors = str(sample_corpus / "vectors") if config_uses_static_vectors(config_path) else "null"
     result = subprocess.run(
         [sys.executable, "-m", "spacy", "debug", command, str(config_path),
          "--paths.train", str(sample_corpus / "train.spacy"), "--paths.dev", str(sample_corpus / "dev.spacy"),

@@ -372,6 +372,54 @@ def test_word_char_embed_v2_without_attributes_or_vectors_is_a_config_error():
         nlp.add_pipe("bilstm_ner", config={"model": {"tok2vec": tok2vec}})
 
 
+def _pipeline_on_an_upstream_tok2vec(version, **settings):
+    """bilstm_ner on Tok2VecCharEmbed.`version` over a 32-wide hashed-NORM upstream (standing in
+    for a listener), with an 8-wide vector for each word of the training texts."""
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("en")
+    rng = numpy.random.default_rng(0)
+    for text, _ in TRAIN_DATA:
+        for token in nlp.make_doc(text):
+            nlp.vocab.set_vector(token.text, rng.normal(size=8).astype("float32"))
+    upstream = {"@architectures": "spacy.MultiHashEmbed.v2", "width": 32, "attrs": ["NORM"], "rows": [100],
+                "include_static_vectors": False}
+    tok2vec = {"@architectures": f"spacy-bilstm.Tok2VecCharEmbed.{version}", "tok2vec": upstream,
+               "tok2vec_width": 32, "char_filters": 16, **settings}
+    nlp.add_pipe("bilstm_ner", config={"model": {"@architectures": "spacy-bilstm.BiLSTMCRF.v3", "hidden_width": 32,
+                                                 "tok2vec": tok2vec}})
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    return nlp, examples, optimizer
+
+
+def test_tok2vec_char_embed_v2_without_static_vectors_trains_exactly_like_v1():
+    results = []
+    for version in ("v1", "v2"):
+        nlp, examples, optimizer = _pipeline_on_an_upstream_tok2vec(version)
+        for _ in range(3):
+            nlp.update(examples, sgd=optimizer, drop=0.1)
+        results.append(_emissions(nlp))
+    assert numpy.array_equal(*results)
+
+
+def test_tok2vec_char_embed_v2_puts_the_static_vectors_beside_the_upstream_and_the_characters():
+    nlp, examples, optimizer = _pipeline_on_an_upstream_tok2vec("v2", include_static_vectors=True, vectors_width=24)
+    tok2vec = nlp.get_pipe("bilstm_ner").model.get_ref("tok2vec")
+    names = [node.name for node in tok2vec.walk()]
+    assert "static_vectors" in names and "char_cnn" in names
+    docs = [nlp.make_doc(text) for text, _ in TRAIN_DATA]
+    assert all(features.shape == (len(doc), 32 + 24 + 16) for doc, features in zip(docs, tok2vec.predict(docs)))
+    for _ in range(150):
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+    for text, gold in TRAIN_DATA:
+        assert entity_tuples(nlp(text)) == gold
+
+
+def test_tok2vec_char_embed_v2_refuses_an_empty_vectors_width():
+    with pytest.raises(ValueError, match="vectors_width must be at least 1, got 0"):
+        _pipeline_on_an_upstream_tok2vec("v2", include_static_vectors=True, vectors_width=0)
+
+
 def test_char_cnn_can_be_switched_off():
     nlp = spacy.blank("en")
     config = {"model": {"tok2vec": {"include_char_cnn": False}}}
@@ -455,6 +503,7 @@ def test_every_entry_point_name_resolves_in_spacys_registry():
     assert {ep.name for ep in architectures} >= {
         "spacy-bilstm.BiLSTMCRF.v1", "spacy-bilstm.BiLSTMCRF.v2", "spacy-bilstm.WordCharEmbed.v1",
         "spacy-bilstm.WordCharEmbed.v2", "spacy-bilstm.CharCNN.v1", "spacy-bilstm.Tok2VecCharEmbed.v1",
+        "spacy-bilstm.Tok2VecCharEmbed.v2",
     }
     for ep in architectures:
         assert registry.architectures.get(ep.name) is ep.load()

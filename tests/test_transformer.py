@@ -11,7 +11,7 @@ import pytest
 import torch
 import spacy
 
-from .conftest import REPO, SAMPLE_DEV, SAMPLE_TRAIN, make_examples
+from .conftest import REPO, SAMPLE_DEV, SAMPLE_TRAIN, make_examples, save_small_vectors
 
 pytest.importorskip(
     "spacy_transformers", reason="spacy-transformers is not installed (pip install 'spacy-bilstm[transformers]')"
@@ -188,7 +188,7 @@ def test_a_long_document_gets_well_formed_entities(trained):
 
 @pytest.fixture(scope="module")
 def sample_spacy_corpus(tmp_path_factory):
-    """The sample corpus converted by `spacy-bilstm convert`, as shipped."""
+    """The sample corpus converted by `spacy-bilstm convert`, as shipped, and small vectors."""
     from typer.testing import CliRunner
 
     from spacy_bilstm.cli import app
@@ -197,6 +197,7 @@ def sample_spacy_corpus(tmp_path_factory):
     for source, name in ((SAMPLE_TRAIN, "train"), (SAMPLE_DEV, "dev")):
         result = CliRunner().invoke(app, ["convert", str(source), str(directory / f"{name}.spacy")])
         assert result.exit_code == 0, result.output
+    save_small_vectors(directory / "vectors", ["the", "in", "of", "said", "paris", "germany", "monday"])
     return directory
 
 
@@ -208,6 +209,7 @@ def test_the_shipped_config_trains_offline_and_the_pipeline_tags(sample_spacy_co
         "--paths.train", str(sample_spacy_corpus / "train.spacy"),
         "--paths.dev", str(sample_spacy_corpus / "dev.spacy"),
         "--paths.transformer", str(MODEL_DIR),
+        "--paths.vectors", str(sample_spacy_corpus / "vectors"),
         "--training.max_steps", "2",
         "--training.eval_frequency", "1",
     ]
@@ -239,6 +241,7 @@ def test_a_sourced_transformer_trains_beside_bilstm_ner_unchanged_and_saves_and_
         sys.executable, "-m", "spacy", "train", str(config_path), "--output", str(tmp_path / "out"),
         "--paths.train", str(sample_spacy_corpus / "train.spacy"),
         "--paths.dev", str(sample_spacy_corpus / "dev.spacy"),
+        "--paths.vectors", str(sample_spacy_corpus / "vectors"),
         "--training.max_steps", "3", "--training.eval_frequency", "1",
     ]
     environment = {**os.environ, **OFFLINE, "OMP_NUM_THREADS": "1"}

@@ -156,7 +156,9 @@ def checked_inputs(
     elif uses_static_vectors(user_config) and not interpolated(user_config, config_path).get("initialize", {}).get("vectors"):
         raise TrainingError(
             f"{config_path}: the config uses static vectors (include_static_vectors = true) but no vectors "
-            f"were given. Pass --vectors (e.g. glove.6B.50d.txt.gz), or use the shipped config bilstm_crf."
+            f"were given. Pass --vectors (e.g. glove.6B.50d.txt.gz), or train without vectors: the shipped "
+            f"config bilstm_crf, or for bilstm_crf_transformer "
+            f"--components.bilstm_ner.model.tok2vec.include_static_vectors false."
         )
     if vectors_attr is not None:
         if vectors_path is None:
