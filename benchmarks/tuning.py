@@ -1,5 +1,5 @@
-"""Hyperparameter tuning of a shipped config (--config: bilstm_crf_vectors, the default, or
-bilstm_crf, with no vectors), judged on dev only.
+"""Hyperparameter tuning of a shipped config (--config: bilstm_crf_vectors, the default,
+bilstm_crf, with no vectors, or bilstm_crf_transformer, with --transformer), judged on dev only.
 
 Each run trains the shipped config with some settings changed (--set KEY=VALUE, dotted
 config paths, values parsed as JSON when they parse) on one corpus and seed, under the same
@@ -13,6 +13,8 @@ kept in the run's JSON, but left out of the table, so that no choice is made on 
 
     python benchmarks/tuning.py --config bilstm_crf --corpus conll2002-es --name avg \
         --set training.optimizer.use_averages=true
+    python benchmarks/tuning.py --config bilstm_crf_transformer --corpus wnut17 --name fine_tuned \
+        --set 'training.frozen_components=[]' --set 'training.annotating_components=["sentencizer"]'
 
 Results: benchmarks/results/tuning/<corpus>__<name>__seed<N>.json (bilstm_crf_vectors) or
 <corpus>__<config>__<name>__seed<N>.json; summary tuning.md/.csv.
@@ -29,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 STUDY = "tuning"
-CONFIGS = ("bilstm_crf_vectors", "bilstm_crf")
+CONFIGS = ("bilstm_crf_vectors", "bilstm_crf", "bilstm_crf_transformer")
 # Configs whose runs load no static vectors (the others get GloVe, as in study 1).
 NO_VECTORS = {"bilstm_crf"}
 
@@ -61,6 +63,8 @@ def run_one(args: argparse.Namespace, seed: int, changes: Dict[str, Any], result
     unit_overrides = common.DOCUMENT_UNIT_OVERRIDES if args.units == "documents" else {}
     overrides = {**common.run_overrides(data, None if args.config in NO_VECTORS else vectors, seed, smoke=args.smoke,
                                         lang=common.corpus_lang(args.corpus)), **unit_overrides, **changes}
+    if args.config == "bilstm_crf_transformer":
+        overrides["paths.transformer"] = common.transformer_model(args.transformer)
     run_dir = run_root / args.corpus / f"{prefix}{args.name}" / f"seed{seed}"
     print(f"{args.corpus} / {args.name} / seed {seed}: training (cap {args.max_minutes} min), "
           f"log {run_dir / 'train.log'}", file=sys.stderr)
@@ -130,6 +134,7 @@ def main() -> None:
     parser.add_argument("--config", choices=CONFIGS, default="bilstm_crf_vectors",
                         help="The shipped config to change (default bilstm_crf_vectors).")
     parser.add_argument("--corpus", choices=list(common.CORPORA), default="conll2003")
+    common.add_transformer_argument(parser)
     parser.add_argument("--units", choices=common.UNITS, default="sentences",
                         help="What the LSTM reads: the corpus's sentences (default) or whole documents.")
     common.add_seed_and_cap_arguments(
