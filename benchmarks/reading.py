@@ -72,17 +72,22 @@ def _run_key(run: Dict[str, Any]) -> tuple:
 
 def measure(results_root: Path, corpora: List[str], systems: List[str], *, smoke: bool,
             force: bool = False) -> List[Dict[str, Any]]:
+    """Rows for the current study-1 runs of `corpora` x `systems`, measured unless measured before,
+    and the rows measured before of the other current runs (a run of a subset keeps the rest)."""
     trained, _ = common.read_current_results(results_root, "accuracy")
     before = {} if force else measured_before(results_root)
-    runs = [r for r in trained if r["corpus"] in corpora and r["system"] in systems and bool(r.get("smoke")) == smoke]
-    if not runs:
+    current = [r for r in trained if r["system"] in SYSTEMS and bool(r.get("smoke")) == smoke]
+    selected = [r for r in current if r["corpus"] in corpora and r["system"] in systems]
+    if not selected:
         raise common.BenchmarkError(f"no current study-1 result for {', '.join(systems)} on {', '.join(corpora)} "
                                     f"in {results_root / 'accuracy'}: run benchmarks/accuracy.py first")
     measured = []
     cuts: Dict[str, Dict[str, int]] = {}
-    for run in runs:
+    for run in current:
         if _run_key(run) in before:
             measured.append(before[_run_key(run)])
+            continue
+        if run not in selected:
             continue
         model_dir, test_path = Path(run["model_dir"]), Path(run["data"]["test"]["path"])
         if not model_dir.is_dir():
