@@ -25,8 +25,8 @@ is its own:
 Models default to seed 0 of each system trained on CoNLL-2003 by accuracy.py; pass
 --model NAME=DIR (repeatable) to choose others. All models are measured in the same
 invocation, one after another, on the same workload. Results: benchmarks/results/cost.json
-(skipped when it already holds the same models and workload; --force reruns) and
-cost.md / cost.csv.
+(skipped when it already holds the same models, by their config.cfg and meta.json, and
+workload; --force reruns) and cost.md / cost.csv.
 
     python benchmarks/cost.py
     python benchmarks/cost.py --model ours=training/conll/model-best --model spacy=training/spacy/model-best
@@ -34,6 +34,7 @@ cost.md / cost.csv.
 """
 import argparse
 import functools
+import hashlib
 import json
 import os
 import subprocess
@@ -286,6 +287,16 @@ def _spread(values: List[float]) -> str:
     return ", ".join(f"{v:.2f}" for v in values)
 
 
+def model_fingerprint(model: Path) -> str:
+    """What tells a retrained model from the one measured before in the same directory: its
+    config and meta.json (which holds the scores and the date of its training)."""
+    digest = hashlib.sha256()
+    for name in ("config.cfg", "meta.json"):
+        path = model / name
+        digest.update(path.read_bytes() if path.exists() else b"")
+    return digest.hexdigest()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", action="append", default=None, metavar="NAME=DIR",
@@ -332,7 +343,9 @@ def main() -> None:
     workload = {"words": words, "train_words": train_words, "rounds": rounds}
     if output.exists() and not args.force:
         previous = json.loads(output.read_text())
-        if previous.get("workload") == workload and set(previous.get("models", {})) == set(models):
+        held = {name: entry.get("model_fingerprint") for name, entry in previous.get("models", {}).items()}
+        if previous.get("workload") == workload and held == {name: model_fingerprint(model)
+                                                              for name, model in models.items()}:
             print(f"{output} already holds these models on this workload, skipped (--force to rerun)",
                   file=sys.stderr)
             print(table(previous, results / f"{STUDY}.md", results / f"{STUDY}.csv"))
@@ -357,7 +370,8 @@ def main() -> None:
     for name, model in models.items():
         print(f"{name}: training ({train_words:,} words) ...", file=sys.stderr)
         training = run_measurement("training", model, data_paths["train"], train_words, args.threads, work_dir)
-        data["models"][name] = {"model_dir": str(model), "inference": inference_summary(inference_rounds[name]),
+        data["models"][name] = {"model_dir": str(model), "model_fingerprint": model_fingerprint(model),
+                                "inference": inference_summary(inference_rounds[name]),
                                 "training": training, "model_size_bytes": directory_size(model),
                                 "training_run": training_run_summary(model)}
     common.write_json(output, data)
