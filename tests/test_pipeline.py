@@ -315,19 +315,24 @@ def test_word_char_embed_builds_with_its_default_attrs_and_rows():
     assert ner.model.get_ref("tok2vec").get_dim("nO") == 96 + 64
 
 
-def _pipeline_with_vectors(tok2vec):
+def _initialized_with_vectors(model):
+    """A blank English pipeline with an 8-wide vector for each word of the training texts and
+    bilstm_ner of `model`, initialized on those texts."""
     spacy.util.fix_random_seed(0)
     nlp = spacy.blank("en")
     rng = numpy.random.default_rng(0)
     for text, _ in TRAIN_DATA:
         for token in nlp.make_doc(text):
             nlp.vocab.set_vector(token.text, rng.normal(size=8).astype("float32"))
-    config = {"model": {"@architectures": "spacy-bilstm.BiLSTMCRF.v1", "hidden_width": 32,
-                        "tok2vec": {"width": 32, "include_static_vectors": True, **tok2vec}}}
-    nlp.add_pipe("bilstm_ner", config=config)
+    nlp.add_pipe("bilstm_ner", config={"model": model})
     examples = make_examples(nlp)
     optimizer = nlp.initialize(lambda: examples)
     return nlp, examples, optimizer
+
+
+def _pipeline_with_vectors(tok2vec):
+    return _initialized_with_vectors({"@architectures": "spacy-bilstm.BiLSTMCRF.v1", "hidden_width": 32,
+                                      "tok2vec": {"width": 32, "include_static_vectors": True, **tok2vec}})
 
 
 def test_word_char_embed_v2_with_attributes_trains_exactly_like_v1():
@@ -375,21 +380,12 @@ def test_word_char_embed_v2_without_attributes_or_vectors_is_a_config_error():
 def _pipeline_on_an_upstream_tok2vec(version, **settings):
     """bilstm_ner on Tok2VecCharEmbed.`version` over a 32-wide hashed-NORM upstream (standing in
     for a listener), with an 8-wide vector for each word of the training texts."""
-    spacy.util.fix_random_seed(0)
-    nlp = spacy.blank("en")
-    rng = numpy.random.default_rng(0)
-    for text, _ in TRAIN_DATA:
-        for token in nlp.make_doc(text):
-            nlp.vocab.set_vector(token.text, rng.normal(size=8).astype("float32"))
     upstream = {"@architectures": "spacy.MultiHashEmbed.v2", "width": 32, "attrs": ["NORM"], "rows": [100],
                 "include_static_vectors": False}
     tok2vec = {"@architectures": f"spacy-bilstm.Tok2VecCharEmbed.{version}", "tok2vec": upstream,
                "tok2vec_width": 32, "char_filters": 16, **settings}
-    nlp.add_pipe("bilstm_ner", config={"model": {"@architectures": "spacy-bilstm.BiLSTMCRF.v3", "hidden_width": 32,
-                                                 "tok2vec": tok2vec}})
-    examples = make_examples(nlp)
-    optimizer = nlp.initialize(lambda: examples)
-    return nlp, examples, optimizer
+    return _initialized_with_vectors({"@architectures": "spacy-bilstm.BiLSTMCRF.v3", "hidden_width": 32,
+                                      "tok2vec": tok2vec})
 
 
 def test_tok2vec_char_embed_v2_without_static_vectors_trains_exactly_like_v1():
