@@ -33,13 +33,13 @@ TEXTS = [
 N_UPDATES = 60
 
 
-def transformer_component_config(model_dir=MODEL_DIR):
+def transformer_component_config(model_dir=MODEL_DIR, transformer_config=None):
     return {
         "model": {
             "@architectures": "spacy-transformers.TransformerModel.v3",
             "name": str(model_dir),
             "tokenizer_config": {"use_fast": True},
-            "transformer_config": {},
+            "transformer_config": dict(transformer_config or {}),
             "mixed_precision": False,
             "grad_scaler_config": {},
             "get_spans": {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 128, "stride": 96},
@@ -186,6 +186,42 @@ def test_a_long_document_gets_well_formed_entities(trained):
     assert [(e.start, e.end) for e in doc.ents] == sorted((e.start, e.end) for e in doc.ents)
 
 
+def transformer_pipeline(transformer_config=None):
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in OFFLINE.items():
+            patch.setenv(name, value)
+        nlp = spacy.blank("en")
+        nlp.add_pipe("transformer", config=transformer_component_config(transformer_config=transformer_config))
+        nlp.initialize()
+    return nlp
+
+
+def layer_numbers(weights):
+    return sorted({int(key.split("encoder.layer.")[1].split(".")[0]) for key in weights if "encoder.layer." in key})
+
+
+def test_a_transformer_cut_to_its_first_layers_keeps_their_pretrained_weights_through_save_and_load(tmp_path):
+    """The shipped config runs only the transformer's first layers (transformer_config
+    num_hidden_layers): they must be the pretrained model's own layers, not new random ones,
+    and a saved pipeline must load with the same layers and give the same output."""
+    full_weights = transformer_weights(transformer_pipeline())
+    cut = transformer_pipeline({"num_hidden_layers": 2})
+    cut_weights = transformer_weights(cut)
+    assert layer_numbers(full_weights) == [0, 1, 2, 3, 4, 5]
+    assert layer_numbers(cut_weights) == [0, 1]
+    assert all(torch.equal(cut_weights[key], full_weights[key]) for key in cut_weights)
+    cut.to_disk(tmp_path / "cut")
+    loaded = spacy.load(tmp_path / "cut")
+    assert loaded.get_pipe("transformer").model.transformer.config.num_hidden_layers == 2
+    loaded_weights = transformer_weights(loaded)
+    assert loaded_weights.keys() == cut_weights.keys()
+    assert all(torch.equal(loaded_weights[key], cut_weights[key]) for key in cut_weights)
+    text = "Tim Cook visited London and Berlin."
+    numpy.testing.assert_allclose(
+        loaded(text)._.trf_data.tensors[0], cut(text)._.trf_data.tensors[0], rtol=1e-5, atol=1e-6
+    )
+
+
 @pytest.fixture(scope="module")
 def sample_spacy_corpus(tmp_path_factory):
     """The sample corpus converted by `spacy-bilstm convert`, as shipped, and small vectors."""
@@ -220,6 +256,9 @@ def test_the_shipped_config_trains_offline_and_the_pipeline_tags(sample_spacy_co
     assert "ENTS_F" in result.stdout
     nlp = spacy.load(tmp_path / "out" / "model-last")
     assert nlp.pipe_names == ["sentencizer", "transformer", "bilstm_ner"]
+    shipped_layers = spacy.util.load_config(TRANSFORMER_CONFIG)["components"]["transformer"]["model"][
+        "transformer_config"]["num_hidden_layers"]
+    assert nlp.get_pipe("transformer").model.transformer.config.num_hidden_layers == shipped_layers
     doc = nlp("Tim Cook visited London.")
     assert doc._.trf_data is not None
     assert len(doc.spans["bilstm_ner"]) == len(doc.spans["bilstm_ner"].attrs["scores"])
