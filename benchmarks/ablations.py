@@ -164,8 +164,8 @@ def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 def write_summary(results_root: Path) -> str:
     results, stale_note = common.read_current_results(results_root, STUDY)
-    header = (f"Ablations of bilstm_ner on CoNLL-2003 (test, %, mean ± std over seeds; no std with one seed); "
-              f"every run under the same training cap, model selected on dev.\n\n" + common.machine_header(results)
+    header = ("Ablations of bilstm_ner on CoNLL-2003 (test, %, mean ± std over seeds; no std with one seed); "
+              "every run under the same training cap, model selected on dev.\n\n" + common.machine_header(results)
               + stale_note)
     csv_columns = (["variant", "change", "seeds", "cap (min)"] + common.mean_std_columns(SCORES)
                    + ["Δ test F1 vs baseline", "stopped by"])

@@ -255,7 +255,6 @@ def table(data: Dict[str, Any], markdown_path: Path, csv_path: Path) -> str:
             "min to best dev F1": (round(run["seconds_to_best_dev"] / 60, 1) if "seconds_to_best_dev" in run else None),
             "load s": result["inference"]["load_seconds"],
         })
-    machine = data["machine"]
     header = (f"Measured {data['date']} in one run ({data['command']}); workload {data['workload']['words']:,} "
               f"inference words (the median of {data['workload']['rounds']} rounds; first pass: the first "
               f"{next(iter(data['models'].values()))['inference']['batch1']['each_round'][0]['first_pass']['words']:,} "

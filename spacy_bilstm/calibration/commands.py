@@ -133,5 +133,5 @@ def calibrate(
                               f"Choose a directory you can write to.") from None
     if calibration_plot is not None:
         write_reliability_plot({f"T = {fit.temperature_before:.3g}": fit.bins_before, f"T = {fit.temperature:.3g}": fit.bins_after},
-                    calibration_plot, f"dev reliability before/after temperature scaling")
+                    calibration_plot, "dev reliability before/after temperature scaling")
     return fit

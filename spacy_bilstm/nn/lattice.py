@@ -10,7 +10,6 @@ work on padded batches. Shapes: emissions (B, L, T), lengths (B,), start (T,), e
 transitions (T_prev, T_next).
 """
 import functools
-import math
 from typing import List, Optional, Sequence, Tuple
 
 import numpy

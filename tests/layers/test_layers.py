@@ -72,7 +72,7 @@ def test_prediction_runs_without_dropout_and_training_with_it():
     import torch
     from thinc.api import ArgsKwargs
 
-    from spacy_bilstm.layers.torch_layer import torch_layer, torch_module
+    from spacy_bilstm.layers.torch_layer import torch_layer
 
     layer = torch_layer("dropout", torch.nn.Dropout(0.5), None, None, dims={})
     shim = layer.shims[0]
@@ -188,7 +188,7 @@ def test_char_feature_cache_never_outlives_the_weights_it_was_filled_with(change
 
 
 def test_char_feature_cache_full_or_too_small_for_a_batch_still_gives_the_cnns_features(monkeypatch):
-    from spacy_bilstm.layers import char_cache, char_cnn
+    from spacy_bilstm.layers import char_cnn
 
     monkeypatch.setattr(char_cnn, "CHAR_CACHE_MAX_STRINGS", 4)
     nlp = spacy.blank("en")
@@ -231,7 +231,7 @@ def test_a_child_forked_while_a_thread_adds_to_the_cache_can_still_add():
     import threading
     import time
 
-    from spacy_bilstm.layers import char_cache, char_cnn
+    from spacy_bilstm.layers import char_cache
 
     nlp = spacy.blank("en")
     layer = _char_layer()

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from spacy_bilstm.nn import lattice
-from spacy_bilstm.tags import BiluoTags
 
 from .test_crf import make_crf
 
