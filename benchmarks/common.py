@@ -556,6 +556,41 @@ def read_current_results(results_root: Path, study: str) -> Tuple[List[Dict[str,
     return current_results([r for r in read_results(results_root / study) if r.get("study") == study])
 
 
+def measure_study1_models(
+    results_root: Path, study: str, study_systems: Sequence[str], corpora: Sequence[str], systems: Sequence[str],
+    *, smoke: bool, force: bool, measure_model: Callable[[Dict[str, Any]], Dict[str, Any]],
+) -> List[Dict[str, Any]]:
+    """For a study that measures trained study-1 models (reading.py, decoding.py): a row for every
+    current study-1 run of `study_systems`. The runs of `corpora` x `systems` not measured before
+    (results/<study>.json: same corpus, system, seed and training date, so a retrained model is
+    measured again) get `measure_model(run)`; every other run keeps the row measured before, so
+    that a run on a subset leaves the rest as they were. `force`: measure the selected runs again."""
+    trained, _ = read_current_results(results_root, "accuracy")
+    path = results_root / f"{study}.json"
+    before = {} if force or not path.exists() else {
+        _study1_run_key(row): row for row in json.loads(path.read_text())["runs"]}
+    current = [r for r in trained if r["system"] in study_systems and bool(r.get("smoke")) == smoke]
+    selected = [r for r in current if r["corpus"] in corpora and r["system"] in systems]
+    if not selected:
+        raise BenchmarkError(f"no current study-1 result for {', '.join(systems)} on {', '.join(corpora)} "
+                             f"in {results_root / 'accuracy'}: run benchmarks/accuracy.py first")
+    rows = []
+    for run in current:
+        if _study1_run_key(run) in before:
+            rows.append(before[_study1_run_key(run)])
+        elif run in selected:
+            if not Path(run["model_dir"]).is_dir():
+                raise BenchmarkError(f"{run['model_dir']} (study 1, {run['corpus']} / {run['system']} / seed "
+                                     f"{run['seed']}) is gone: rerun that study-1 run with --force")
+            rows.append({"corpus": run["corpus"], "system": run["system"], "seed": run["seed"],
+                         "trained": run["date"], "model_dir": run["model_dir"], **measure_model(run)})
+    return rows
+
+
+def _study1_run_key(run: Dict[str, Any]) -> tuple:
+    return run["corpus"], run["system"], run["seed"], run.get("trained") or run.get("date")
+
+
 def read_results(directory: Path) -> List[Dict[str, Any]]:
     if not directory.is_dir():
         return []

@@ -16,7 +16,6 @@ A study-1 run measured before (same corpus, system, seed and training date) keep
 --force measures every run again.
 """
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any, Dict, List
@@ -57,53 +56,25 @@ def sentencizer_cuts(test_path: Path, lang: str) -> Dict[str, int]:
     return {"entities": counts.entities, "cut": counts.unreachable}
 
 
-def measured_before(results_root: Path) -> Dict[tuple, Dict[str, Any]]:
-    """Rows of an earlier run of this study, by the study-1 run they measured (its corpus,
-    system, seed and date: a retrained model is measured again)."""
-    path = results_root / f"{STUDY}.json"
-    if not path.exists():
-        return {}
-    return {_run_key(row): row for row in json.loads(path.read_text())["runs"]}
-
-
-def _run_key(run: Dict[str, Any]) -> tuple:
-    return run["corpus"], run["system"], run["seed"], run.get("trained") or run.get("date")
-
-
 def measure(results_root: Path, corpora: List[str], systems: List[str], *, smoke: bool,
             force: bool = False) -> List[Dict[str, Any]]:
-    """Rows for the current study-1 runs of `corpora` x `systems`, measured unless measured before,
-    and the rows measured before of the other current runs (a run of a subset keeps the rest)."""
-    trained, _ = common.read_current_results(results_root, "accuracy")
-    before = {} if force else measured_before(results_root)
-    current = [r for r in trained if r["system"] in SYSTEMS and bool(r.get("smoke")) == smoke]
-    selected = [r for r in current if r["corpus"] in corpora and r["system"] in systems]
-    if not selected:
-        raise common.BenchmarkError(f"no current study-1 result for {', '.join(systems)} on {', '.join(corpora)} "
-                                    f"in {results_root / 'accuracy'}: run benchmarks/accuracy.py first")
-    measured = []
+    """Rows for the current study-1 runs of `corpora` x `systems` (common.measure_study1_models)."""
     cuts: Dict[str, Dict[str, int]] = {}
-    for run in current:
-        if _run_key(run) in before:
-            measured.append(before[_run_key(run)])
-            continue
-        if run not in selected:
-            continue
+
+    def measure_model(run: Dict[str, Any]) -> Dict[str, Any]:
         model_dir, test_path = Path(run["model_dir"]), Path(run["data"]["test"]["path"])
-        if not model_dir.is_dir():
-            raise common.BenchmarkError(f"{model_dir} (study 1, {run['corpus']} / {run['system']} / seed "
-                                        f"{run['seed']}) is gone: rerun that study-1 run with --force")
         if run["corpus"] not in cuts:
             cuts[run["corpus"]] = sentencizer_cuts(test_path, common.corpus_lang(run["corpus"]))
-        row = {"corpus": run["corpus"], "system": run["system"], "seed": run["seed"], "trained": run["date"],
-               "model_dir": str(model_dir), "test": str(test_path), **cuts[run["corpus"]]}
+        row = {"test": str(test_path), **cuts[run["corpus"]]}
         for reading in READINGS:
             row[reading] = score_model(model_dir, test_path, reading)
         print(f"{run['corpus']} / {run['system']} / seed {run['seed']}: test F1 "
               + ", ".join(f"{reading} reading {row[reading]['ents_f'] * 100:.2f}" for reading in READINGS),
               file=sys.stderr)
-        measured.append(row)
-    return measured
+        return row
+
+    return common.measure_study1_models(results_root, STUDY, SYSTEMS, corpora, systems, smoke=smoke, force=force,
+                                        measure_model=measure_model)
 
 
 def summary_rows(measured: List[Dict[str, Any]]) -> List[Dict[str, Any]]:

@@ -136,6 +136,25 @@ def test_reading_smoke_scores_each_study1_model_read_both_ways(accuracy_runs, wo
     assert json.loads((smoke_results / "reading.json").read_text())["runs"] == measured
 
 
+@pytest.mark.slow
+def test_decoding_smoke_chooses_a_bias_on_dev_and_at_zero_reproduces_study1s_test_score(
+        accuracy_runs, work, smoke_results):
+    run_script("decoding.py", "--corpora", "wnut17", "wikiann-en", "--systems", "bilstm_crf_vectors", work=work)
+    measured = json.loads((smoke_results / "decoding.json").read_text())
+    study1 = {(r["corpus"], r["seed"]): r for r in benchmarks_common().read_results(smoke_results / "accuracy")
+              if r["system"] == "bilstm_crf_vectors"}
+    assert sorted(run["corpus"] for run in measured["runs"]) == ["wikiann-en", "wnut17"]
+    for run in measured["runs"]:
+        dev_f = {float(bias): f for bias, f in run["dev_f_by_bias"].items()}
+        assert run["chosen_bias"] in measured["biases"]
+        assert dev_f[run["chosen_bias"]] == max(dev_f.values())
+        assert run["test"]["shipped"]["ents_f"] == pytest.approx(study1[run["corpus"], run["seed"]]["test"]["ents_f"])
+    assert "| wnut17 | bilstm_crf_vectors | 1 |" in (smoke_results / "decoding.md").read_text()
+    again = run_script("decoding.py", "--corpora", "wnut17", "wikiann-en", "--systems", "bilstm_crf_vectors",
+                       work=work)
+    assert "test F1" not in again.stderr, "a run measured before was measured again"
+
+
 @pytest.fixture(scope="module")
 def ablation_run(accuracy_runs, work):
     return run_script("ablations.py", "--variants", "baseline", "unidirectional", work=work)
