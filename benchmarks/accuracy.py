@@ -45,7 +45,7 @@ STUDY = "accuracy"
 
 
 def system_config(system: str, work: Path) -> Path:
-    if system in ("bilstm_crf_vectors", "bilstm_crf", "bilstm_crf_transformer"):
+    if system in common.BILSTM_CRF_CONFIGS:
         return common.CONFIGS / f"{system}.cfg"
     if system == "spacy_ner_efficiency_no_vectors":
         return common.spacy_ner_config("efficiency", work, vectors=False)

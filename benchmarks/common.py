@@ -44,6 +44,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
+# The shipped BiLSTM-CRF configs (configs/<name>.cfg), each a study-1 system of the same name.
+BILSTM_CRF_CONFIGS = ("bilstm_crf_vectors", "bilstm_crf", "bilstm_crf_transformer")
 # The shared data folder: SPACY_BILSTM_SHARED_DATA when set (as for the tests), else ../shared.
 DEFAULT_SHARED = Path(os.environ.get("SPACY_BILSTM_SHARED_DATA") or REPO.parent / "shared")
 DEFAULT_WORK = REPO / "benchmarks" / "work"

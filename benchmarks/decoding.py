@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 STUDY = "decoding"
-SYSTEMS = ("bilstm_crf", "bilstm_crf_vectors", "bilstm_crf_transformer")
+SYSTEMS = common.BILSTM_CRF_CONFIGS
 BIASES = (-0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
 BATCH_SIZE = 1000
 

@@ -26,7 +26,7 @@ import common  # noqa: E402
 
 STUDY = "reading"
 READINGS = ("sentence", "document")
-SYSTEMS = ("bilstm_crf", "bilstm_crf_vectors", "bilstm_crf_transformer")
+SYSTEMS = common.BILSTM_CRF_CONFIGS
 
 
 def score_model(model_dir: Path, test_path: Path, reading: str) -> Dict[str, Any]:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 STUDY = "tuning"
-CONFIGS = ("bilstm_crf_vectors", "bilstm_crf", "bilstm_crf_transformer")
+CONFIGS = common.BILSTM_CRF_CONFIGS
 
 
 def parse_setting(text: str) -> Dict[str, Any]:
