@@ -16,6 +16,7 @@ A study-1 run measured before (same corpus, system, seed and training date) keep
 --force measures every run again.
 """
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Set, Tuple
@@ -40,11 +41,8 @@ class BiasedDecoder:
         from spacy.training import Corpus
 
         from spacy_bilstm import layers
-        from spacy_bilstm.layers.decoding import _host_emissions, _host_scores
-        from spacy_bilstm.layers.tagger import tagger_settings
 
         self.ner = nlp.get_pipe("bilstm_ner")
-        _, _, self.max_padded_tokens = tagger_settings(self.ner.model.get_ref("tagger"))
         examples = list(Corpus(data_path, gold_preproc=True)(nlp))
         self.gold: List[Set[Entity]] = [
             {(i, ent.start, ent.end, ent.label_) for ent in eg.reference.ents} for i, eg in enumerate(examples)
@@ -54,26 +52,21 @@ class BiasedDecoder:
             if name == self.ner.name:
                 break
             docs = list(component.pipe(docs))
-        self.batches = []
+        self.outputs = []
         for first in range(0, len(docs), BATCH_SIZE):
             with layers.inference_mode():
-                output = self.ner.model.predict(docs[first:first + BATCH_SIZE])
-            self.batches.append((first, _host_emissions(output), _host_scores(output), output.units))
+                self.outputs.append((first, self.ner.model.predict(docs[first:first + BATCH_SIZE])))
 
     def scores(self, bias: float) -> Dict[str, float]:
         """Entity micro P/R/F (exact span and type) with `bias` added to every entity tag's
-        emission (tag 0 is O, BiluoTags' convention)."""
-        from spacy_bilstm.nn import lattice
+        emission (tag 0 is O, BiluoTags' convention), decoded as the component decodes."""
+        from spacy_bilstm import layers
 
+        tagger = self.ner.model.get_ref("tagger")
         predicted: Set[Entity] = set()
-        for first, emissions, lattice_scores, units in self.batches:
-            biased = []
-            for sequence in emissions:
-                sequence = sequence.copy()
-                sequence[:, 1:] += bias
-                biased.append(sequence)
-            paths = lattice.decode(biased, lattice_scores, self.max_padded_tokens)
-            for (doc_index, offset, _), path in zip(units, paths):
+        for first, output in self.outputs:
+            biased = dataclasses.replace(output, emissions=[_with_entity_bias(e, bias) for e in output.emissions])
+            for (doc_index, offset, _), path in zip(output.units, layers.best_paths(tagger, biased)):
                 for start, end, label in self.ner._tags.spans_from_ids(path):
                     predicted.add((first + doc_index, offset + start, offset + end, label))
         gold = set().union(*self.gold)
@@ -82,6 +75,12 @@ class BiasedDecoder:
         recall = correct / len(gold) if gold else 0.0
         f_score = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         return {"ents_p": precision, "ents_r": recall, "ents_f": f_score}
+
+
+def _with_entity_bias(emissions, bias: float):
+    biased = emissions.copy()
+    biased[:, 1:] += bias
+    return biased
 
 
 def chosen_bias(dev_f: Dict[float, float], biases: Sequence[float]) -> float:

@@ -82,18 +82,25 @@ def predictions(docs):
     ]
 
 
-@pytest.fixture(scope="module")
-def pipeline_with_transformer():
-    """A pipeline that already has an initialized transformer, as a user's pipeline would."""
+def transformer_pipeline(transformer_config=None, *, sentencizer=False):
+    """A blank English pipeline with an initialized transformer (the offline model, with the
+    settings in `transformer_config`), after a sentencizer if asked."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in OFFLINE.items():
             patch.setenv(name, value)
         spacy.util.fix_random_seed(0)
         nlp = spacy.blank("en")
-        nlp.add_pipe("sentencizer")
-        nlp.add_pipe("transformer", config=transformer_component_config())
+        if sentencizer:
+            nlp.add_pipe("sentencizer")
+        nlp.add_pipe("transformer", config=transformer_component_config(transformer_config=transformer_config))
         nlp.initialize()
     return nlp
+
+
+@pytest.fixture(scope="module")
+def pipeline_with_transformer():
+    """A pipeline that already has an initialized transformer, as a user's pipeline would."""
+    return transformer_pipeline(sentencizer=True)
 
 
 @pytest.fixture(scope="module")
@@ -184,16 +191,6 @@ def test_a_long_document_gets_well_formed_entities(trained):
         assert span.label_ in ner.labels
         previous_end = span.end
     assert [(e.start, e.end) for e in doc.ents] == sorted((e.start, e.end) for e in doc.ents)
-
-
-def transformer_pipeline(transformer_config=None):
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in OFFLINE.items():
-            patch.setenv(name, value)
-        nlp = spacy.blank("en")
-        nlp.add_pipe("transformer", config=transformer_component_config(transformer_config=transformer_config))
-        nlp.initialize()
-    return nlp
 
 
 def layer_numbers(weights):
