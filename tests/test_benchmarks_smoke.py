@@ -153,6 +153,10 @@ def test_decoding_smoke_chooses_a_bias_on_dev_and_at_zero_reproduces_study1s_tes
     again = run_script("decoding.py", "--corpora", "wnut17", "wikiann-en", "--systems", "bilstm_crf_vectors",
                        work=work)
     assert "test F1" not in again.stderr, "a run measured before was measured again"
+    forced = run_script("decoding.py", "--corpora", "wnut17", "--systems", "bilstm_crf_vectors", "--force", work=work)
+    assert "wnut17 / bilstm_crf_vectors" in forced.stderr and "wikiann-en" not in forced.stderr
+    remeasured = json.loads((smoke_results / "decoding.json").read_text())["runs"]
+    assert sorted(run["corpus"] for run in remeasured) == ["wikiann-en", "wnut17"], "--force on a subset lost a row"
 
 
 @pytest.fixture(scope="module")
