@@ -13,7 +13,7 @@ sentence reading can never predict.
     python benchmarks/reading.py --corpora wnut17 --systems bilstm_crf
 
 A study-1 run measured before (same corpus, system, seed and training date) keeps its row;
---force measures every run again.
+--force measures the runs of the corpora and systems given again; the other rows stay.
 """
 import argparse
 import sys
