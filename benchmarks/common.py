@@ -377,8 +377,9 @@ def _prepare_vectors(shared: Path, work: Path, *, smoke: bool) -> Path:
     return target
 
 
-def add_seed_and_cap_arguments(parser: argparse.ArgumentParser, cap_help: str) -> None:
-    parser.add_argument("--seeds", nargs="+", type=int, default=None, help="Default 0 1 2 (smoke: 0).")
+def add_seed_and_cap_arguments(parser: argparse.ArgumentParser, cap_help: str,
+                               seeds_help: str = "Default 0 1 2 (smoke: 0).") -> None:
+    parser.add_argument("--seeds", nargs="+", type=int, default=None, help=seeds_help)
     parser.add_argument("--max-minutes", type=float, default=None, help=cap_help)
 
 

@@ -137,7 +137,8 @@ def main() -> None:
     parser.add_argument("--units", choices=common.UNITS, default="sentences",
                         help="What the LSTM reads: the corpus's sentences (default) or whole documents.")
     common.add_seed_and_cap_arguments(
-        parser, f"Wall-clock cap per training run (default 60; smoke {common.SMOKE_MAX_MINUTES})."
+        parser, f"Wall-clock cap per training run (default 60; smoke {common.SMOKE_MAX_MINUTES}).",
+        seeds_help="Default 0: a setting is screened on one seed, then confirmed on more (--seeds 0 1 2).",
     )
     common.add_common_arguments(parser)
     args = parser.parse_args()

@@ -2,11 +2,12 @@
 behaviour: a change gets a new version, as a thin wrapper over the private builders here."""
 from typing import Any, List, Optional, Tuple, Union
 
+from spacy.ml.featureextractor import FeatureExtractor
 from spacy.ml.models.tok2vec import MultiHashEmbed
 from spacy.ml.staticvectors import StaticVectors
 from spacy.tokens import Doc
 from spacy.util import registry
-from thinc.api import Maxout, Model, chain, concatenate, ragged2list, with_array
+from thinc.api import HashEmbed, Maxout, Model, chain, concatenate, list2ragged, ragged2list, with_array
 from thinc.types import Floats2d
 
 from . import layers
@@ -157,6 +158,57 @@ def build_word_char_embed_v2(
                           char_window, char_rows, max_chars)
 
 
+# The hashed attributes that name the word itself, as opposed to its spelling (PREFIX, SUFFIX,
+# SHAPE): with the static vector, what WordCharEmbed.v3's identity_dropout hides.
+IDENTITY_ATTRS = ("ORTH", "LOWER", "NORM")
+
+
+@registry.architectures("spacy-bilstm.WordCharEmbed.v3")
+def build_word_char_embed_v3(
+    width: int = 96,
+    attrs: Union[List[str], Tuple[str, ...]] = ("NORM", "PREFIX", "SUFFIX", "SHAPE"),
+    rows: Union[List[int], Tuple[int, ...]] = (5000, 1000, 2500, 2500),
+    include_static_vectors: bool = False,
+    include_char_cnn: bool = True,
+    char_embed_width: int = 32,
+    char_filters: int = 64,
+    char_window: int = 3,
+    char_rows: int = 1024,
+    max_chars: int = 20,
+    identity_dropout: float = 0.0,
+) -> Model[List[Doc], List[Floats2d]]:
+    """WordCharEmbed.v2 that can hide a word's identity in training: with probability
+    identity_dropout, a token's hashed NORM (or LOWER, ORTH) embedding and its static vector are
+    each replaced by zeros, as if the word were unknown, while its affixes, shape and characters
+    stay. Most entities of new text are words the training data never showed, or that the vectors
+    lack (a missing vector is zeros at prediction too), and a model that can always look a word
+    up learns too little about tagging the others. At prediction nothing is hidden. With
+    identity_dropout = 0 it is v2."""
+    if identity_dropout == 0.0:
+        return build_word_char_embed_v2(
+            width, attrs, rows, include_static_vectors, include_char_cnn,
+            char_embed_width, char_filters, char_window, char_rows, max_chars,
+        )
+    attrs, rows = list(attrs), list(rows)
+    name = "spacy-bilstm.WordCharEmbed.v3"
+    if not 0.0 < identity_dropout < 1.0:
+        raise ValueError(f"{name}: identity_dropout must be at least 0 and below 1, got {identity_dropout}.")
+    if len(attrs) != len(rows):
+        raise ValueError(f"{name}: attrs {attrs} and rows {rows} must pair up, one table size per hashed attribute.")
+    if not include_static_vectors and not any(str(attr).upper() in IDENTITY_ATTRS for attr in attrs):
+        raise ValueError(
+            f"{name}: identity_dropout = {identity_dropout} hides the static vectors and the word-identity tables "
+            f"({', '.join(IDENTITY_ATTRS)}), but there are no vectors and attrs {attrs} has none of those tables. "
+            f"Add NORM to attrs (and its rows), or set identity_dropout = 0."
+        )
+    if attrs:
+        words = _multi_hash_embed(width, attrs, rows, include_static_vectors, identity_dropout)
+    else:
+        words = _static_vector_words(width, identity_dropout)
+    return _with_char_cnn(words, width, include_char_cnn, char_embed_width, char_filters, char_window, char_rows,
+                          max_chars)
+
+
 @registry.architectures("spacy-bilstm.Tok2VecCharEmbed.v1")
 def build_tok2vec_char_embed_v1(
     tok2vec: Model[List[Doc], List[Floats2d]],
@@ -282,15 +334,41 @@ def _build_word_char_embed(
                           max_chars)
 
 
-def _static_vector_words(width: int) -> Model:
-    """Each token's static vector projected to `width` (then MultiHashEmbed's Maxout and LayerNorm)."""
+def _multi_hash_embed(width, attrs, rows, include_static_vectors, identity_dropout) -> Model:
+    """spaCy's MultiHashEmbed (the same tables, seeds, Maxout and LayerNorm), with the rows of its
+    word-identity tables hidden in training with probability identity_dropout."""
+    tables = []
+    for column, (attr, n_rows) in enumerate(zip(attrs, rows)):
+        table = HashEmbed(width, n_rows, column=column, seed=8 + column, dropout=0.0)
+        if str(attr).upper() in IDENTITY_ATTRS:
+            table = _hidden(table, identity_dropout)
+        tables.append(table)
+    features = chain(FeatureExtractor(attrs), list2ragged(), with_array(concatenate(*tables)))
+    if include_static_vectors:
+        features = concatenate(features, _hidden(StaticVectors(width, dropout=0.0), identity_dropout))
+    n_inputs = width * (len(tables) + include_static_vectors)
+    words = chain(features, with_array(Maxout(width, n_inputs, nP=3, dropout=0.0, normalize=True)), ragged2list())
+    words.set_dim("nO", width)
+    return words
+
+
+def _static_vector_words(width: int, identity_dropout: float = 0.0) -> Model:
+    """Each token's static vector projected to `width` (then MultiHashEmbed's Maxout and LayerNorm),
+    hidden in training with probability identity_dropout."""
     words = chain(
-        StaticVectors(width, dropout=0.0),
+        _hidden(StaticVectors(width, dropout=0.0), identity_dropout),
         with_array(Maxout(width, width, nP=3, dropout=0.0, normalize=True)),
         ragged2list(),
     )
     words.set_dim("nO", width)
     return words
+
+
+def _hidden(embedding: Model, probability: float) -> Model:
+    """`embedding` (giving an array or a Ragged) with its tokens hidden in training with `probability`."""
+    if probability == 0.0:
+        return embedding
+    return chain(embedding, with_array(layers.hidden_tokens(probability)))
 
 
 def _with_char_cnn(words, width, include_char_cnn, char_embed_width, char_filters, char_window, char_rows,

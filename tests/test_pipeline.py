@@ -377,6 +377,70 @@ def test_word_char_embed_v2_without_attributes_or_vectors_is_a_config_error():
         nlp.add_pipe("bilstm_ner", config={"model": {"tok2vec": tok2vec}})
 
 
+def test_word_char_embed_v3_without_identity_dropout_trains_exactly_like_v2():
+    results = []
+    for version, settings in (("v2", {}), ("v3", {"identity_dropout": 0.0})):
+        nlp, examples, optimizer = _pipeline_with_vectors({"@architectures": f"spacy-bilstm.WordCharEmbed.{version}",
+                                                           "attrs": ["NORM", "SHAPE"], "rows": [50, 50], **settings})
+        for _ in range(3):
+            nlp.update(examples, sgd=optimizer, drop=0.1)
+        results.append(_emissions(nlp))
+    assert numpy.array_equal(*results)
+
+
+@pytest.mark.parametrize("attrs, rows", [(["NORM", "PREFIX", "SHAPE"], [50, 20, 30]), ([], [])])
+def test_word_char_embed_v3_with_identity_dropout_predicts_exactly_like_v2_with_the_same_weights(attrs, rows):
+    """Hiding words only happens in training: the tables, seeds and mixing layer are spaCy's
+    MultiHashEmbed's, so a freshly initialized v3 and v2 give the same prediction."""
+    results = []
+    for version, settings in (("v2", {}), ("v3", {"identity_dropout": 0.5})):
+        nlp, _, _ = _pipeline_with_vectors({"@architectures": f"spacy-bilstm.WordCharEmbed.{version}",
+                                            "attrs": attrs, "rows": rows, **settings})
+        results.append(_emissions(nlp))
+    assert numpy.array_equal(*results)
+
+
+def _hidden_embeddings(nlp):
+    """The embeddings of the pipeline's tok2vec that are followed by hidden_tokens."""
+    tok2vec = nlp.get_pipe("bilstm_ner").model.get_ref("tok2vec")
+    return [node.layers[0] for node in tok2vec.walk()
+            if len(node.layers) == 2 and node.layers[1].name == "with_array(hidden_tokens)"]
+
+
+def test_word_char_embed_v3_hides_the_norm_table_only_and_still_learns_the_training_data():
+    nlp, examples, optimizer = _initialized_with_vectors({
+        "@architectures": "spacy-bilstm.BiLSTMCRF.v3", "hidden_width": 32,
+        "tok2vec": {"@architectures": "spacy-bilstm.WordCharEmbed.v3", "width": 32, "attrs": ["NORM", "SHAPE"],
+                    "rows": [50, 50], "identity_dropout": 0.3},
+    })
+    hidden = _hidden_embeddings(nlp)
+    assert len(hidden) == 1
+    assert hidden[0].name.endswith("hashembed") and hidden[0].attrs["column"] == 0  # NORM, not SHAPE
+    for _ in range(150):
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+    for text, gold in TRAIN_DATA:
+        assert entity_tuples(nlp(text)) == gold
+
+
+@pytest.mark.parametrize("attrs, rows, hidden_names", [
+    ([], [], ["static_vectors"]),
+    (["NORM", "SUFFIX"], [50, 50], ["ints-getitem>>hashembed", "static_vectors"]),
+    (["SUFFIX"], [50], ["static_vectors"]),
+])
+def test_word_char_embed_v3_hides_the_static_vectors_too(attrs, rows, hidden_names):
+    nlp, _, _ = _pipeline_with_vectors({"@architectures": "spacy-bilstm.WordCharEmbed.v3", "attrs": attrs,
+                                        "rows": rows, "identity_dropout": 0.5})
+    assert sorted(layer.name for layer in _hidden_embeddings(nlp)) == hidden_names
+
+
+def test_word_char_embed_v3_identity_dropout_without_a_word_identity_table_is_a_config_error():
+    nlp = spacy.blank("en")
+    tok2vec = {"@architectures": "spacy-bilstm.WordCharEmbed.v3", "attrs": ["PREFIX", "SHAPE"], "rows": [50, 50],
+               "identity_dropout": 0.3}
+    with pytest.raises(ValueError, match="Add NORM to attrs"):
+        nlp.add_pipe("bilstm_ner", config={"model": {"tok2vec": tok2vec}})
+
+
 def _pipeline_on_an_upstream_tok2vec(version, **settings):
     """bilstm_ner on Tok2VecCharEmbed.`version` over a 32-wide hashed-NORM upstream (standing in
     for a listener), with an 8-wide vector for each word of the training texts."""
@@ -498,8 +562,8 @@ def test_every_entry_point_name_resolves_in_spacys_registry():
     architectures = [ep for ep in entry_points(group="spacy_architectures") if ep.name.startswith("spacy-bilstm.")]
     assert {ep.name for ep in architectures} >= {
         "spacy-bilstm.BiLSTMCRF.v1", "spacy-bilstm.BiLSTMCRF.v2", "spacy-bilstm.WordCharEmbed.v1",
-        "spacy-bilstm.WordCharEmbed.v2", "spacy-bilstm.CharCNN.v1", "spacy-bilstm.Tok2VecCharEmbed.v1",
-        "spacy-bilstm.Tok2VecCharEmbed.v2",
+        "spacy-bilstm.WordCharEmbed.v2", "spacy-bilstm.WordCharEmbed.v3", "spacy-bilstm.CharCNN.v1",
+        "spacy-bilstm.Tok2VecCharEmbed.v1", "spacy-bilstm.Tok2VecCharEmbed.v2",
     }
     for ep in architectures:
         assert registry.architectures.get(ep.name) is ep.load()
