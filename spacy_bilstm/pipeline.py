@@ -33,7 +33,7 @@ context = "sentence"
 window = 200
 
 [model.tok2vec]
-@architectures = "spacy-bilstm.WordCharEmbed.v1"
+@architectures = "spacy-bilstm.WordCharEmbed.v3"
 width = 96
 attrs = ["NORM", "PREFIX", "SUFFIX", "SHAPE"]
 rows = [20000, 2000, 5000, 2500]
@@ -44,6 +44,7 @@ char_filters = 64
 char_window = 3
 char_rows = 1024
 max_chars = 20
+identity_dropout = 0.5
 """
 DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG_STR)["model"]
 DEFAULT_SPANS_KEY = "bilstm_ner"
