@@ -400,11 +400,15 @@ def test_word_char_embed_v3_with_identity_dropout_predicts_exactly_like_v2_with_
     assert numpy.array_equal(*results)
 
 
-def _hidden_embeddings(nlp):
-    """The embeddings of the pipeline's tok2vec that are followed by hidden_tokens."""
+def _hiding_layers(nlp):
+    """The layers of the pipeline's tok2vec that chain an embedding and hidden_tokens."""
     tok2vec = nlp.get_pipe("bilstm_ner").model.get_ref("tok2vec")
-    return [node.layers[0] for node in tok2vec.walk()
+    return [node for node in tok2vec.walk()
             if len(node.layers) == 2 and node.layers[1].name == "with_array(hidden_tokens)"]
+
+
+def _hidden_embeddings(nlp):
+    return [node.layers[0] for node in _hiding_layers(nlp)]
 
 
 def test_word_char_embed_v3_hides_the_norm_table_only_and_still_learns_the_training_data():
@@ -431,6 +435,20 @@ def test_word_char_embed_v3_hides_the_static_vectors_too(attrs, rows, hidden_nam
     nlp, _, _ = _pipeline_with_vectors({"@architectures": "spacy-bilstm.WordCharEmbed.v3", "attrs": attrs,
                                         "rows": rows, "identity_dropout": 0.5})
     assert sorted(layer.name for layer in _hidden_embeddings(nlp)) == hidden_names
+
+
+def test_word_char_embed_v3_hides_whole_static_vectors_in_training_only():
+    nlp, _, _ = _pipeline_with_vectors({"@architectures": "spacy-bilstm.WordCharEmbed.v3", "attrs": [], "rows": [],
+                                        "identity_dropout": 0.5})
+    hiding = _hiding_layers(nlp)
+    docs = [nlp.make_doc(text) for text, _ in TRAIN_DATA]
+    vectors = hiding[0].predict(docs).data  # every word of the training texts has a vector
+    assert not numpy.any(numpy.all(vectors == 0.0, axis=1))
+    numpy.random.seed(0)
+    hidden_in_training, _ = hiding[0](docs, is_train=True)
+    zero_rows = numpy.all(hidden_in_training.data == 0.0, axis=1)
+    assert 0 < zero_rows.sum() < len(zero_rows)
+    assert numpy.array_equal(hidden_in_training.data[~zero_rows], vectors[~zero_rows])
 
 
 def test_word_char_embed_v3_identity_dropout_without_a_word_identity_table_is_a_config_error():
