@@ -137,12 +137,7 @@ def build_word_char_embed_v2(
     the words are then described by the static vectors alone (projected to `width`, then
     MultiHashEmbed's Maxout and LayerNorm), beside the character CNN if it is on. With
     attributes it is v1."""
-    attrs, rows = list(attrs), list(rows)
-    if len(attrs) != len(rows):
-        raise ValueError(
-            f"spacy-bilstm.WordCharEmbed.v2: attrs {attrs} and rows {rows} must pair up, one table size per "
-            f"hashed attribute. For no hashed table at all, set both to [] (with include_static_vectors = true)."
-        )
+    attrs, rows = _paired_attrs_and_rows("spacy-bilstm.WordCharEmbed.v2", attrs, rows)
     if attrs:
         return _build_word_char_embed(
             width, attrs, rows, include_static_vectors, include_char_cnn,
@@ -189,13 +184,11 @@ def build_word_char_embed_v3(
             width, attrs, rows, include_static_vectors, include_char_cnn,
             char_embed_width, char_filters, char_window, char_rows, max_chars,
         )
-    attrs, rows = list(attrs), list(rows)
     name = "spacy-bilstm.WordCharEmbed.v3"
     if not 0.0 < identity_dropout < 1.0:
         raise ValueError(f"{name}: identity_dropout must be at least 0 and below 1, got {identity_dropout}.")
-    if len(attrs) != len(rows):
-        raise ValueError(f"{name}: attrs {attrs} and rows {rows} must pair up, one table size per hashed attribute.")
-    if not include_static_vectors and not any(str(attr).upper() in IDENTITY_ATTRS for attr in attrs):
+    attrs, rows = _paired_attrs_and_rows(name, attrs, rows)
+    if not include_static_vectors and not any(_names_the_word(attr) for attr in attrs):
         raise ValueError(
             f"{name}: identity_dropout = {identity_dropout} hides the static vectors and the word-identity tables "
             f"({', '.join(IDENTITY_ATTRS)}), but there are no vectors and attrs {attrs} has none of those tables. "
@@ -207,6 +200,20 @@ def build_word_char_embed_v3(
         words = _static_vector_words(width, identity_dropout)
     return _with_char_cnn(words, width, include_char_cnn, char_embed_width, char_filters, char_window, char_rows,
                           max_chars)
+
+
+def _paired_attrs_and_rows(architecture: str, attrs, rows) -> Tuple[List[str], List[int]]:
+    attrs, rows = list(attrs), list(rows)
+    if len(attrs) != len(rows):
+        raise ValueError(
+            f"{architecture}: attrs {attrs} and rows {rows} must pair up, one table size per "
+            f"hashed attribute. For no hashed table at all, set both to [] (with include_static_vectors = true)."
+        )
+    return attrs, rows
+
+
+def _names_the_word(attr) -> bool:
+    return str(attr).upper() in IDENTITY_ATTRS
 
 
 @registry.architectures("spacy-bilstm.Tok2VecCharEmbed.v1")
@@ -340,7 +347,7 @@ def _multi_hash_embed(width, attrs, rows, include_static_vectors, identity_dropo
     tables = []
     for column, (attr, n_rows) in enumerate(zip(attrs, rows)):
         table = HashEmbed(width, n_rows, column=column, seed=8 + column, dropout=0.0)
-        if str(attr).upper() in IDENTITY_ATTRS:
+        if _names_the_word(attr):
             table = _hidden(table, identity_dropout)
         tables.append(table)
     features = chain(FeatureExtractor(attrs), list2ragged(), with_array(concatenate(*tables)))

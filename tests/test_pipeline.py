@@ -361,11 +361,12 @@ def test_word_char_embed_v2_without_hashed_attributes_describes_words_by_their_v
         assert entity_tuples(nlp(text)) == gold
 
 
+@pytest.mark.parametrize("version, settings", [("v2", {}), ("v3", {"identity_dropout": 0.5})])
 @pytest.mark.parametrize("attrs, rows", [([], [5000]), (["SHAPE"], [])])
-def test_word_char_embed_v2_attrs_and_rows_must_pair_up(attrs, rows):
+def test_word_char_embed_v2_and_v3_attrs_and_rows_must_pair_up(attrs, rows, version, settings):
     nlp = spacy.blank("en")
-    tok2vec = {"@architectures": "spacy-bilstm.WordCharEmbed.v2", "attrs": attrs, "rows": rows,
-               "include_static_vectors": True}
+    tok2vec = {"@architectures": f"spacy-bilstm.WordCharEmbed.{version}", "attrs": attrs, "rows": rows,
+               "include_static_vectors": True, **settings}
     with pytest.raises(ValueError, match="must pair up"):
         nlp.add_pipe("bilstm_ner", config={"model": {"tok2vec": tok2vec}})
 
