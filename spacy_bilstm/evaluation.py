@@ -5,7 +5,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from spacy.language import Language
 from spacy.scorer import get_ner_prf
@@ -16,6 +16,7 @@ from .corpora import CorpusError, read_corpus
 from .errors import SpacyBilstmError
 from .files import atomic_write
 from .loading import pipeline_of
+from .reachability import Reachability, unreachable_entities
 
 PathLike = Union[str, Path]
 # Tag written for a gold token whose entity annotation is missing (spaCy ignores predictions
@@ -42,6 +43,9 @@ class EvaluationResult:
     n_words: int
     seconds: float
     entity_components: List[str]
+    # Per component that reads in units (bilstm_ner): its reading, and the gold entities that
+    # cross the edge of one of its units on this data, which it can never predict.
+    reach: Dict[str, Tuple[str, Reachability]] = field(default_factory=dict)
     # Kept for reports built on the same predictions (e.g. calibration, threshold sweeps).
     examples: List[Example] = field(default_factory=list, repr=False)
 
@@ -65,6 +69,10 @@ class EvaluationResult:
             "seconds": self.seconds,
             "words_per_second": self.words_per_second,
             "entity_components": self.entity_components,
+            "unreachable_entities": {
+                name: {"reading": reading, "entities": counts.entities, "unreachable": counts.unreachable}
+                for name, (reading, counts) in self.reach.items()
+            },
         }
 
     def format_table(self) -> str:
@@ -75,6 +83,11 @@ class EvaluationResult:
             f"Model   {self.model}  (entities from: {', '.join(self.entity_components)})",
             f"Data    {self.data}  ({self.n_docs:,} docs, {self.n_words:,} words)",
             f"Speed   {rate} words/s ({self.seconds:.2f} s)",
+            *(
+                f"Reach   {name} reads by {reading}: {counts.unreachable:,} of {counts.entities:,} gold entities "
+                f"cross the edge of a {reading} and cannot be predicted"
+                for name, (reading, counts) in self.reach.items()
+            ),
             "",
             f"{'':<{width}} {'P':>7} {'R':>7} {'F':>7} {'gold':>7} {'pred':>7}",
             f"{'micro':<{width}} {100 * self.precision:>7.2f} {100 * self.recall:>7.2f} {100 * self.f_score:>7.2f} "
@@ -92,6 +105,19 @@ class EvaluationResult:
 def entity_components(nlp: Language) -> List[str]:
     """The enabled components that write doc.ents (our bilstm_ner, spaCy's ner, entity_ruler...)."""
     return [name for name in nlp.pipe_names if "doc.ents" in nlp.get_pipe_meta(name).assigns]
+
+
+def reading_reach(nlp: Language, predicted: List[Doc], gold_docs: List[Doc]) -> Dict[str, Tuple[str, Reachability]]:
+    """For each component that decodes in reading units (a `reading` attr on its model): its
+    reading and how many gold entities no unit of the predicted docs (the pipeline's own
+    sentence boundaries) holds."""
+    reach = {}
+    for name in entity_components(nlp):
+        model = getattr(nlp.get_pipe(name), "model", None)
+        reading = model.attrs.get("reading") if model is not None else None
+        if reading is not None:
+            reach[name] = (reading, unreachable_entities(predicted, reading, gold_docs))
+    return reach
 
 
 def unannotated_copies(gold_docs: List[Doc], nlp: Language) -> List[Doc]:
@@ -167,6 +193,7 @@ def evaluate(
         n_words=sum(len(doc) for doc in gold_docs),
         seconds=seconds,
         entity_components=setters,
+        reach=reading_reach(nlp, predicted, gold_docs),
         examples=examples,
     )
     if output is not None:

@@ -1,8 +1,9 @@
 """How many gold entities a reading makes unreachable: an entity that crosses the boundary of a
-reading unit can never be predicted, whatever the model learns."""
+reading unit can never be predicted, whatever the model learns. `spacy-bilstm evaluate` reports
+the count for the pipeline it scores."""
 import inspect
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import spacy
 from spacy.tokens import Doc, Span
@@ -17,14 +18,19 @@ class Reachability:
     unreachable: int
 
 
-def unreachable_entities(docs: Iterable[Doc], reading: str) -> Reachability:
-    """Count the docs' entities (doc.ents) that no single reading unit holds."""
+def unreachable_entities(
+    docs: Iterable[Doc], reading: str, gold_docs: Optional[Iterable[Doc]] = None
+) -> Reachability:
+    """Count the entities that no single reading unit of `docs` holds: the entities of
+    `gold_docs` (the same tokens, e.g. the gold side of evaluation examples whose `docs` carry
+    the pipeline's sentence boundaries) or, without them, the docs' own doc.ents."""
     docs = list(docs)
-    units_by_doc = {}
+    gold_docs = docs if gold_docs is None else list(gold_docs)
+    units_by_doc: Dict[int, List[Tuple[int, int]]] = {}
     for doc_index, start, end in units_of_docs(docs, reading):
         units_by_doc.setdefault(doc_index, []).append((start, end))
     entities = unreachable = 0
-    for doc_index, doc in enumerate(docs):
+    for doc_index, doc in enumerate(gold_docs):
         for ent in doc.ents:
             entities += 1
             if not any(start <= ent.start and ent.end <= end for start, end in units_by_doc.get(doc_index, [])):

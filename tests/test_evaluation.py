@@ -92,9 +92,33 @@ def test_cli_prints_micro_and_per_type_scores_and_writes_metrics_json(bilstm_mod
     saved = json.loads(metrics.read_text())
     assert saved["words"] == DEV_TOKENS and saved["words_per_second"] > 0
     assert saved["entity_components"] == ["bilstm_ner"]
+    assert saved["unreachable_entities"] == {"bilstm_ner": {"reading": "document", "entities": DEV_ENTITIES, "unreachable": 0}}
+    assert f"Reach   bilstm_ner reads by document: 0 of {DEV_ENTITIES} gold entities" in result.output
     assert sum(scores["support"] for scores in saved["ents_per_type"].values()) == DEV_ENTITIES
     assert set(saved) >= {"ents_p", "ents_r", "ents_f", "ents_per_type"}
     assert predictions.read_text().startswith("-DOCSTART- O O\n")
+
+
+def test_gold_entities_that_the_pipelines_reading_cuts_are_counted_as_unreachable(bilstm_model, tmp_path):
+    # The sentencizer ends a sentence at "arts.", inside the LAW entity: read by sentence, that
+    # entity can never be predicted; read by document, every entity can.
+    text = "The court cited arts. 32 and 33 of the law. Then Maria ruled."
+    law, person = text.index("arts."), text.index("Maria")
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"text": text, "spans": [
+        {"start": law, "end": text.index(" of the law"), "label": "LAW"},
+        {"start": person, "end": person + len("Maria"), "label": "PER"},
+    ]}) + "\n", encoding="utf-8")
+    by_document = evaluate(bilstm_model, gold)
+    reading, counts = by_document.reach["bilstm_ner"]
+    assert (reading, counts.entities, counts.unreachable) == ("document", 2, 0)
+    by_sentence = spacy.load(bilstm_model, config={"components": {"bilstm_ner": {"model": {"reading": "sentence"}}}})
+    reading, counts = evaluate(by_sentence, gold).reach["bilstm_ner"]
+    assert (reading, counts.entities, counts.unreachable) == ("sentence", 2, 1)
+
+
+def test_spacys_ner_has_no_reading_to_report(dev_ruler_model):
+    assert evaluate(dev_ruler_model, DEV).reach == {}
 
 
 def test_docbin_and_raw_data_give_the_same_scores(dev_ruler_model, tmp_path):
