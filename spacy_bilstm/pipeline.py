@@ -214,7 +214,9 @@ class BiLSTMEntityRecognizer(ComponentSerialization, TrainablePipe):
     ) -> None:
         """Add the labels in `labels`, or else those of the examples' entities, to any labels
         added before (add_label), then build the output layer and initialize the model on a
-        sample of the examples. Initializing again starts the model afresh.
+        sample of the examples. Initializing again starts the model afresh. (`spacy train` does not
+        initialize a sourced component: it resumes it, and labels only the new data has are
+        added as they come; see `_add_labels_of`. To start afresh, remove `source`.)
 
         get_examples (Callable[[], Iterable[Example]]): Function that returns the training examples.
         nlp (Language): The current nlp object the component is part of.
