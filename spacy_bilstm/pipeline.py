@@ -1,13 +1,9 @@
 """The `bilstm_ner` component: a TrainablePipe that writes `doc.ents` (and a span group with
 each entity's probability) from a BiLSTM-CRF tagger. spaCy glue only: every tensor operation
 happens in `layers` and `nn`."""
-import warnings
 from itertools import islice
-from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-import srsly
-from spacy import util
 from spacy.language import Language
 from spacy.pipeline.trainable_pipe import TrainablePipe
 from spacy.tokens import Doc, Span, SpanGroup
@@ -16,9 +12,9 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from . import layers
-from .architectures import READING_ATTRS
-from .errors import ModelLoadError
-from .tags import PREFIXES, BiluoTags, UnknownLabelError
+from .pipeline_io import UNTRAINED_LABELS_KEY, ComponentSerialization
+from .rehearsal import DEFAULT_MIN_PROBABILITY, rehearsal_gold
+from .tags import BiluoTags, UnknownLabelError
 
 DEFAULT_MODEL_CONFIG_STR = """
 [model]
@@ -77,7 +73,7 @@ def make_bilstm_ner(
     return BiLSTMEntityRecognizer(nlp.vocab, model, name, spans_key=spans_key, threshold=threshold, scorer=scorer)
 
 
-class BiLSTMEntityRecognizer(TrainablePipe):
+class BiLSTMEntityRecognizer(ComponentSerialization, TrainablePipe):
     """Named entities from a BiLSTM-CRF tagger over BILUO tags, with each entity's probability.
 
     DOCS: README.md, "Using the component".
@@ -116,6 +112,10 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         # copies saved in cfg, so that a config override is obeyed.
         self._configured_settings: Dict = {"spans_key": spans_key, "threshold": threshold}
         self._tags = BiluoTags([])
+        # A frozen copy of the model as it was when training resumed (nlp.resume_training(), which
+        # `spacy train` calls for a sourced component): what `rehearse` keeps the model close to.
+        self._rehearsal_model: Optional[Model] = None
+        self._resized_since_last_step = False
 
     @property
     def labels(self) -> Tuple[str, ...]:
@@ -153,7 +153,11 @@ class BiLSTMEntityRecognizer(TrainablePipe):
             raise ValueError(f"Entity labels must be non-empty strings, got {label!r}.")
 
     def add_label(self, label: str) -> int:
-        """Add an entity label before the component is initialized.
+        """Add an entity label. Before initialization, it joins the labels the output layer is
+        built for. On an initialized (trained) component, the output layer and the CRF grow by
+        the label's four tags, appended after the others, whose ids and weights do not change;
+        the new tags are held out of predictions until the next update trains them, so until
+        then every prediction, probabilities included, is exactly what it was.
 
         label (str): The label to add.
         RETURNS (int): 0 if the label was already present, otherwise 1.
@@ -161,14 +165,29 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         self._check_label(label)
         if label in self.labels:
             return 0
-        if layers.is_configured(self._tagger):
-            raise ValueError(
-                f"Cannot add the label {label!r} to '{self.name}' after it was initialized: its output layer "
-                f"is sized for {list(self.labels)}. Add every label before nlp.initialize(), or list them in "
-                f"[initialize.components.{self.name}.labels], and initialize again (which retrains from scratch)."
-            )
         self.cfg["labels"].append(label)
+        if layers.is_configured(self._tagger):
+            self._tags = BiluoTags(self.labels)
+            layers.add_tags(self._tagger, self._tags.allowed_start, self._tags.allowed_end, self._tags.allowed_transitions)
+            self._tagger.attrs["labels"] = list(self.labels)
+            self.cfg[UNTRAINED_LABELS_KEY] = [*self.cfg.get(UNTRAINED_LABELS_KEY, []), label]
+            self._resized_since_last_step = True
         return 1
+
+    def _train_every_label(self) -> None:
+        # Before any update: the labels added since the last one enter the output, to be trained.
+        if self.cfg.pop(UNTRAINED_LABELS_KEY, None):
+            layers.release_held_out_tags(self._tagger)
+
+    def _add_labels_of(self, examples: List[Example]) -> None:
+        """A component resumed from a trained pipeline (nlp.resume_training(), as `spacy train`
+        does for a sourced component) is never initialized again: the labels that only the new
+        training data has are added (grown into the model) as their first examples arrive, as
+        spaCy's own `ner` does."""
+        if self._rehearsal_model is None or not layers.is_configured(self._tagger):
+            return
+        for label in sorted({ent.label_ for eg in examples for ent in eg.reference.ents} - set(self.labels)):
+            self.add_label(label)
 
     def _add_labels_for_initialize(self, labels: Iterable[str]) -> None:
         # initialize rebuilds the output layer, so here a label may be added to a configured model.
@@ -195,7 +214,9 @@ class BiLSTMEntityRecognizer(TrainablePipe):
     ) -> None:
         """Add the labels in `labels`, or else those of the examples' entities, to any labels
         added before (add_label), then build the output layer and initialize the model on a
-        sample of the examples. Initializing again starts the model afresh.
+        sample of the examples. Initializing again starts the model afresh. (`spacy train` does not
+        initialize a sourced component: it resumes it, and labels only the new data has are
+        added as they come; see `_add_labels_of`. To start afresh, remove `source`.)
 
         get_examples (Callable[[], Iterable[Example]]): Function that returns the training examples.
         nlp (Language): The current nlp object the component is part of.
@@ -211,6 +232,7 @@ class BiLSTMEntityRecognizer(TrainablePipe):
                 f"were given. Check the training data, or list the labels in "
                 f"[initialize.components.{self.name}.labels]."
             )
+        self.cfg.pop(UNTRAINED_LABELS_KEY, None)  # every weight starts afresh
         self._configure_tags()
         doc_sample = [eg.predicted for eg in islice(get_examples(), 10)]
         self.model.initialize(X=doc_sample)
@@ -223,22 +245,25 @@ class BiLSTMEntityRecognizer(TrainablePipe):
             end token, label, probability): the CRF's best valid tag path gives the entities, and
             each gets the probability of its exact tag sub-path.
         """
-        docs = list(docs)
+        return self._entities(self.model, self._tags, list(docs))
+
+    def _entities(self, model: Model, tags: BiluoTags, docs: List[Doc]) -> List[List[Entity]]:
+        # `predict` of a model: this component's, or the frozen copy that rehearsal learns from.
         if not any(len(doc) for doc in docs):
             return [[] for _ in docs]
         with layers.inference_mode():
-            output = self.model.predict(docs)
-        paths = layers.best_paths(self._tagger, output)
+            output = model.predict(docs)
+        paths = layers.best_paths(model.get_ref("tagger"), output)
         flat = [
             (segment_index, span)
             for segment_index, path in enumerate(paths)
-            for span in self._tags.spans_from_ids(path)
+            for span in tags.spans_from_ids(path)
         ]
         probabilities = layers.span_probabilities(
             output,
             [segment_index for segment_index, _ in flat],
             [span[0] for _, span in flat],
-            [self._tags.span_tag_ids(span) for _, span in flat],
+            [tags.span_tag_ids(span) for _, span in flat],
             self.temperature,
         )
         entities: List[List[Entity]] = [[] for _ in docs]
@@ -293,6 +318,8 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         validate_examples(examples, "BiLSTMEntityRecognizer.update")
         if not any(len(eg.predicted) for eg in examples):
             return losses
+        self._add_labels_of(examples)
+        self._train_every_label()
         set_dropout_rate(self.model, drop)
         output, backprop = self.model.begin_update([eg.predicted for eg in examples])
         loss, d_output = self.get_loss(examples, output)
@@ -301,6 +328,63 @@ class BiLSTMEntityRecognizer(TrainablePipe):
             self.finish_update(sgd)
         losses[self.name] += loss
         return losses
+
+    def rehearse(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+        min_probability: float = DEFAULT_MIN_PROBABILITY,
+    ) -> Dict[str, float]:
+        """A rehearsal update (against forgetting, spaCy's protocol): on the examples' raw
+        docs, teach the model what the frozen copy of the model as it was when training resumed
+        (nlp.resume_training()) predicts there. Nothing happens without that copy.
+
+        The target is not the copy's best path: the copy knows none of the labels added since,
+        and its path tags their entities O, so learning it would unlearn them. The target is the
+        copy's confident entities (probability >= min_probability) as gold, every other token
+        unknown (marginalised by the loss). Even tokens the copy confidently tags O stay unknown:
+        O there means "none of the old labels", and in the new tag set it would also mean "none
+        of the new ones" (see rehearsal.rehearsal_gold).
+
+        examples (Iterable[Example]): A batch of examples; only their predicted docs are read.
+        drop (float): The dropout rate.
+        sgd (Optional[Optimizer]): The optimizer.
+        losses (Optional[Dict[str, float]]): Optional record of the loss during training.
+        min_probability (float): The least probability an entity of the copy needs to be rehearsed.
+        RETURNS (Dict[str, float]): The updated losses dictionary.
+        """
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "BiLSTMEntityRecognizer.rehearse")
+        docs = [eg.predicted for eg in examples]
+        if self._rehearsal_model is None or not any(len(doc) for doc in docs):
+            return losses
+        frozen_tags = BiluoTags(self._rehearsal_model.get_ref("tagger").attrs.get("labels", self.labels))
+        known = self._entities(self._rehearsal_model, frozen_tags, docs)
+        gold_of_docs = [rehearsal_gold(self._tags, len(doc), entities, min_probability) for doc, entities in zip(docs, known)]
+        self._train_every_label()
+        set_dropout_rate(self.model, drop)
+        output, backprop = self.model.begin_update(docs)
+        gold = [self._tags.cut_to_segment(gold_of_docs[doc_index], start, end) for doc_index, start, end in output.units]
+        loss, d_output = layers.tagger_loss(self._tagger, output, gold)
+        backprop(d_output)
+        if sgd not in (None, False):
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def finish_update(self, sgd: Optimizer) -> None:
+        """Update the weights with the gradients of the last updates. After the output layer
+        grew, the optimizer's state for the weights that grew is dropped (it has their old size)."""
+        if self._resized_since_last_step and isinstance(sgd, Optimizer):
+            layers.forget_resized_weights(self._tagger, sgd)
+        self._resized_since_last_step = False
+        super().finish_update(sgd)
 
     def get_loss(self, examples: Iterable[Example], output: "layers.TaggerOutput") -> Tuple[float, "layers.TaggerGradient"]:
         """The CRF negative log-likelihood of the gold tags, and its gradient with respect to
@@ -328,128 +412,6 @@ class BiLSTMEntityRecognizer(TrainablePipe):
                 f"'{self.name}': the training example {excerpt!r} has an entity label it was not initialized "
                 f"with. {error} The labels are fixed by nlp.initialize(): list every label of the training "
                 f"data in [initialize.components.{self.name}.labels] (or leave that setting out, to take the "
-                f"labels from the training data) and initialize again."
+                f"labels from the training data) and initialize again, or add it to the trained component with "
+                f"add_label() (which keeps what it learned)."
             ) from None
-
-    # Serialization: TrainablePipe's, except that the output layer is built for the saved labels
-    # before the weights are loaded into it, the config's spans_key and threshold win over the
-    # saved copies, and a damaged or mismatched file gets an error that names it.
-
-    def _update_cfg(self, cfg, source: str) -> None:
-        labels = cfg.get("labels") if isinstance(cfg, dict) else None
-        if not (
-            isinstance(labels, list)
-            and all(isinstance(label, str) and label for label in labels)
-            and len(set(labels)) == len(labels)
-        ):
-            raise ModelLoadError(
-                f"Component '{self.name}': {source} must be a JSON object whose \"labels\" is a list of distinct, "
-                f"non-empty strings. Restore it from a good copy of the pipeline, or retrain."
-            )
-        self.cfg.update(cfg)
-        self.cfg.update(self._configured_settings)
-
-    def _load_model(self, data: bytes, source: str) -> None:
-        if self.labels:
-            self._configure_tags()
-            # The output width and labels the weights were trained for are read with them, to
-            # be compared with the cfg's labels below.
-            self._tagger.set_dim("nO", None, force=True)
-            self._tagger.attrs.pop("labels", None)
-        configured_reading = {key: self.model.attrs[key] for key in READING_ATTRS if key in self.model.attrs}
-        try:
-            self.model.from_bytes(data)
-        except Exception as error:  # msgpack, thinc and torch raise several types for a damaged file
-            self._check_trained_labels(source)
-            if isinstance(error, ModelLoadError):
-                raise ModelLoadError(f"Component '{self.name}' ({source}): {error}") from None
-            raise ModelLoadError(
-                f"Component '{self.name}' could not load its model from {source}: {type(error).__name__}: "
-                f"{error}. The file is truncated or corrupted, or it was saved from a different config. Restore "
-                f"the pipeline directory from a good copy, or retrain."
-            ) from None
-        self._check_trained_labels(source)
-        self._tagger.attrs["labels"] = list(self.labels)
-        # thinc restores the attrs saved with the weights; the config this pipeline was loaded
-        # with decides how it reads, as it decides the threshold.
-        self.model.attrs.update(configured_reading)
-
-    def _check_trained_labels(self, source: str) -> None:
-        """The weights predict tags by position: a cfg whose labels were renamed, reordered,
-        added or dropped would give entities the wrong labels, or fail with a shape error."""
-        if not self.labels:
-            return
-        trained = self._tagger.attrs.get("labels")
-        if trained is not None and list(trained) != list(self.labels):
-            raise ModelLoadError(
-                f"Component '{self.name}': the weights in {source} were trained for the labels {list(trained)}, "
-                f"but its cfg lists {list(self.labels)}, so entities would get the wrong labels. Restore the cfg "
-                f"saved with these weights, or retrain."
-            )
-        n_tags = self._tagger.get_dim("nO") if self._tagger.has_dim("nO") is True else None
-        if trained is None and n_tags is not None and n_tags != len(self._tags):
-            raise ModelLoadError(
-                f"Component '{self.name}': the weights in {source} were trained for {(n_tags - 1) // len(PREFIXES)} "
-                f"entity label(s) ({n_tags} BILUO tags), but its cfg lists {len(self.labels)}: {list(self.labels)}. "
-                f"Restore the cfg saved with these weights, or retrain."
-            )
-
-    def _warn_about_unsaved_settings(self) -> None:
-        for key, configured in self._configured_settings.items():
-            value = self.cfg[key]
-            if value != configured:
-                warnings.warn(
-                    f"'{self.name}': cfg[{key!r}] was changed to {value!r} at runtime, but the pipeline's config "
-                    f"says {configured!r}, and a loaded pipeline follows its config. To keep {value!r}, set it in "
-                    f"[components.{self.name}] of the saved config.cfg, or when loading: spacy.load(path, "
-                    f"config={{'components': {{'{self.name}': {{'{key}': {value!r}}}}}}}).",
-                    stacklevel=3,
-                )
-
-    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
-        self._warn_about_unsaved_settings()
-        return super().to_bytes(exclude=exclude)
-
-    def to_disk(self, path, *, exclude: Iterable[str] = tuple()) -> None:
-        self._warn_about_unsaved_settings()
-        super().to_disk(path, exclude=exclude)
-
-    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "BiLSTMEntityRecognizer":
-        self._validate_serialization_attrs()
-        source = "the bytes"
-        deserializers = {
-            "cfg": lambda data: self._update_cfg(_json(data, f"the cfg in {source}", self.name), f"the cfg in {source}"),
-            "vocab": lambda data: self.vocab.from_bytes(data, exclude=exclude),
-            "model": lambda data: self._load_model(data, f"the model in {source}"),
-        }
-        util.from_bytes(bytes_data, deserializers, exclude)
-        return self
-
-    def from_disk(self, path, *, exclude: Iterable[str] = tuple()) -> "BiLSTMEntityRecognizer":
-        self._validate_serialization_attrs()
-        deserializers = {
-            "vocab": lambda p: self.vocab.from_disk(p, exclude=exclude),
-            "cfg": lambda p: self._update_cfg(_json(self._read(p, "cfg file"), str(p), self.name), str(p)),
-            "model": lambda p: self._load_model(self._read(p, "weights"), str(p)),
-        }
-        util.from_disk(Path(path), deserializers, exclude)
-        return self
-
-    def _read(self, path: Path, what: str) -> bytes:
-        if not path.is_file():
-            raise ModelLoadError(
-                f"Component '{self.name}' has no {what} at {path}: the pipeline directory is incomplete"
-                + ("" if path.parent.is_dir() else f" (the component's directory {path.parent} is missing)")
-                + ". Copy the whole pipeline directory again, or retrain."
-            )
-        return path.read_bytes()
-
-
-def _json(data: bytes, source: str, name: str):
-    try:
-        return srsly.json_loads(data)
-    except ValueError as error:
-        raise ModelLoadError(
-            f"Component '{name}': {source} is not valid JSON ({error}); the file is corrupted. Restore it from a "
-            f"good copy of the pipeline, or retrain."
-        ) from None

@@ -39,6 +39,14 @@ def train_cli(
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (overrides [system] / [training] seed)."),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to train on, or -1 for the CPU."),
     threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
+    base: Optional[Path] = typer.Option(
+        None, "--base", help="A trained pipeline (model-best) to train on from: its components keep their weights, "
+        "hash tables and vectors; labels only the new data has are added.",
+    ),
+    rehearse: Optional[Path] = typer.Option(
+        None, "--rehearse", help="Raw text (.txt: a text per line; .jsonl: a \"text\" per line) on which the model "
+        "rehearses the base model's confident entities before each update, so as not to forget them.",
+    ),
 ) -> None:
     """Train a pipeline. Extra arguments override the config, spaCy style:
     --training.max_epochs 3 --components.bilstm_ner.model.hidden_width 128.
@@ -49,7 +57,7 @@ def train_cli(
             train(
                 config, output_path, train_path=train_path, dev_path=dev_path, vectors=vectors,
                 vectors_attr=vectors_attr, seed=seed, gpu_id=gpu_id, overrides=parse_overrides(ctx.args),
-                log=typer.echo, progress_bar=sys.stderr.isatty(),
+                log=typer.echo, progress_bar=sys.stderr.isatty(), base=base, rehearse=rehearse,
             )
     except TrainingInterrupted as interrupted:
         if interrupted.model_last is not None:

@@ -14,12 +14,14 @@ from .char_cnn import char_cnn_layer
 from .decoding import best_paths, span_probabilities
 from .hidden_tokens import hidden_tokens
 from .loss import tagger_loss
-from .tagger import TaggerGradient, TaggerOutput, configure_tags, is_configured, sequence_tagger_layer
+from .tagger import (
+    TaggerGradient, TaggerOutput, add_tags, configure_tags, forget_resized_weights, held_out_tags, hold_out_tags,
+    is_configured, release_held_out_tags, sequence_tagger_layer,
+)
 from .torch_layer import inference_mode
 
 __all__ = [
-    "TaggerGradient", "TaggerOutput", "best_paths", "char_cnn_layer", "configure_tags", "hidden_tokens",
-    "inference_mode",
-    "is_configured", "sequence_tagger_layer",
-    "span_probabilities", "tagger_loss",
+    "TaggerGradient", "TaggerOutput", "add_tags", "best_paths", "char_cnn_layer", "configure_tags",
+    "forget_resized_weights", "held_out_tags", "hidden_tokens", "hold_out_tags", "inference_mode", "is_configured",
+    "release_held_out_tags", "sequence_tagger_layer", "span_probabilities", "tagger_loss",
 ]

@@ -6,7 +6,7 @@ from typing import List, Optional, Tuple
 
 import numpy
 import torch
-from thinc.api import ArgsKwargs, Model, torch2xp, xp2torch
+from thinc.api import ArgsKwargs, Model, Optimizer, torch2xp, xp2torch
 from thinc.types import Floats1d, Floats2d
 
 from ..nn import SequenceTagger
@@ -87,6 +87,49 @@ def configure_tags(layer: Model, allowed_start, allowed_end, allowed_transitions
         torch.from_numpy(numpy.asarray(allowed_transitions)),
     )
     layer.set_dim("nO", len(allowed_start), force=True)
+
+
+def add_tags(layer: Model, allowed_start, allowed_end, allowed_transitions) -> None:
+    """Grow the trained output for tags appended to the tag set (masks of the whole new set),
+    keeping every trained weight; the new tags stay out of the output until
+    `release_held_out_tags` (see SequenceTagger.add_tags)."""
+    torch_module(layer).add_tags(
+        torch.from_numpy(numpy.asarray(allowed_start)),
+        torch.from_numpy(numpy.asarray(allowed_end)),
+        torch.from_numpy(numpy.asarray(allowed_transitions)),
+    )
+    layer.set_dim("nO", len(allowed_start), force=True)
+
+
+def held_out_tags(layer: Model) -> int:
+    """How many of the last tags are held out of the output (added, never trained)."""
+    return torch_module(layer).n_held_out_tags
+
+
+def hold_out_tags(layer: Model, n_tags: int) -> None:
+    """Hold the last `n_tags` tags out of the output, as they were when saved."""
+    module = torch_module(layer)
+    if not 0 <= n_tags < module.n_tags:
+        raise ValueError(f"Cannot hold out {n_tags} of the {module.n_tags} tags.")
+    module.n_held_out_tags = n_tags
+
+
+def release_held_out_tags(layer: Model) -> None:
+    torch_module(layer).release_held_out_tags()
+
+
+def forget_resized_weights(layer: Model, optimizer: Optimizer) -> None:
+    """Drop the optimizer's state (Adam's moments, the averages, the update count) of every
+    weight of the layer whose size changed (add_tags during training): thinc keeps it by key,
+    and state of the old size cannot be applied. The optimizer then starts those weights afresh."""
+    shim_id = layer.shims[0].id
+    stores = [store for store in (optimizer.mom1, optimizer.mom2, optimizer.averages) if store is not None]
+    for name, parameter in torch_module(layer).named_parameters():
+        key = (shim_id, name)
+        if any(key in store and store[key].size != parameter.numel() for store in stores):
+            for store in stores:
+                store.pop(key, None)
+            optimizer.nr_update.pop(key, None)
 
 
 def is_configured(layer: Model) -> bool:

@@ -92,6 +92,27 @@ class LinearChainCRF(nn.Module):
             start, end, transitions = (scores.cpu().numpy() for scores in self.masked_scores())
         return start, end, transitions
 
+    def grown(self, allowed_start: Tensor, allowed_end: Tensor, allowed_transitions: Tensor) -> "LinearChainCRF":
+        """A CRF over this one's tags plus tags appended after them, given as the masks of the
+        whole new tag set: the scores among the old tags are kept, those that involve a new
+        tag start at 0 (forbidden ones are masked whatever their score). The old tags' masks
+        must be the top-left corner of the new ones, as when labels are appended."""
+        n_old = self.n_tags
+        old_masks = (self.allowed_start, self.allowed_end, self.allowed_transitions)
+        new_masks = (allowed_start.bool(), allowed_end.bool(), allowed_transitions.bool())
+        corners = (new_masks[0][:n_old], new_masks[1][:n_old], new_masks[2][:n_old, :n_old])
+        if new_masks[0].shape[0] < n_old or not all(
+            torch.equal(old, corner.to(old.device)) for old, corner in zip(old_masks, corners)
+        ):
+            raise ValueError("A CRF can only grow by tags appended after its own, with its own masks unchanged.")
+        grown = LinearChainCRF(allowed_start, allowed_end, allowed_transitions, trainable=self.trainable)
+        grown = grown.to(self.allowed_start.device)
+        with torch.no_grad():
+            grown.start_scores[:n_old] = self.start_scores
+            grown.end_scores[:n_old] = self.end_scores
+            grown.transition_scores[:n_old, :n_old] = self.transition_scores
+        return grown
+
     def log_partition(self, emissions: Tensor, lengths: Tensor, allowed_tags: Optional[Tensor] = None) -> Tensor:
         return log_partition(emissions, lengths, self.masked_scores(), self.dense_lattice, allowed_tags)
 

@@ -44,6 +44,9 @@ class SequenceTagger(nn.Module):
         )
         self.projection: Optional[nn.Linear] = None
         self.crf: Optional[LinearChainCRF] = None
+        # Tags appended to a trained tag set (add_tags) stay out of the output until the first
+        # update (release_held_out_tags): the output is then the old tag set's, bit for bit.
+        self.n_held_out_tags = 0
 
     @property
     def device(self) -> torch.device:
@@ -68,6 +71,36 @@ class SequenceTagger(nn.Module):
             allowed_transitions.to(device),
             trainable=self.output == "crf",
         ).to(device)
+        self.n_held_out_tags = 0
+
+    def add_tags(self, allowed_start: Tensor, allowed_end: Tensor, allowed_transitions: Tensor) -> None:
+        """Grow the trained output layer for tags appended after the existing ones, given as the
+        masks of the whole new tag set. The new tags' emission weights and CRF scores start at
+        zero: the last layer needs no random start to break symmetry (each tag's row gets its
+        own gradient), and no random numbers are drawn, so a run that grows stays reproducible.
+        The new tags are held out of the output until `release_held_out_tags`."""
+        self._require_tags()
+        n_added = allowed_start.shape[0] - self.n_tags
+        if n_added <= 0:
+            raise ValueError(f"add_tags needs more than the {self.n_tags} tags there are, got {allowed_start.shape[0]}.")
+        weight, bias = self.projection.weight, self.projection.bias
+        with torch.no_grad():
+            # The same Linear module, with longer parameters: building a new one would draw
+            # random numbers for weights that are overwritten anyway.
+            self.projection.weight = nn.Parameter(torch.cat([weight, weight.new_zeros(n_added, weight.shape[1])]))
+            self.projection.bias = nn.Parameter(torch.cat([bias, bias.new_zeros(n_added)]))
+        self.projection.out_features = self.projection.weight.shape[0]
+        self.crf = self.crf.grown(allowed_start, allowed_end, allowed_transitions)
+        self.n_held_out_tags += n_added
+
+    def release_held_out_tags(self) -> None:
+        """Let every tag into the output: done before an update, which is what trains them."""
+        self.n_held_out_tags = 0
+
+    @property
+    def n_output_tags(self) -> int:
+        """The tags the output covers: all but the held-out ones, which come last."""
+        return self.n_tags - self.n_held_out_tags
 
     def _require_tags(self) -> None:
         if not self.is_configured:
@@ -114,14 +147,26 @@ class SequenceTagger(nn.Module):
         else:
             for bucket in buckets:
                 tag(bucket)
-        return emissions, self.crf.masked_scores()
+        return emissions, self._output_scores()
+
+    def _output_scores(self) -> LatticeScores:
+        start, end, transitions = self.crf.masked_scores()
+        if not self.n_held_out_tags:
+            return start, end, transitions
+        # Contiguous copies: the lattice then multiplies exactly the arrays it did before growth.
+        n = self.n_output_tags
+        return start[:n].contiguous(), end[:n].contiguous(), transitions[:n, :n].contiguous()
 
     def _project(self, hidden: Tensor) -> Tensor:
         """The emission scores (B, L, T) of the encoder's output (B, L, H), as one product of a
         contiguous (B * L, H) matrix (see products.py): a strided input, or few rows, are
         rounded differently, and a text's scores must not depend on what it is batched with."""
         batch_size, length, width = hidden.shape
-        rows = rows_times(self.projection.bias, hidden.reshape(batch_size * length, width), self.projection.weight.t())
+        weight, bias = self.projection.weight, self.projection.bias
+        if self.n_held_out_tags:
+            # The first rows of a row-major matrix: the same memory layout as before growth.
+            weight, bias = weight[: self.n_output_tags], bias[: self.n_output_tags]
+        rows = rows_times(bias, hidden.reshape(batch_size * length, width), weight.t())
         return rows.view(batch_size, length, -1)
 
 def sequence_loss(

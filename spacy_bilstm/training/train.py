@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from ..vectors import vectors_cfg_attr, write_vectors_cfg_attr
+from .base import DERIVED_CONFIG_NAME, derive_config, describe_base, recognizer_names
 from .configs import resolve_config_path
 from .errors import TrainingError, TrainingInterrupted
 from .inputs import checked_inputs, prepare_output_dir
@@ -50,22 +51,35 @@ def train(
     overrides: Optional[Dict[str, Any]] = None,
     log: Callable[[str], None] = print,
     progress_bar: bool = False,
+    base: Optional[PathLike] = None,
+    rehearse: Optional[PathLike] = None,
 ) -> Path:
     """Check everything, convert what needs converting, then train with spaCy's loop.
     Returns the output directory (with model-best, model-last). Raises TrainingError for bad
     input, before any conversion or training, and TrainingInterrupted on Ctrl-C. `progress_bar`
-    shows spaCy's progress bar up to each evaluation (for a terminal; it is off in the configs)."""
+    shows spaCy's progress bar up to each evaluation (for a terminal; it is off in the configs).
+    `base`: a trained pipeline to train on from (its components, weights and vectors are sourced;
+    labels only the new data has are added). `rehearse`: raw text (.txt or .jsonl lines) to
+    rehearse the base model's predictions on before each update (see training/base.py)."""
     from spacy.cli.train import train as spacy_train
 
     config_path = resolve_config_path(config)
     created = not Path(output_path).exists()
     output_dir = prepare_output_dir(output_path)
     try:
+        if base is not None or rehearse is not None:
+            config_path = derive_config(
+                config_path, output_dir, base=base, rehearse=rehearse, vectors_given=vectors is not None
+            )
+            if base is not None:
+                log(describe_base(base, _recognizers(config_path)))
         overrides = checked_inputs(
             config_path, output_dir, train_path, dev_path, vectors, vectors_attr, seed, gpu_id, dict(overrides or {}),
             log, progress_bar,
         )
     except TrainingError:
+        if created:
+            (output_dir / DERIVED_CONFIG_NAME).unlink(missing_ok=True)
         if created and not any(output_dir.iterdir()):
             output_dir.rmdir()  # a refused run leaves nothing behind
         raise
@@ -81,4 +95,12 @@ def train(
     except KeyboardInterrupt:
         model_last = output_dir / "model-last"
         raise TrainingInterrupted(model_last if (model_last / "config.cfg").exists() else None) from None
+    if base is not None:
+        log(describe_base(base, _recognizers(config_path), output_dir / "model-last"))
     return output_dir
+
+
+def _recognizers(config_path: Path) -> List[str]:
+    from thinc.api import Config
+
+    return recognizer_names(Config().from_disk(config_path, interpolate=False))
