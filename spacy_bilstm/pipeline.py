@@ -17,7 +17,7 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from . import layers
 from .architectures import READING_ATTRS
-from .errors import ModelLoadError
+from .errors import ConfigError, LabelError, ModelLoadError
 from .tags import PREFIXES, BiluoTags, UnknownLabelError
 
 DEFAULT_MODEL_CONFIG_STR = """
@@ -103,7 +103,7 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         scorer (Optional[Callable]): The scoring method (default: spacy.ner_scorer.v1).
         """
         if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"[components.{name}] threshold must be between 0 and 1, got {threshold}.")
+            raise ConfigError(f"[components.{name}] threshold must be between 0 and 1, got {threshold}.")
         self.vocab = vocab
         self.model = model
         self.name = name
@@ -150,7 +150,7 @@ class BiLSTMEntityRecognizer(TrainablePipe):
     @staticmethod
     def _check_label(label: str) -> None:
         if not isinstance(label, str) or not label:
-            raise ValueError(f"Entity labels must be non-empty strings, got {label!r}.")
+            raise LabelError(f"Entity labels must be non-empty strings, got {label!r}.")
 
     def add_label(self, label: str) -> int:
         """Add an entity label before the component is initialized.
@@ -162,7 +162,7 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         if label in self.labels:
             return 0
         if layers.is_configured(self._tagger):
-            raise ValueError(
+            raise LabelError(
                 f"Cannot add the label {label!r} to '{self.name}' after it was initialized: its output layer "
                 f"is sized for {list(self.labels)}. Add every label before nlp.initialize(), or list them in "
                 f"[initialize.components.{self.name}.labels], and initialize again (which retrains from scratch)."
@@ -206,7 +206,7 @@ class BiLSTMEntityRecognizer(TrainablePipe):
             labels = sorted({ent.label_ for eg in get_examples() for ent in eg.reference.ents})
         self._add_labels_for_initialize(labels)
         if not self.labels:
-            raise ValueError(
+            raise LabelError(
                 f"'{self.name}' found no entity labels: the training examples have no entities and no labels "
                 f"were given. Check the training data, or list the labels in "
                 f"[initialize.components.{self.name}.labels]."

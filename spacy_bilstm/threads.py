@@ -28,6 +28,8 @@ from typing import Dict, Iterator, Optional, Tuple
 
 import torch
 
+from .errors import ConfigError
+
 ENV_VARIABLE = "SPACY_BILSTM_THREADS"
 _STANDARD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 _RECHECK_SECONDS = 5.0
@@ -42,7 +44,7 @@ def set_threads(n_threads: Optional[int]) -> None:
     """Use `n_threads` torch threads for this package's work in this process (None: the default)."""
     global _chosen
     if n_threads is not None and n_threads < 1:
-        raise ValueError(f"The number of threads must be at least 1, got {n_threads}.")
+        raise ConfigError(f"The number of threads must be at least 1, got {n_threads}.")
     _chosen = n_threads
 
 
@@ -68,7 +70,7 @@ def _from_environment() -> Optional[int]:
     except ValueError:
         n_threads = 0
     if n_threads < 1:
-        raise ValueError(f"{ENV_VARIABLE} must be a whole number of threads, at least 1; it is {value!r}.")
+        raise ConfigError(f"{ENV_VARIABLE} must be a whole number of threads, at least 1; it is {value!r}.")
     return n_threads
 
 

@@ -8,10 +8,12 @@ from typing import Callable, Tuple
 from thinc.api import Model
 from thinc.types import Floats2d
 
+from ..errors import ConfigError
+
 
 def hidden_tokens(probability: float) -> Model[Floats2d, Floats2d]:
     if not 0.0 <= probability < 1.0:
-        raise ValueError(f"The probability of hiding a token must be at least 0 and below 1, got {probability}.")
+        raise ConfigError(f"The probability of hiding a token must be at least 0 and below 1, got {probability}.")
     # Not "dropout_rate": spaCy's update() sets that attribute, on every layer that has it, to
     # [training] dropout.
     return Model("hidden_tokens", _forward, attrs={"hide_probability": probability})

@@ -143,7 +143,7 @@ class DocBinOutput:
         if doc is None and outcome.doc_bytes is not None:
             doc = Doc(self._vocab).from_bytes(outcome.doc_bytes)
         if doc is None:
-            raise ValueError("a .spacy output needs the processed Doc of each record")
+            raise RuntimeError("a .spacy output needs the processed Doc of each record")
         self._doc_bin.add(doc)
 
     def flush(self) -> None:
