@@ -312,8 +312,8 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         output (TaggerOutput): The model's output for the examples' predicted docs.
         RETURNS (Tuple[float, TaggerGradient]): The loss and the gradient.
         """
+        examples = list(examples)  # first: spaCy's validator iterates, and would empty a generator
         validate_examples(examples, "BiLSTMEntityRecognizer.get_loss")
-        examples = list(examples)
         gold_of_docs = [self._gold_tag_ids(eg) for eg in examples]
         gold = [self._tags.cut_to_segment(gold_of_docs[doc_index], start, end) for doc_index, start, end in output.units]
         return layers.tagger_loss(self._tagger, output, gold)
