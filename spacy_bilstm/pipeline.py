@@ -67,12 +67,13 @@ Entity = Tuple[int, int, str, float]
 def make_bilstm_ner(
     nlp: Language, name: str, model: Model, spans_key: str, threshold: float, scorer: Optional[Callable]
 ) -> "BiLSTMEntityRecognizer":
-    """A BiLSTM-CRF named-entity recognizer.
+    """Create a BiLSTM-CRF named-entity recognizer, the `bilstm_ner` component.
 
-    model: a BiLSTMCRF architecture (token features -> LSTM -> tag emission scores).
-    spans_key: every predicted entity also goes to doc.spans[spans_key], with its probability
-        in attrs["scores"], whether or not it clears the threshold.
-    threshold: entities whose probability is below it are left out of doc.ents.
+    model (Model[List[Doc], TaggerOutput]): A BiLSTMCRF architecture: token features -> LSTM -> tag scores.
+    spans_key (str): Key of doc.spans for all predicted entities, kept or not; probabilities in attrs["scores"].
+    threshold (float): Entities whose probability is below it are left out of doc.ents.
+    scorer (Optional[Callable]): The scoring method.
+    RETURNS (BiLSTMEntityRecognizer): The component.
     """
     return BiLSTMEntityRecognizer(nlp.vocab, model, name, spans_key=spans_key, threshold=threshold, scorer=scorer)
 
@@ -407,14 +408,30 @@ class BiLSTMEntityRecognizer(TrainablePipe):
                 )
 
     def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
+        """Serialize the component to a bytestring; warns of runtime settings the config would override.
+
+        exclude (Iterable[str]): String names of serialization fields to exclude.
+        RETURNS (bytes): The serialized component.
+        """
         self._warn_about_unsaved_settings()
         return super().to_bytes(exclude=exclude)
 
     def to_disk(self, path, *, exclude: Iterable[str] = tuple()) -> None:
+        """Serialize the component to a directory; warns of runtime settings the config would override.
+
+        path (str / Path): Path to a directory.
+        exclude (Iterable[str]): String names of serialization fields to exclude.
+        """
         self._warn_about_unsaved_settings()
         super().to_disk(path, exclude=exclude)
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "BiLSTMEntityRecognizer":
+        """Load the component from a bytestring. Damaged or mismatched data: ModelLoadError.
+
+        bytes_data (bytes): The data to load from.
+        exclude (Iterable[str]): String names of serialization fields to exclude.
+        RETURNS (BiLSTMEntityRecognizer): The loaded component.
+        """
         self._validate_serialization_attrs()
         source = "the bytes"
         deserializers = {
@@ -426,6 +443,12 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         return self
 
     def from_disk(self, path, *, exclude: Iterable[str] = tuple()) -> "BiLSTMEntityRecognizer":
+        """Load the component from a directory. A missing, damaged or mismatched file: ModelLoadError.
+
+        path (str / Path): Path to a directory.
+        exclude (Iterable[str]): String names of serialization fields to exclude.
+        RETURNS (BiLSTMEntityRecognizer): The loaded component.
+        """
         self._validate_serialization_attrs()
         deserializers = {
             "vocab": lambda p: self.vocab.from_disk(p, exclude=exclude),
