@@ -1,9 +1,9 @@
 """How many threads torch may use for this package's work, and the scope in which it does.
 
 torch's intra-op pool starts with one thread per core and busy-waits between operations. On a
-machine where other jobs run, those threads compete with them and with each other: a short
-training run was 2.7-3.1x slower with torch's default than with one thread, beside three other
-torch jobs on two cores. So every torch call of this package runs inside `torch_threads()`, which
+machine where other jobs run, those threads compete with them and with each other, and a run
+slows down several times over (study 7 in benchmarks/README.md measures it). So every torch call
+of this package runs inside `torch_threads()`, which
 sets torch's thread count for the call and puts the caller's back afterwards: a host application's
 own torch work keeps whatever it set.
 

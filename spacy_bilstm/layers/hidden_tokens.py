@@ -1,8 +1,8 @@
 """A thinc layer that, in training, hides whole tokens: each row of a (n_tokens, width) array is
 replaced by zeros with a given probability. Put after a word-identity table (hashed NORM), it
 shows the model known words as if it had never seen them, so that it learns to tag a word from
-what stays: its affixes, shape, characters and context. Most entities of a new text are words the
-training data never showed (WNUT-17 dev: 56% of entity tokens; CoNLL-2002 Dutch: 43%)."""
+what stays: its affixes, shape, characters and context. Many entities of a new text are words the
+training data never showed (study 5 in benchmarks/README.md gives the share per corpus)."""
 from typing import Callable, Tuple
 
 from thinc.api import Model
