@@ -11,6 +11,7 @@ from thinc.api import HashEmbed, Maxout, Model, chain, concatenate, list2ragged,
 from thinc.types import Floats2d
 
 from . import layers
+from .errors import ConfigError
 from .layers import TaggerOutput
 from .nn import CharCNN, SequenceTagger
 from .nn.tagger import OUTPUT_LAYERS
@@ -87,12 +88,12 @@ def build_bilstm_crf_v3(
     name = "spacy-bilstm.BiLSTMCRF.v3"
     for setting, value in (("reading", reading), ("context", context)):
         if value not in READINGS:
-            raise ValueError(f"{name}: {setting} must be one of {', '.join(READINGS)}, got {value!r}.")
+            raise ConfigError(f"{name}: {setting} must be one of {', '.join(READINGS)}, got {value!r}.")
     if reading == "sentence" and context == "document":
-        raise ValueError(f"{name}: context = \"document\" needs reading = \"document\": the LSTM cannot read "
+        raise ConfigError(f"{name}: context = \"document\" needs reading = \"document\": the LSTM cannot read "
                          f"past the units the CRF decodes.")
     if window is not None and window < 2:
-        raise ValueError(f"{name}: window must be at least 2 tokens (or null), got {window}.")
+        raise ConfigError(f"{name}: window must be at least 2 tokens (or null), got {window}.")
     return _build_bilstm_tagger(
         tok2vec, hidden_width, depth, dropout, bidirectional, output, locked_dropout=locked_dropout,
         word_dropout=word_dropout, name=name, reading=reading, context=context, window=window,
@@ -144,7 +145,7 @@ def build_word_char_embed_v2(
             char_embed_width, char_filters, char_window, char_rows, max_chars,
         )
     if not include_static_vectors:
-        raise ValueError(
+        raise ConfigError(
             "spacy-bilstm.WordCharEmbed.v2 with no hashed attributes (attrs = []) needs the static vectors "
             "(include_static_vectors = true): otherwise nothing but the characters would describe a word. For "
             "characters alone, use spacy-bilstm.CharCNN.v1 as the tok2vec."
@@ -186,10 +187,10 @@ def build_word_char_embed_v3(
         )
     name = "spacy-bilstm.WordCharEmbed.v3"
     if not 0.0 < identity_dropout < 1.0:
-        raise ValueError(f"{name}: identity_dropout must be at least 0 and below 1, got {identity_dropout}.")
+        raise ConfigError(f"{name}: identity_dropout must be at least 0 and below 1, got {identity_dropout}.")
     attrs, rows = _paired_attrs_and_rows(name, attrs, rows)
     if not include_static_vectors and not any(_names_the_word(attr) for attr in attrs):
-        raise ValueError(
+        raise ConfigError(
             f"{name}: identity_dropout = {identity_dropout} hides the static vectors and the word-identity tables "
             f"({', '.join(IDENTITY_ATTRS)}), but there are no vectors and attrs {attrs} has none of those tables. "
             f"Add NORM to attrs (and its rows), or set identity_dropout = 0."
@@ -205,7 +206,7 @@ def build_word_char_embed_v3(
 def _paired_attrs_and_rows(architecture: str, attrs, rows) -> Tuple[List[str], List[int]]:
     attrs, rows = list(attrs), list(rows)
     if len(attrs) != len(rows):
-        raise ValueError(
+        raise ConfigError(
             f"{architecture}: attrs {attrs} and rows {rows} must pair up, one table size per "
             f"hashed attribute. For no hashed table at all, set both to [] (with include_static_vectors = true)."
         )
@@ -271,11 +272,11 @@ def build_tok2vec_char_embed_v2(
 def _build_tok2vec_char_embed(architecture, tok2vec, tok2vec_width, vectors_width,
                               char_embed_width, char_filters, char_window, char_rows, max_chars) -> Model:
     if tok2vec_width < 1:
-        raise ValueError(f"{architecture}: tok2vec_width must be at least 1, got {tok2vec_width}.")
+        raise ConfigError(f"{architecture}: tok2vec_width must be at least 1, got {tok2vec_width}.")
     if vectors_width is not None and vectors_width < 1:
-        raise ValueError(f"{architecture}: vectors_width must be at least 1, got {vectors_width}.")
+        raise ConfigError(f"{architecture}: vectors_width must be at least 1, got {vectors_width}.")
     if tok2vec.has_dim("nO") is True and tok2vec.get_dim("nO") != tok2vec_width:
-        raise ValueError(
+        raise ConfigError(
             f"{architecture}: tok2vec_width = {tok2vec_width}, but the tok2vec layer "
             f"{tok2vec.name!r} gives {tok2vec.get_dim('nO')} features per token."
         )
@@ -304,7 +305,7 @@ def _checked_width_forward(model: Model, docs: List[Doc], is_train: bool):
     expected = model.get_dim("nO")
     for doc_features in features:
         if doc_features.shape[1] != expected:
-            raise ValueError(
+            raise ConfigError(
                 f"{model.attrs['architecture']}: the upstream tok2vec gives "
                 f"{doc_features.shape[1] - (expected - model.attrs['tok2vec_width'])} features per token, but "
                 f"tok2vec_width is {model.attrs['tok2vec_width']}: set tok2vec_width to the upstream's width "
@@ -324,9 +325,9 @@ def build_char_cnn_v1(
 
 def _build_char_cnn(embed_width, n_filters, window, n_rows, max_chars) -> Model:
     if n_rows < 2:
-        raise ValueError(f"char CNN n_rows must be at least 2 (row 0 is padding), got {n_rows}")
+        raise ConfigError(f"char CNN n_rows must be at least 2 (row 0 is padding), got {n_rows}")
     if max_chars < 1:
-        raise ValueError(f"char CNN max_chars (the characters kept of a long word) must be at least 1, got {max_chars}")
+        raise ConfigError(f"char CNN max_chars (the characters kept of a long word) must be at least 1, got {max_chars}")
     module = CharCNN(n_rows, embed_width, n_filters, window, dropout=0.0)
     return layers.char_cnn_layer(module, n_rows, max_chars)
 
@@ -391,7 +392,7 @@ def _with_char_cnn(words, width, include_char_cnn, char_embed_width, char_filter
 def _tok2vec_width(tok2vec: Model) -> int:
     if tok2vec.has_dim("nO") is True:
         return tok2vec.get_dim("nO")
-    raise ValueError(
+    raise ConfigError(
         f"The tok2vec layer {tok2vec.name!r} does not declare its output width (dimension nO), which the "
         f"LSTM needs when it is built. Use a layer with a fixed width (spacy.Tok2VecListener.v1 with `width`, "
         f"spacy.MultiHashEmbed.v2, spacy-bilstm.WordCharEmbed.v1 or v2)."
@@ -408,12 +409,12 @@ def _build_bilstm_tagger(
     name="spacy-bilstm.BiLSTMCRF.v1", reading="sentence", context="sentence", window=None,
 ) -> Model:
     if output not in OUTPUT_LAYERS:
-        raise ValueError(f"Unknown output {output!r} in {name}: choose one of {', '.join(OUTPUT_LAYERS)}.")
+        raise ConfigError(f"Unknown output {output!r} in {name}: choose one of {', '.join(OUTPUT_LAYERS)}.")
     if depth < 1 or hidden_width < 1:
-        raise ValueError(f"{name} needs depth >= 1 and hidden_width >= 1, got {depth} and {hidden_width}.")
+        raise ConfigError(f"{name} needs depth >= 1 and hidden_width >= 1, got {depth} and {hidden_width}.")
     for setting, value in (("locked_dropout", locked_dropout), ("word_dropout", word_dropout)):
         if not 0.0 <= value < 1.0:
-            raise ValueError(f"{name}: {setting} must be at least 0 and below 1, got {value}.")
+            raise ConfigError(f"{name}: {setting} must be at least 0 and below 1, got {value}.")
     module = SequenceTagger(
         _tok2vec_width(tok2vec), hidden_width, depth, dropout, bidirectional, output,
         locked_dropout=locked_dropout, word_dropout=word_dropout,

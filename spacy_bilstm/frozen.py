@@ -20,6 +20,8 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import minibatch, registry
 
+from .errors import ConfigError
+
 
 @registry.callbacks("spacy-bilstm.InitializeFrozenTransformers.v1")
 def make_initialize_frozen_transformers(components: List[str]) -> Callable[[Language], Language]:
@@ -49,7 +51,7 @@ def _named_component(nlp: Language, name: str, callback: str):
     """The pipeline's component `name`, which a callback's config named; an error naming both if
     the pipeline has none (in `nlp.component_names`, so disabled components count)."""
     if name not in nlp.component_names:
-        raise ValueError(
+        raise ConfigError(
             f"{callback}: no component {name!r} in the pipeline (components: {', '.join(nlp.component_names)})."
         )
     return nlp.get_pipe(name)
@@ -78,7 +80,7 @@ def make_cache_frozen_transformer_outputs(
     the process."""
     names = list(components)
     if max_docs < 1:
-        raise ValueError(f"spacy-bilstm.CacheFrozenTransformerOutputs.v1: max_docs must be at least 1, not {max_docs}.")
+        raise ConfigError(f"spacy-bilstm.CacheFrozenTransformerOutputs.v1: max_docs must be at least 1, not {max_docs}.")
 
     def cache_frozen_transformer_outputs(nlp: Language, info: Dict[str, Any]) -> None:
         for name in names:

@@ -12,6 +12,7 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from . import layers
+from .errors import ConfigError, LabelError
 from .pipeline_io import UNTRAINED_LABELS_KEY, ComponentSerialization
 from .rehearsal import DEFAULT_MIN_PROBABILITY, rehearsal_gold
 from .tags import BiluoTags, UnknownLabelError
@@ -63,12 +64,13 @@ Entity = Tuple[int, int, str, float]
 def make_bilstm_ner(
     nlp: Language, name: str, model: Model, spans_key: str, threshold: float, scorer: Optional[Callable]
 ) -> "BiLSTMEntityRecognizer":
-    """A BiLSTM-CRF named-entity recognizer.
+    """Create a BiLSTM-CRF named-entity recognizer, the `bilstm_ner` component.
 
-    model: a BiLSTMCRF architecture (token features -> LSTM -> tag emission scores).
-    spans_key: every predicted entity also goes to doc.spans[spans_key], with its probability
-        in attrs["scores"], whether or not it clears the threshold.
-    threshold: entities whose probability is below it are left out of doc.ents.
+    model (Model[List[Doc], TaggerOutput]): A BiLSTMCRF architecture: token features -> LSTM -> tag scores.
+    spans_key (str): Key of doc.spans for all predicted entities, kept or not; probabilities in attrs["scores"].
+    threshold (float): Entities whose probability is below it are left out of doc.ents.
+    scorer (Optional[Callable]): The scoring method.
+    RETURNS (BiLSTMEntityRecognizer): The component.
     """
     return BiLSTMEntityRecognizer(nlp.vocab, model, name, spans_key=spans_key, threshold=threshold, scorer=scorer)
 
@@ -99,7 +101,7 @@ class BiLSTMEntityRecognizer(ComponentSerialization, TrainablePipe):
         scorer (Optional[Callable]): The scoring method (default: spacy.ner_scorer.v1).
         """
         if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"[components.{name}] threshold must be between 0 and 1, got {threshold}.")
+            raise ConfigError(f"[components.{name}] threshold must be between 0 and 1, got {threshold}.")
         self.vocab = vocab
         self.model = model
         self.name = name
@@ -150,7 +152,7 @@ class BiLSTMEntityRecognizer(ComponentSerialization, TrainablePipe):
     @staticmethod
     def _check_label(label: str) -> None:
         if not isinstance(label, str) or not label:
-            raise ValueError(f"Entity labels must be non-empty strings, got {label!r}.")
+            raise LabelError(f"Entity labels must be non-empty strings, got {label!r}.")
 
     def add_label(self, label: str) -> int:
         """Add an entity label. Before initialization, it joins the labels the output layer is
@@ -227,7 +229,7 @@ class BiLSTMEntityRecognizer(ComponentSerialization, TrainablePipe):
             labels = sorted({ent.label_ for eg in get_examples() for ent in eg.reference.ents})
         self._add_labels_for_initialize(labels)
         if not self.labels:
-            raise ValueError(
+            raise LabelError(
                 f"'{self.name}' found no entity labels: the training examples have no entities and no labels "
                 f"were given. Check the training data, or list the labels in "
                 f"[initialize.components.{self.name}.labels]."
@@ -396,8 +398,8 @@ class BiLSTMEntityRecognizer(ComponentSerialization, TrainablePipe):
         output (TaggerOutput): The model's output for the examples' predicted docs.
         RETURNS (Tuple[float, TaggerGradient]): The loss and the gradient.
         """
+        examples = list(examples)  # first: spaCy's validator iterates, and would empty a generator
         validate_examples(examples, "BiLSTMEntityRecognizer.get_loss")
-        examples = list(examples)
         gold_of_docs = [self._gold_tag_ids(eg) for eg in examples]
         gold = [self._tags.cut_to_segment(gold_of_docs[doc_index], start, end) for doc_index, start, end in output.units]
         return layers.tagger_loss(self._tagger, output, gold)

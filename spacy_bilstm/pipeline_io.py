@@ -109,14 +109,30 @@ class ComponentSerialization:
                 )
 
     def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
+        """Serialize the component to a bytestring; warns of runtime settings the config would override.
+
+        exclude (Iterable[str]): String names of serialization fields to exclude.
+        RETURNS (bytes): The serialized component.
+        """
         self._warn_about_unsaved_settings()
         return super().to_bytes(exclude=exclude)
 
     def to_disk(self, path, *, exclude: Iterable[str] = tuple()) -> None:
+        """Serialize the component to a directory; warns of runtime settings the config would override.
+
+        path (str / Path): Path to a directory.
+        exclude (Iterable[str]): String names of serialization fields to exclude.
+        """
         self._warn_about_unsaved_settings()
         super().to_disk(path, exclude=exclude)
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "BiLSTMEntityRecognizer":
+        """Load the component from a bytestring. Damaged or mismatched data: ModelLoadError.
+
+        bytes_data (bytes): The data to load from.
+        exclude (Iterable[str]): String names of serialization fields to exclude.
+        RETURNS (BiLSTMEntityRecognizer): The loaded component.
+        """
         self._validate_serialization_attrs()
         source = "the bytes"
         deserializers = {
@@ -128,6 +144,12 @@ class ComponentSerialization:
         return self
 
     def from_disk(self, path, *, exclude: Iterable[str] = tuple()) -> "BiLSTMEntityRecognizer":
+        """Load the component from a directory. A missing, damaged or mismatched file: ModelLoadError.
+
+        path (str / Path): Path to a directory.
+        exclude (Iterable[str]): String names of serialization fields to exclude.
+        RETURNS (BiLSTMEntityRecognizer): The loaded component.
+        """
         self._validate_serialization_attrs()
         deserializers = {
             "vocab": lambda p: self.vocab.from_disk(p, exclude=exclude),

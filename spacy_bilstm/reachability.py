@@ -66,5 +66,5 @@ def shipped_reading() -> str:
         for name in shipped_config_names()
     }
     if len(readings) != 1:
-        raise ValueError(f"the shipped configs read in different ways: {sorted(readings)}")
+        raise RuntimeError(f"the shipped configs read in different ways: {sorted(readings)}")
     return readings.pop()

@@ -6,6 +6,8 @@ from typing import Dict, List, Sequence, Tuple
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from .errors import ScoreError
+
 SCORES_ATTR = "scores"
 # (start char, end char, label): how an entity is matched across span groups and doc.ents.
 SpanId = Tuple[int, int, str]
@@ -24,7 +26,7 @@ def score_span_keys(nlp: Language) -> List[str]:
 def span_scores(doc: Doc, span_keys: Sequence[str]) -> Dict[SpanId, float]:
     """The score of every span in the groups `span_keys` of `doc`; a span in several groups gets
     its highest score. A group without scores is skipped; one whose scores do not pair up with its
-    spans raises ValueError (the component that wrote it is broken)."""
+    spans raises ScoreError (the component that wrote it is broken)."""
     scores: Dict[SpanId, float] = {}
     for key in span_keys:
         if key not in doc.spans:
@@ -34,7 +36,7 @@ def span_scores(doc: Doc, span_keys: Sequence[str]) -> Dict[SpanId, float]:
         if group_scores is None:
             continue
         if len(group_scores) != len(group):
-            raise ValueError(
+            raise ScoreError(
                 f"the span group '{key}' holds {len(group)} spans but {len(group_scores)} scores; "
                 f"the component that wrote it is broken."
             )

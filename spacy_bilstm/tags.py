@@ -4,7 +4,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 
-from .errors import SpacyBilstmError
+from .errors import LabelError
 
 OUTSIDE = "O"
 PREFIXES = ("B", "I", "L", "U")
@@ -13,8 +13,8 @@ UNKNOWN_TAG_ID = -1
 Span = Tuple[int, int, str]  # (start token, end token exclusive, label)
 
 
-class UnknownLabelError(SpacyBilstmError):
-    pass
+class UnknownLabelError(LabelError):
+    """A tag or label outside the tag set the component was initialized with."""
 
 
 class BiluoTags:

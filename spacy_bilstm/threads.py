@@ -1,9 +1,9 @@
 """How many threads torch may use for this package's work, and the scope in which it does.
 
 torch's intra-op pool starts with one thread per core and busy-waits between operations. On a
-machine where other jobs run, those threads compete with them and with each other: a short
-training run was 2.7-3.1x slower with torch's default than with one thread, beside three other
-torch jobs on two cores. So every torch call of this package runs inside `torch_threads()`, which
+machine where other jobs run, those threads compete with them and with each other, and a run
+slows down several times over (study 7 in benchmarks/README.md measures it). So every torch call
+of this package runs inside `torch_threads()`, which
 sets torch's thread count for the call and puts the caller's back afterwards: a host application's
 own torch work keeps whatever it set.
 
@@ -28,6 +28,8 @@ from typing import Dict, Iterator, Optional, Tuple
 
 import torch
 
+from .errors import ConfigError
+
 ENV_VARIABLE = "SPACY_BILSTM_THREADS"
 _STANDARD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 _RECHECK_SECONDS = 5.0
@@ -42,7 +44,7 @@ def set_threads(n_threads: Optional[int]) -> None:
     """Use `n_threads` torch threads for this package's work in this process (None: the default)."""
     global _chosen
     if n_threads is not None and n_threads < 1:
-        raise ValueError(f"The number of threads must be at least 1, got {n_threads}.")
+        raise ConfigError(f"The number of threads must be at least 1, got {n_threads}.")
     _chosen = n_threads
 
 
@@ -68,7 +70,7 @@ def _from_environment() -> Optional[int]:
     except ValueError:
         n_threads = 0
     if n_threads < 1:
-        raise ValueError(f"{ENV_VARIABLE} must be a whole number of threads, at least 1; it is {value!r}.")
+        raise ConfigError(f"{ENV_VARIABLE} must be a whole number of threads, at least 1; it is {value!r}.")
     return n_threads
 
 

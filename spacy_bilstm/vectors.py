@@ -2,8 +2,6 @@
 spaCy's own vectors machinery into a pipeline directory that `[initialize] vectors` loads;
 a spaCy pipeline or vectors directory is used as it is."""
 import json
-import os
-import shutil
 from itertools import islice
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, Optional, Union
@@ -14,6 +12,7 @@ from spacy.training.initialize import convert_vectors, open_file
 from spacy.vectors import Vectors
 
 from .errors import SpacyBilstmError
+from .files import atomic_write_dir
 
 VECTOR_ATTRS = ("LOWER", "ORTH")
 # Lines read to decide between LOWER and ORTH: enough to meet "The"/"U.S."-style keys in any
@@ -245,16 +244,14 @@ def write_vectors_cfg_attr(pipeline_dir: PathLike, attr: int) -> None:
 
 
 def _write_atomically(target: Path, write, stamp: Dict[str, Any]) -> None:
-    """Write into a sibling folder and rename it, so an interrupted conversion never leaves a
-    half-written cache that a later run would take for a finished one."""
-    partial = target.with_name(target.name + ".partial")
-    if partial.exists():
-        shutil.rmtree(partial)
-    write(partial)
-    (partial / CACHE_STAMP).write_text(json.dumps(stamp, indent=2), encoding="utf-8")
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(partial, target)
+    """The cache and its stamp appear together or not at all, so an interrupted conversion never
+    leaves a half-written cache that a later run would take for a finished one."""
+
+    def write_with_stamp(partial: Path) -> None:
+        write(partial)
+        (partial / CACHE_STAMP).write_text(json.dumps(stamp, indent=2), encoding="utf-8")
+
+    atomic_write_dir(target, write_with_stamp)
 
 
 def static_vectors_widths(model_bytes: bytes) -> Iterable[int]:

@@ -678,6 +678,17 @@ def test_get_loss_changes_nothing_so_a_diagnostic_call_leaves_the_next_update_as
     assert trained_weights(call_get_loss_first=True) == trained_weights(call_get_loss_first=False)
 
 
+def test_get_loss_of_a_generator_of_examples_is_the_loss_of_their_list():
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("bilstm_ner", config={"model": {"hidden_width": 8}})
+    examples = make_examples(nlp)
+    nlp.initialize(lambda: examples)
+    output = ner.model.predict([eg.predicted for eg in examples])
+    loss_of_list, _ = ner.get_loss(examples, output)
+    loss_of_generator, _ = ner.get_loss((eg for eg in examples), output)
+    assert loss_of_generator == loss_of_list > 0
+
+
 def test_the_crfs_own_scores_learn_through_the_models_backprop():
     nlp = spacy.blank("en")
     ner = nlp.add_pipe("bilstm_ner")

@@ -2,6 +2,7 @@
 from dataclasses import dataclass, field
 from typing import List, Sequence, Tuple
 
+from ..errors import ScoreError
 from ..span_scores import span_scores
 
 
@@ -46,8 +47,8 @@ def collect_scored_entities(examples, spans_keys: Sequence[str]) -> ScoredEntiti
         n_gold += len(gold)
         try:
             best = span_scores(predicted, spans_keys)
-        except ValueError as error:
-            raise ValueError(f"doc {doc_index}: {error}") from None
+        except ScoreError as error:
+            raise ScoreError(f"doc {doc_index}: {error}") from None
         n_unscored += sum(1 for ent in predicted.ents if (ent.start_char, ent.end_char, ent.label_) not in best)
         for (start_char, end_char, label), score in sorted(best.items()):
             gold_span = reference.char_span(start_char, end_char, alignment_mode="expand")

@@ -16,6 +16,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy
 
+from ..errors import ConfigError, ScoreError
+
 DEFAULT_BINS = 10
 DEFAULT_THRESHOLDS = (0.0, 0.95, 0.05)  # start, stop (inclusive), step
 # Scores of exactly 0 or 1 would make a wrong (or right) entity cost infinitely much.
@@ -30,15 +32,15 @@ def _as_arrays(scores: Sequence[float], correct: Sequence[bool]) -> Tuple[numpy.
     score_array = numpy.asarray(scores, dtype="float64").reshape(-1)
     correct_array = numpy.asarray(correct, dtype=bool).reshape(-1)
     if score_array.shape != correct_array.shape:
-        raise ValueError(f"{score_array.size} scores but {correct_array.size} correctness values; they must pair up.")
+        raise ScoreError(f"{score_array.size} scores but {correct_array.size} correctness values; they must pair up.")
     if score_array.size and (numpy.isnan(score_array).any() or score_array.min() < 0.0 or score_array.max() > 1.0):
-        raise ValueError("scores must be probabilities between 0 and 1 (got values outside [0, 1] or NaN).")
+        raise ScoreError("scores must be probabilities between 0 and 1 (got values outside [0, 1] or NaN).")
     return score_array, correct_array
 
 
 def check_bins(n_bins: int) -> None:
     if n_bins < 1:
-        raise ValueError(f"the number of bins must be 1 or more, not {n_bins}.")
+        raise ConfigError(f"the number of bins must be 1 or more, not {n_bins}.")
 
 
 def bin_indices(scores: Sequence[float], n_bins: int = DEFAULT_BINS) -> numpy.ndarray:
@@ -88,10 +90,10 @@ def reliability_table(
 def expected_calibration_error(
     scores: Sequence[float], correct: Sequence[bool], n_bins: int = DEFAULT_BINS
 ) -> float:
-    """ECE as defined in the module docstring. Undefined (ValueError) without any score."""
+    """ECE as defined in the module docstring. Undefined (ScoreError) without any score."""
     score_array, _ = _as_arrays(scores, correct)
     if score_array.size == 0:
-        raise ValueError("the expected calibration error is undefined without any scored entity.")
+        raise ScoreError("the expected calibration error is undefined without any scored entity.")
     table = reliability_table(scores, correct, n_bins)
     return float(sum(b.count * b.gap for b in table if b.count) / score_array.size)
 
@@ -100,7 +102,7 @@ def binary_nll(scores: Sequence[float], correct: Sequence[bool]) -> float:
     """Mean binary cross-entropy of the scores against correctness (natural log)."""
     score_array, correct_array = _as_arrays(scores, correct)
     if score_array.size == 0:
-        raise ValueError("the negative log-likelihood is undefined without any scored entity.")
+        raise ScoreError("the negative log-likelihood is undefined without any scored entity.")
     clipped = numpy.clip(score_array, PROBABILITY_FLOOR, 1.0 - PROBABILITY_FLOOR)
     return float(-numpy.where(correct_array, numpy.log(clipped), numpy.log1p(-clipped)).mean())
 
@@ -108,11 +110,11 @@ def binary_nll(scores: Sequence[float], correct: Sequence[bool]) -> float:
 def threshold_range(start: float, stop: float, step: float) -> List[float]:
     """start, start + step, ... up to stop inclusive, rounded so that 0.1 + 0.2 prints as 0.3."""
     if not (0.0 <= start <= 1.0 and 0.0 <= stop <= 1.0):
-        raise ValueError(f"thresholds must lie between 0 and 1 (got start {start}, stop {stop}).")
+        raise ConfigError(f"thresholds must lie between 0 and 1 (got start {start}, stop {stop}).")
     if step <= 0:
-        raise ValueError(f"the threshold step must be positive, not {step}.")
+        raise ConfigError(f"the threshold step must be positive, not {step}.")
     if stop < start:
-        raise ValueError(f"the last threshold ({stop}) is below the first ({start}).")
+        raise ConfigError(f"the last threshold ({stop}) is below the first ({start}).")
     count = int(math.floor((stop - start) / step + 1e-9)) + 1
     return [round(start + i * step, 10) for i in range(count)]
 
@@ -138,7 +140,7 @@ def threshold_table(
     Precision is 0 when nothing is kept, recall 0 when there is no gold entity (spaCy's convention)."""
     score_array, correct_array = _as_arrays(scores, correct)
     if n_gold < int(correct_array.sum()):
-        raise ValueError(f"{int(correct_array.sum())} correct entities but only {n_gold} gold ones.")
+        raise ScoreError(f"{int(correct_array.sum())} correct entities but only {n_gold} gold ones.")
     rows = []
     for threshold in thresholds:
         kept = score_array >= threshold
@@ -157,9 +159,9 @@ def golden_section_minimize(
     """Minimise a one-dimensional function on [low, high] (exact for unimodal functions).
     Returns the best point evaluated, its value, and every (x, value) evaluated in order."""
     if not low < high:
-        raise ValueError(f"the search interval [{low}, {high}] is empty.")
+        raise ConfigError(f"the search interval [{low}, {high}] is empty.")
     if tolerance <= 0:
-        raise ValueError(f"the tolerance must be positive, not {tolerance}.")
+        raise ConfigError(f"the tolerance must be positive, not {tolerance}.")
     inverse_phi = (math.sqrt(5.0) - 1.0) / 2.0
     evaluated: List[Tuple[float, float]] = []
 

@@ -7,7 +7,7 @@ BIOES `B-PER E-PER` as two one-token entities.
 from dataclasses import dataclass
 from typing import Iterable, List, Optional, Sequence, Tuple
 
-from ..errors import SpacyBilstmError
+from ..errors import ConfigError, SpacyBilstmError
 
 Span = Tuple[int, int, str]
 
@@ -68,7 +68,7 @@ def tags_to_spans(tags: Sequence[str], scheme: str = "iob2", *, repair: bool = F
 def decode_tags(tags: Sequence[str], scheme: str, *, repair: bool = False) -> Tuple[List[Span], int]:
     """Like `tags_to_spans`, also returning how many repairs were made."""
     if scheme not in _PREFIXES:
-        raise ValueError(f"unknown tag scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
+        raise ConfigError(f"unknown tag scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
     if scheme in _CLOSED:
         return _decode_closed(tags, scheme, repair)
     return _decode_open(tags, scheme, repair)
@@ -171,21 +171,21 @@ def _decode_closed(tags: Sequence[str], scheme: str, repair: bool) -> Tuple[List
 
 def spans_to_tags(spans: Iterable[Span], n_tokens: int, scheme: str = "iob2") -> List[str]:
     """Encode non-overlapping spans as tags. IO cannot separate two adjacent entities of
-    the same label, so that case raises ValueError rather than merging them."""
+    the same label, so that case raises TagError rather than merging them."""
     if scheme not in _PREFIXES:
-        raise ValueError(f"unknown tag scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
+        raise ConfigError(f"unknown tag scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
     tags = ["O"] * n_tokens
     previous_end, previous_label = -1, ""
     for start, end, label in sorted(spans):
         if not 0 <= start < end <= n_tokens:
-            raise ValueError(f"span ({start}, {end}, {label!r}) is outside a sequence of {n_tokens} tokens")
+            raise TagError(f"span ({start}, {end}, {label!r}) is outside a sequence of {n_tokens} tokens", start)
         if start < previous_end:
-            raise ValueError(f"span ({start}, {end}, {label!r}) overlaps the span before it")
+            raise TagError(f"span ({start}, {end}, {label!r}) overlaps the span before it", start)
         touching_same = start == previous_end and label == previous_label
         if scheme == "io" and touching_same:
-            raise ValueError(
+            raise TagError(
                 f"two {label} entities touch at token {start}; the IO scheme cannot keep them apart "
-                "(use iob2, bioes or biluo)"
+                "(use iob2, bioes or biluo)", start,
             )
         if scheme in _CLOSED:
             begin, inside, last, unit = _CLOSED[scheme]

@@ -1,14 +1,14 @@
 """The character CNN's output for each word met at CPU inference, so that a word is convolved
-once, not in every batch it appears in: most tokens of a text are words seen before, and for
-one sentence at a time the CNN's torch calls were about a tenth of the tagging time."""
+once, not in every batch it appears in: most tokens of a text are words seen before. Study 3 in
+benchmarks/README.md measures the speed on a first pass, while the cache fills, and after."""
 import os
 import threading
 from typing import Dict, List, Tuple
 
 import numpy
 
-# 100,000 strings of 64 filters (the default width) take 25.6 MB, and their index about 10 MB more
-# (tracemalloc: 34 MB in all, 50 MB at the peak of the last growth).
+# 100,000 strings of 64 filters (the default width) take 25.6 MB in float32, plus the index of
+# the strings: a bound on memory that a long-running process can afford.
 CHAR_CACHE_MAX_STRINGS = 100_000
 
 

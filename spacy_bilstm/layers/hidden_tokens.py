@@ -1,17 +1,19 @@
 """A thinc layer that, in training, hides whole tokens: each row of a (n_tokens, width) array is
 replaced by zeros with a given probability. Put after a word-identity table (hashed NORM), it
 shows the model known words as if it had never seen them, so that it learns to tag a word from
-what stays: its affixes, shape, characters and context. Most entities of a new text are words the
-training data never showed (WNUT-17 dev: 56% of entity tokens; CoNLL-2002 Dutch: 43%)."""
+what stays: its affixes, shape, characters and context. Many entities of a new text are words the
+training data never showed (study 5 in benchmarks/README.md gives the share per corpus)."""
 from typing import Callable, Tuple
 
 from thinc.api import Model
 from thinc.types import Floats2d
 
+from ..errors import ConfigError
+
 
 def hidden_tokens(probability: float) -> Model[Floats2d, Floats2d]:
     if not 0.0 <= probability < 1.0:
-        raise ValueError(f"The probability of hiding a token must be at least 0 and below 1, got {probability}.")
+        raise ConfigError(f"The probability of hiding a token must be at least 0 and below 1, got {probability}.")
     # Not "dropout_rate": spaCy's update() sets that attribute, on every layer that has it, to
     # [training] dropout.
     return Model("hidden_tokens", _forward, attrs={"hide_probability": probability})

@@ -7,6 +7,7 @@ import torch
 from thinc.api import Model, get_array_module, torch2xp, xp2torch
 from thinc.types import Ints1d
 
+from ..errors import AnnotationError, TrainingDivergedError
 from ..nn import sequence_loss
 from ..threads import torch_threads
 from .tagger import TaggerGradient, TaggerOutput, tagger_settings
@@ -41,12 +42,12 @@ def _check_finite(loss: torch.Tensor, emissions: List[torch.Tensor]) -> None:
     if torch.isfinite(loss):
         return
     if torch.isnan(loss) or not all(bool(torch.isfinite(e).all()) for e in emissions):
-        raise FloatingPointError(
+        raise TrainingDivergedError(
             "Training diverged: the model's scores or its loss are no longer finite numbers (NaN or "
             "infinite). Lower [training.optimizer] learn_rate, keep grad_clip on (e.g. 1.0), and on a GPU "
             "train in full precision."
         )
-    raise ValueError(
+    raise AnnotationError(
         "The gold annotation has probability zero under the tag scheme (an invalid BILUO sequence "
         "in a training example); check the training data with `spacy-bilstm convert`."
     )

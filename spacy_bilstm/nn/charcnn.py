@@ -3,6 +3,7 @@ convolve over the word, max-pool over positions."""
 import torch
 from torch import Tensor, nn
 
+from ..errors import ConfigError
 from .crf import positions_mask
 from .products import rows_times
 
@@ -11,7 +12,7 @@ class CharCNN(nn.Module):
     def __init__(self, n_char_rows: int, embed_width: int, n_filters: int, window: int, dropout: float):
         super().__init__()
         if window % 2 == 0:
-            raise ValueError(f"char CNN window must be odd so that it centres on a character, got {window}")
+            raise ConfigError(f"char CNN window must be odd so that it centres on a character, got {window}")
         self.embed = nn.Embedding(n_char_rows, embed_width, padding_idx=0)
         self.dropout = nn.Dropout(dropout)
         # Holds the filters (and names them in the weights file); forward applies them itself.

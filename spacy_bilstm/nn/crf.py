@@ -55,7 +55,7 @@ class LinearChainCRF(nn.Module):
         super().__init__()
         n_tags = allowed_start.shape[0]
         if allowed_end.shape != (n_tags,) or allowed_transitions.shape != (n_tags, n_tags):
-            raise ValueError(
+            raise RuntimeError(
                 f"CRF masks disagree on the number of tags: start {tuple(allowed_start.shape)}, "
                 f"end {tuple(allowed_end.shape)}, transitions {tuple(allowed_transitions.shape)}"
             )

@@ -5,6 +5,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from ..errors import ConfigError
+
 
 def length_buckets(lengths: Sequence[int], max_padded_tokens: int) -> List[List[int]]:
     """Group row indices, longest first, so that each group's padded size (rows x longest row)
@@ -47,7 +49,7 @@ class _WholeUnitDropout(nn.Module):
     def __init__(self, p: float):
         super().__init__()
         if not 0.0 <= p < 1.0:
-            raise ValueError(f"{type(self).__name__}: the dropout probability must be in [0, 1), got {p}")
+            raise ConfigError(f"{type(self).__name__}: the dropout probability must be in [0, 1), got {p}")
         self.p = p
 
     def _mask_shape(self, x: Tensor) -> Tuple[int, int, int]:

@@ -126,8 +126,8 @@ def _viterbi_one_row(
     emissions: numpy.ndarray, start: numpy.ndarray, end: numpy.ndarray, transitions: numpy.ndarray
 ) -> list:
     """viterbi for one unpadded row (L, T): the same steps on (T, T) arrays instead of
-    (1, T, T), and the path walked back in Python integers. For one sentence at a time this
-    takes about 40% less time: the numpy calls' overhead, not the arithmetic, is the cost."""
+    (1, T, T), and the path walked back in Python integers: for one sentence at a time the numpy
+    calls' overhead, not the arithmetic, is the cost."""
     tag_index = numpy.arange(emissions.shape[1])
     score = start + emissions[0]
     backpointers = []

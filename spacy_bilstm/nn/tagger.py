@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from .crf import LatticeScores, LinearChainCRF, negative_log_likelihood
 from .encoder import LSTMEncoder, equal_length_buckets, length_buckets, pad_rows
+from ..errors import ConfigError
 from ..threads import inference_workers, worker_pool
 from .products import rows_times
 
@@ -34,7 +35,7 @@ class SequenceTagger(nn.Module):
     ):
         super().__init__()
         if output not in OUTPUT_LAYERS:
-            raise ValueError(f"output must be one of {OUTPUT_LAYERS}, got {output!r}")
+            raise ConfigError(f"output must be one of {OUTPUT_LAYERS}, got {output!r}")
         self.input_width = input_width
         self.output = output
         self.max_padded_tokens = max_padded_tokens

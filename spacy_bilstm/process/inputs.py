@@ -127,7 +127,7 @@ def _parse_txt(record: Record, raw: bytes) -> Record:
 
 
 def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
+    raise ProcessError(f"{name} is not valid JSON")
 
 
 # NaN and Infinity are not JSON: passed through, they would make the output invalid JSON.

@@ -2,13 +2,14 @@
 written whole from our own buffer, and if a write fails (e.g. the disk is full) the file
 is cut back to the end of the last complete record before the error is raised."""
 import errno
-import os
 from pathlib import Path
 from typing import Any, BinaryIO, Dict, Optional
 
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
+from ..errors import OutputWriteError
+from ..files import atomic_write
 from .errors import ProcessError
 from .records import Outcome, dumps_line, output_record
 
@@ -143,20 +144,14 @@ class DocBinOutput:
         if doc is None and outcome.doc_bytes is not None:
             doc = Doc(self._vocab).from_bytes(outcome.doc_bytes)
         if doc is None:
-            raise ValueError("a .spacy output needs the processed Doc of each record")
+            raise RuntimeError("a .spacy output needs the processed Doc of each record")
         self._doc_bin.add(doc)
 
     def flush(self) -> None:
         """Nothing is written before close(); see the class docstring."""
 
     def close(self) -> None:
-        temporary = self.path.with_name(self.path.name + ".tmp")
         try:
-            with open(temporary, "wb") as stream:
-                stream.write(self._doc_bin.to_bytes())
-            os.replace(temporary, self.path)
-        except OSError as error:
-            temporary.unlink(missing_ok=True)
-            raise ProcessError(
-                f"Writing {self.path} failed: {error}. Free space (or fix the problem) and rerun."
-            ) from error
+            atomic_write(self.path, lambda temporary: temporary.write_bytes(self._doc_bin.to_bytes()))
+        except OutputWriteError as error:
+            raise ProcessError(str(error)) from error

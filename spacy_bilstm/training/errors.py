@@ -11,7 +11,9 @@ class TrainingError(SpacyBilstmError):
 
 
 class TrainingInterrupted(Exception):
-    """Ctrl-C stopped training; `model_last` is the pipeline saved on the way out, if any."""
+    """Ctrl-C stopped training; `model_last` is the pipeline saved on the way out, if any.
+    Not a SpacyBilstmError: it reports a request, not a mistake to fix, and a handler of user
+    errors must not swallow it."""
 
     def __init__(self, model_last: Optional[Path]):
         self.model_last = model_last
