@@ -16,8 +16,7 @@ from spacy.language import Language
 from spacy.training import Example
 from spacy.util import registry
 
-from .corpora.errors import CorpusError
-from .corpora.text import LINE_BREAK, is_blank, read_text
+from .errors import ConfigError
 from .tags import UNKNOWN_TAG_ID, BiluoTags
 
 DEFAULT_MIN_PROBABILITY = 0.5
@@ -45,6 +44,10 @@ def rehearsal_gold(tags: BiluoTags, n_tokens: int, entities: Sequence[Entity], m
 def read_raw_texts(path: Union[str, Path]) -> List[str]:
     """The texts of a raw text file: one per non-blank line, or for .jsonl one JSON object per
     line with a "text" string (blank lines are skipped). Plain or gzipped UTF-8."""
+    # Imported here: pipeline.py imports this module, and `import spacy_bilstm` must not load the corpora package.
+    from .corpora.errors import CorpusError
+    from .corpora.text import LINE_BREAK, is_blank, read_text
+
     path = Path(path)
     if not path.is_file():
         raise CorpusError("no such raw text file", path=path, hint="check the raw_text path (--rehearse)")
@@ -95,25 +98,25 @@ def make_rehearse(
     of it as sourced, which is never saved). `min_probability`: the least probability of the
     frozen copy's entities that are rehearsed."""
     if every_n_steps < 1 or batch_size < 1:
-        raise ValueError(
+        raise ConfigError(
             f"spacy-bilstm.Rehearse.v1: every_n_steps and batch_size must be at least 1, got {every_n_steps} "
             f"and {batch_size}."
         )
     if not 0.0 <= min_probability <= 1.0:
-        raise ValueError(f"spacy-bilstm.Rehearse.v1: min_probability must be between 0 and 1, got {min_probability}.")
+        raise ConfigError(f"spacy-bilstm.Rehearse.v1: min_probability must be between 0 and 1, got {min_probability}.")
     batches = _batches(read_raw_texts(raw_text), batch_size)
 
     def rehearse(nlp: Language, info: Dict[str, Any]) -> None:
         if info["step"] % every_n_steps:
             return
         if component not in nlp.component_names:
-            raise ValueError(
+            raise ConfigError(
                 f"spacy-bilstm.Rehearse.v1: no component {component!r} in the pipeline (components: "
                 f"{', '.join(nlp.component_names)}). Set the callback's component."
             )
         pipe = nlp.get_pipe(component)
         if getattr(pipe, "_rehearsal_model", None) is None:
-            raise ValueError(
+            raise ConfigError(
                 f"spacy-bilstm.Rehearse.v1: '{component}' has no frozen copy to rehearse: it was not resumed from a "
                 f"trained pipeline. Set `source = \"path/to/model-best\"` in [components.{component}] (or train "
                 f"with `spacy-bilstm train --base MODEL`), and leave it out of [training] frozen_components."

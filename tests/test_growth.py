@@ -11,6 +11,7 @@ from thinc.api import Adam, Config
 
 from spacy_bilstm.rehearsal import make_rehearse, read_raw_texts, rehearsal_gold
 from spacy_bilstm.corpora import CorpusError
+from spacy_bilstm.errors import ConfigError
 from spacy_bilstm.tags import UNKNOWN_TAG_ID, BiluoTags
 from spacy_bilstm.training import TrainingError, train
 
@@ -191,7 +192,7 @@ def test_rehearse_callback_rehearses_a_batch_of_raw_text_before_updates(base_nlp
     raw_text.write_text("".join(srsly.json_dumps({"text": text}) + "\n" for text in TEXTS), encoding="utf-8")
     callback = make_rehearse(str(raw_text), batch_size=2, every_n_steps=2)
     nlp = copy.deepcopy(base_nlp)
-    with pytest.raises(ValueError, match="not resumed from a trained pipeline"):
+    with pytest.raises(ConfigError, match="not resumed from a trained pipeline"):
         callback(nlp, {"step": 0, "epoch": 0})
     nlp.resume_training()
     module = nlp.get_pipe("bilstm_ner")._tagger.shims[0]._model

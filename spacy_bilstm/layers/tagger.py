@@ -110,7 +110,7 @@ def hold_out_tags(layer: Model, n_tags: int) -> None:
     """Hold the last `n_tags` tags out of the output, as they were when saved."""
     module = torch_module(layer)
     if not 0 <= n_tags < module.n_tags:
-        raise ValueError(f"Cannot hold out {n_tags} of the {module.n_tags} tags.")
+        raise RuntimeError(f"Cannot hold out {n_tags} of the {module.n_tags} tags.")
     module.n_held_out_tags = n_tags
 
 

@@ -104,7 +104,7 @@ class LinearChainCRF(nn.Module):
         if new_masks[0].shape[0] < n_old or not all(
             torch.equal(old, corner.to(old.device)) for old, corner in zip(old_masks, corners)
         ):
-            raise ValueError("A CRF can only grow by tags appended after its own, with its own masks unchanged.")
+            raise RuntimeError("A CRF can only grow by tags appended after its own, with its own masks unchanged.")
         grown = LinearChainCRF(allowed_start, allowed_end, allowed_transitions, trainable=self.trainable)
         grown = grown.to(self.allowed_start.device)
         with torch.no_grad():

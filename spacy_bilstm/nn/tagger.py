@@ -83,7 +83,7 @@ class SequenceTagger(nn.Module):
         self._require_tags()
         n_added = allowed_start.shape[0] - self.n_tags
         if n_added <= 0:
-            raise ValueError(f"add_tags needs more than the {self.n_tags} tags there are, got {allowed_start.shape[0]}.")
+            raise RuntimeError(f"add_tags needs more than the {self.n_tags} tags there are, got {allowed_start.shape[0]}.")
         weight, bias = self.projection.weight, self.projection.bias
         with torch.no_grad():
             # The same Linear module, with longer parameters: building a new one would draw
