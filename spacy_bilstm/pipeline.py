@@ -223,9 +223,16 @@ class BiLSTMEntityRecognizer(TrainablePipe):
             end token, label, probability): the CRF's best valid tag path gives the entities, and
             each gets the probability of its exact tag sub-path.
         """
-        docs = list(docs)
+        return self._predict(list(docs), with_path_log_probs=False)[0]
+
+    def predict_with_path_log_probs(self, docs: Iterable[Doc]) -> Tuple[List[List[Entity]], List[float]]:
+        """`predict`, and each doc's log probability of its best tag path at the component's
+        temperature (0 for an empty doc): what `spacy-bilstm select` ranks documents by."""
+        return self._predict(list(docs), with_path_log_probs=True)
+
+    def _predict(self, docs: List[Doc], with_path_log_probs: bool) -> Tuple[List[List[Entity]], List[float]]:
         if not any(len(doc) for doc in docs):
-            return [[] for _ in docs]
+            return [[] for _ in docs], [0.0] * len(docs)
         with layers.inference_mode():
             output = self.model.predict(docs)
         paths = layers.best_paths(self._tagger, output)
@@ -245,7 +252,10 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         for (segment_index, (start, end, label)), probability in zip(flat, probabilities):
             doc_index, offset, _ = output.units[segment_index]
             entities[doc_index].append((offset + start, offset + end, label, float(probability)))
-        return entities
+        if not with_path_log_probs:
+            return entities, []
+        path_log_probs = layers.path_log_probabilities(output, paths, self.temperature)
+        return entities, layers.doc_log_probabilities(output, path_log_probs, len(docs)).tolist()
 
     def set_annotations(self, docs: Iterable[Doc], entities: List[List[Entity]]) -> None:
         """Modify a batch of docs with the predicted entities. Every predicted entity goes to
