@@ -3,8 +3,8 @@ write the top N as pre-annotated tasks.
 
 Workers (the process engines: in this process, forked processes or Dask workers) run the
 pipeline over partitions of the input and keep each partition's own top N (`TopN`); this
-process merges them into the global top N. Only those candidates are ever held, each as
-Doc bytes, so memory does not grow with the input."""
+process merges them into the global top N. Only those candidates are ever held, each packed
+as plain lists (pack_doc), so memory does not grow with the input."""
 import json
 import sys
 import time
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, TextIO, Tuple, Union
 
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span, SpanGroup
 from spacy.vocab import Vocab
 
 from ..corpora.writers import doc_to_jsonl_record
@@ -182,13 +182,38 @@ def select_partition(nlp: Language, records: List[Record], settings: SelectionSe
         score = _score(settings, record, doc, log_prob, spans_key)
         summary.add_score(score)
         candidate = Candidate(score, record.index, duplicate_key(doc.text) if settings.dedupe else record.index)
-        if top.admits(candidate):  # only a document that can enter is serialised
-            payload = (doc.to_bytes(exclude=["user_data", "tensor"]), _record_meta(record))
-            candidate = Candidate(candidate.score, candidate.index, candidate.key, payload)
+        if top.admits(candidate):  # only a document that can enter is packed
+            candidate = Candidate(score, record.index, candidate.key, (pack_doc(doc, spans_key), _record_meta(record)))
         top.offer(candidate)
     summary.duplicates = top.duplicates
     result.candidates = top.best_first()
     return result
+
+
+def pack_doc(doc: Doc, spans_key: str) -> tuple:
+    """What a task needs of a doc, as plain lists: words, spaces, sentence starts (None when the
+    doc has none), doc.ents and the scored span group. Pickled, it is a fraction of the cost of
+    Doc.to_bytes, whose msgpack encoder looks up its extensions on every call."""
+    sent_starts = [bool(token.is_sent_start) for token in doc] if doc.has_annotation("SENT_START") else None
+    group = doc.spans[spans_key] if spans_key in doc.spans else []
+    scores = group.attrs.get("scores", []) if len(group) else []
+    return (
+        [token.text for token in doc], [bool(token.whitespace_) for token in doc], sent_starts,
+        [(ent.start, ent.end, ent.label_) for ent in doc.ents],
+        [(span.start, span.end, span.label_, float(score)) for span, score in zip(group, scores)],
+    )
+
+
+def unpack_doc(packed: tuple, vocab: Vocab, spans_key: str) -> Doc:
+    """The Doc that pack_doc packed: tokens, sentences, entities and scored span group."""
+    words, spaces, sent_starts, ents, spans = packed
+    doc = Doc(vocab, words=words, spaces=spaces, sent_starts=sent_starts)
+    doc.ents = [Span(doc, start, end, label=label) for start, end, label in ents]
+    doc.spans[spans_key] = SpanGroup(
+        doc, name=spans_key, spans=[Span(doc, start, end, label=label) for start, end, label, _ in spans],
+        attrs={"scores": [score for *_, score in spans]},
+    )
+    return doc
 
 
 def _record_meta(record: Record) -> Dict[str, Any]:
@@ -331,7 +356,7 @@ def select(
     summary.duplicates += top.duplicates
     chosen = top.best_first()
     vocab = Vocab()
-    docs = [Doc(vocab).from_bytes(candidate.payload[0]) for candidate in chosen]
+    docs = [unpack_doc(candidate.payload[0], vocab, scores_key) for candidate in chosen]
     meta = [
         {"score": candidate.score, "strategy": strategy, "rank": rank, **candidate.payload[1]}
         for rank, candidate in enumerate(chosen, 1)
