@@ -247,12 +247,19 @@ class BiLSTMEntityRecognizer(ComponentSerialization, TrainablePipe):
             end token, label, probability): the CRF's best valid tag path gives the entities, and
             each gets the probability of its exact tag sub-path.
         """
-        return self._entities(self.model, self._tags, list(docs))
+        return self._predict(self.model, self._tags, list(docs))[0]
 
-    def _entities(self, model: Model, tags: BiluoTags, docs: List[Doc]) -> List[List[Entity]]:
+    def predict_with_path_log_probs(self, docs: Iterable[Doc]) -> Tuple[List[List[Entity]], List[float]]:
+        """`predict`, and each doc's log probability of its best tag path at the component's
+        temperature (0 for an empty doc): what `spacy-bilstm select` ranks documents by."""
+        return self._predict(self.model, self._tags, list(docs), with_path_log_probs=True)
+
+    def _predict(
+        self, model: Model, tags: BiluoTags, docs: List[Doc], with_path_log_probs: bool = False
+    ) -> Tuple[List[List[Entity]], List[float]]:
         # `predict` of a model: this component's, or the frozen copy that rehearsal learns from.
         if not any(len(doc) for doc in docs):
-            return [[] for _ in docs]
+            return [[] for _ in docs], [0.0] * len(docs)
         with layers.inference_mode():
             output = model.predict(docs)
         paths = layers.best_paths(model.get_ref("tagger"), output)
@@ -272,7 +279,10 @@ class BiLSTMEntityRecognizer(ComponentSerialization, TrainablePipe):
         for (segment_index, (start, end, label)), probability in zip(flat, probabilities):
             doc_index, offset, _ = output.units[segment_index]
             entities[doc_index].append((offset + start, offset + end, label, float(probability)))
-        return entities
+        if not with_path_log_probs:
+            return entities, []
+        path_log_probs = layers.path_log_probabilities(output, paths, self.temperature)
+        return entities, layers.doc_log_probabilities(output, path_log_probs, len(docs)).tolist()
 
     def set_annotations(self, docs: Iterable[Doc], entities: List[List[Entity]]) -> None:
         """Modify a batch of docs with the predicted entities. Every predicted entity goes to
@@ -367,7 +377,7 @@ class BiLSTMEntityRecognizer(ComponentSerialization, TrainablePipe):
         if self._rehearsal_model is None or not any(len(doc) for doc in docs):
             return losses
         frozen_tags = BiluoTags(self._rehearsal_model.get_ref("tagger").attrs.get("labels", self.labels))
-        known = self._entities(self._rehearsal_model, frozen_tags, docs)
+        known = self._predict(self._rehearsal_model, frozen_tags, docs)[0]
         gold_of_docs = [rehearsal_gold(self._tags, len(doc), entities, min_probability) for doc, entities in zip(docs, known)]
         self._train_every_label()
         set_dropout_rate(self.model, drop)

@@ -4,14 +4,14 @@
 - weights: reading and writing a module's weights, refusing anything but tensors;
 - tagger: the sequence tagger layer and its output (emissions and CRF scores);
 - loss: the tagger's loss and its gradients, with no side effect on the weights;
-- decoding: best paths and entity probabilities from the tagger's output;
+- decoding: best paths, entity and whole-path probabilities from the tagger's output;
 - char_ids, char_cache, char_cnn: the character CNN layer, its inputs and its inference cache;
 - hidden_tokens: hiding whole tokens' features in training (WordCharEmbed.v3's identity_dropout).
 
 No spaCy pipeline logic lives here; the component never touches a tensor itself.
 """
 from .char_cnn import char_cnn_layer
-from .decoding import best_paths, span_probabilities
+from .decoding import best_paths, doc_log_probabilities, path_log_probabilities, span_probabilities
 from .hidden_tokens import hidden_tokens
 from .loss import tagger_loss
 from .tagger import (
@@ -22,6 +22,7 @@ from .torch_layer import inference_mode
 
 __all__ = [
     "TaggerGradient", "TaggerOutput", "add_tags", "best_paths", "char_cnn_layer", "configure_tags",
-    "forget_resized_weights", "held_out_tags", "hidden_tokens", "hold_out_tags", "inference_mode", "is_configured",
-    "release_held_out_tags", "sequence_tagger_layer", "span_probabilities", "tagger_loss",
+    "doc_log_probabilities", "forget_resized_weights", "held_out_tags", "hidden_tokens", "hold_out_tags",
+    "inference_mode", "is_configured", "path_log_probabilities", "release_held_out_tags", "sequence_tagger_layer",
+    "span_probabilities", "tagger_loss",
 ]

@@ -49,3 +49,21 @@ def span_probabilities(
         numpy.asarray(span_starts, dtype="int64"), padded, temperature,
     )
     return numpy.exp(log_probs).clip(0.0, 1.0)
+
+
+def path_log_probabilities(
+    output: TaggerOutput, paths: Sequence[Sequence[int]], temperature: float = 1.0
+) -> numpy.ndarray:
+    """log p(paths[i]) (S,) of each sequence's whole tag path (e.g. its best path, from
+    best_paths), with the model's scores divided by `temperature`."""
+    return lattice.path_log_probs(_host_emissions(output), _host_scores(output), paths, temperature)
+
+
+def doc_log_probabilities(output: TaggerOutput, sequence_log_probs: Sequence[float], n_docs: int) -> numpy.ndarray:
+    """Per doc (n_docs,), the sum of the log-probabilities of the sequences (output.units) it
+    was read in: its sequences are tagged independently, so their probabilities multiply. A
+    doc with no sequence (an empty doc) gets 0, the log-probability of its only, empty path."""
+    totals = numpy.zeros(n_docs, dtype=numpy.float64)
+    if len(output.units):
+        numpy.add.at(totals, numpy.asarray([doc for doc, _, _ in output.units]), numpy.asarray(sequence_log_probs))
+    return totals

@@ -1,12 +1,12 @@
 """The CRF's inference, the one implementation for every device: best paths (Viterbi) and the
-probability of each predicted entity's tag sub-path (forward-backward). Inference needs no
+probability of each predicted entity's tag sub-path and of a whole path (forward-backward). Inference needs no
 gradient, so it runs in numpy on the host: a numpy operation on a few hundred numbers costs
 about a microsecond where a torch operation costs several, and tagging a sentence is hundreds
 of them. Forbidden starts, ends and transitions are -inf, as in crf.py, whose torch passes are
 the ones training differentiates.
 
-`decode` and `span_log_probs` take one (n_i, T) array per sequence; the functions below them
-work on padded batches. Shapes: emissions (B, L, T), lengths (B,), start (T,), end (T,),
+`decode`, `span_log_probs` and `path_log_probs` take one (n_i, T) array per sequence; the
+functions below them work on padded batches. Shapes: emissions (B, L, T), lengths (B,), start (T,), end (T,),
 transitions (T_prev, T_next).
 """
 import functools
@@ -65,6 +65,35 @@ def span_log_probs(
         selected = numpy.flatnonzero(rows >= 0)
         result[selected] = _sub_path_log_probs(batch, *scores, rows[selected], span_starts[selected],
                                                span_tags[selected])
+    return result
+
+
+def path_log_probs(
+    emissions: Sequence[numpy.ndarray], scores: Scores, paths: Sequence[Sequence[int]], temperature: float = 1.0,
+    max_padded_tokens: int = 65536,
+) -> numpy.ndarray:
+    """log p(paths[i] | emissions[i]) (S,) in float64: the CRF probability of each sequence's
+    whole tag path (for its best path: how sure the model is of the whole tagging), with every
+    score divided by `temperature`. An empty sequence's only path has log-probability 0.
+
+    log Z comes from the forward pass alone; sequences are batched by length, never padded,
+    so a sequence's result does not depend on the sequences it comes with."""
+    result = numpy.zeros(len(emissions), dtype=numpy.float64)
+    if temperature != 1.0:
+        scores = tuple(s / s.dtype.type(temperature) for s in scores)
+    start, end, transitions = (numpy.asarray(s, dtype=numpy.float64) for s in scores)
+    lengths = [e.shape[0] for e in emissions]
+    for bucket in equal_length_buckets(lengths, max_padded_tokens):
+        length = lengths[bucket[0]]
+        if length == 0:
+            continue
+        batch = _divided(numpy.stack([emissions[i] for i in bucket]), temperature).astype(numpy.float64)
+        tags = numpy.asarray([paths[i] for i in bucket], dtype=numpy.int64).reshape(len(bucket), length)
+        alphas, betas = forward_backward(batch, *scores, length - 1, length - 1)
+        log_z = log_partition(alphas, betas, numpy.full(len(bucket), length - 1))
+        emitted = numpy.take_along_axis(batch, tags[:, :, None], axis=2)[:, :, 0].sum(axis=1)
+        stepped = transitions[tags[:, :-1], tags[:, 1:]].sum(axis=1)
+        result[bucket] = start[tags[:, 0]] + emitted + stepped + end[tags[:, -1]] - log_z
     return result
 
 

@@ -2,9 +2,10 @@
 
 The client reads records in order and submits them in partitions; each worker process
 loads the pipeline once (cached in `_PIPELINES`) and runs the local engine's
-`process_records` on its partition. Results are taken back in submission order, with a
-bounded number of partitions in flight, and written by the same writer as the local
-engine, so the output is identical byte for byte.
+`process_partition` on its partition (`map_partitions` runs any such work; `select` uses
+it). Results are taken back in submission order, with a bounded number of partitions in
+flight, and written by the same writer as the local engine, so the output is identical
+byte for byte.
 
 Pointing it at a real cluster: start a scheduler and workers (`dask scheduler`, `dask
 worker tcp://HOST:8786`, or dask-kubernetes / dask-jobqueue) in an environment where
@@ -20,7 +21,7 @@ from spacy.language import Language
 
 from ..loading import load_pipeline
 from .errors import ProcessError
-from .local_engine import partitions, process_records, start_worker_process
+from .local_engine import PartitionWork, partitions, process_partition, start_worker_process
 from .records import Outcome, Record
 
 INSTALL_HINT = 'pip install "spacy-bilstm[dask]"'
@@ -57,16 +58,10 @@ def worker_load_counts() -> Dict[str, int]:
     return {f"{model}|{gpu_id}": count for (model, gpu_id), count in _LOAD_COUNTS.items()}
 
 
-def process_partition(
-    model: str, gpu_id: int, records: List[Record], batch_size: int, keep_docs: bool,
-    n_threads: Optional[int] = None,
-) -> List[Outcome]:
-    nlp = worker_pipeline(model, gpu_id, n_threads)
-    return list(
-        process_records(
-            nlp, records, batch_size=batch_size, keep_docs=keep_docs, docs_as_bytes=True, json_lines=not keep_docs
-        )
-    )
+def _work_on_worker(
+    work: PartitionWork, model: str, gpu_id: int, records: List[Record], n_threads: Optional[int], args: Tuple,
+) -> Any:
+    return work(worker_pipeline(model, gpu_id, n_threads), records, *args)
 
 
 def _load_on_worker(model: str, gpu_id: int, n_threads: Optional[int]) -> None:
@@ -115,30 +110,44 @@ class DaskEngine:
         max_in_flight: Optional[int] = None,
     ) -> Iterator[Outcome]:
         """Yield one Outcome per record, in input order."""
+        for outcomes in self.map_partitions(
+            process_partition, model, records, gpu_id=gpu_id, partition_size=partition_size,
+            n_threads=n_threads, args=(batch_size, keep_docs), max_in_flight=max_in_flight, name="process",
+        ):
+            yield from outcomes
+
+    def map_partitions(
+        self,
+        work: PartitionWork,
+        model: str,
+        records: Iterable[Record],
+        *,
+        gpu_id: int,
+        partition_size: int,
+        n_threads: Optional[int] = None,
+        args: Tuple = (),
+        max_in_flight: Optional[int] = None,
+        name: str = "work",
+    ) -> Iterator[Any]:
+        """work(nlp, partition, *args) on the workers for each partition of `records` (nlp: the
+        worker's pipeline MODEL), results in input order, with a bounded number in flight."""
         max_in_flight = max_in_flight or 2 * self.n_workers
         run_id = uuid.uuid4().hex
         in_flight: deque = deque()
         for number, partition in enumerate(partitions(records, partition_size)):
             in_flight.append(
                 self.client.submit(
-                    process_partition,
-                    model,
-                    gpu_id,
-                    partition,
-                    batch_size,
-                    keep_docs,
-                    n_threads,
-                    pure=False,
-                    key=f"spacy-bilstm-process-{run_id}-{number}",
+                    _work_on_worker, work, model, gpu_id, partition, n_threads, args,
+                    pure=False, key=f"spacy-bilstm-{name}-{run_id}-{number}",
                 )
             )
             if len(in_flight) >= max_in_flight:
-                yield from self._collect(in_flight.popleft())
+                yield self._collect(in_flight.popleft())
         while in_flight:
-            yield from self._collect(in_flight.popleft())
+            yield self._collect(in_flight.popleft())
 
     @staticmethod
-    def _collect(future: Any) -> List[Outcome]:
+    def _collect(future: Any) -> Any:
         outcomes = future.result()
         future.release()
         return outcomes

@@ -1,5 +1,6 @@
 """The local engine: one `nlp.pipe` call over the whole record stream (with n_process > 1,
-forked workers over partitions of it: `process_records_in_processes`).
+forked workers over partitions of it: `process_records_in_processes`, over
+`map_partitions_in_processes`, which `select` uses too).
 
 Every record goes through `nlp.pipe`, bad ones as an empty text, so the docs that come
 out line up one-to-one with the records in a small queue (nlp.pipe keeps order, also with
@@ -8,7 +9,7 @@ with n_process > 1 each call starts new processes."""
 import itertools
 import multiprocessing
 from collections import deque
-from typing import Deque, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Deque, Iterable, Iterator, List, Optional, Tuple, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -28,17 +29,25 @@ def partitions(records: Iterable[Record], size: int) -> Iterator[List[Record]]:
         yield partition
 
 
-# The pipeline the forked workers of process_records_in_processes inherit from the parent.
+# The pipeline the forked workers of map_partitions_in_processes inherit from the parent.
 _PIPELINE_FOR_CHILDREN: Optional[Language] = None
 
+# What a worker does with one partition: work(nlp, records, *args) -> a picklable result.
+PartitionWork = Callable[..., Any]
 
-def _process_partition_in_child(records: List[Record], batch_size: int, keep_docs: bool) -> List[Outcome]:
+
+def process_partition(nlp: Language, records: List[Record], batch_size: int, keep_docs: bool) -> List[Outcome]:
+    """`process`'s work on one partition in a worker process: Docs as bytes, output lines
+    serialised in the worker."""
     return list(
         process_records(
-            _PIPELINE_FOR_CHILDREN, records, batch_size=batch_size, keep_docs=keep_docs,
-            docs_as_bytes=True, json_lines=not keep_docs,
+            nlp, records, batch_size=batch_size, keep_docs=keep_docs, docs_as_bytes=True, json_lines=not keep_docs,
         )
     )
+
+
+def _work_in_child(work: PartitionWork, records: List[Record], args: Tuple) -> Any:
+    return work(_PIPELINE_FOR_CHILDREN, records, *args)
 
 
 def start_worker_process(n_threads: Optional[int]) -> None:
@@ -51,6 +60,34 @@ def start_worker_process(n_threads: Optional[int]) -> None:
 
 def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
+
+
+def map_partitions_in_processes(
+    nlp: Language,
+    records: Iterable[Record],
+    work: PartitionWork,
+    *,
+    n_process: int,
+    partition_size: int,
+    n_threads: Optional[int] = None,
+    args: Tuple = (),
+) -> Iterator[Any]:
+    """work(nlp, partition, *args) for each partition of `records`, in n_process forked
+    workers that share the parent's loaded pipeline; the results come back in input order,
+    with at most 2 x n_process partitions in flight. Each child uses one torch thread, or
+    `n_threads` (--threads) when given: see spacy_bilstm.threads."""
+    global _PIPELINE_FOR_CHILDREN
+    _PIPELINE_FOR_CHILDREN = nlp
+    with multiprocessing.get_context("fork").Pool(
+        n_process, initializer=start_worker_process, initargs=(n_threads,)
+    ) as pool:
+        in_flight: Deque = deque()
+        for partition in partitions(records, partition_size):
+            in_flight.append(pool.apply_async(_work_in_child, (work, partition, args)))
+            if len(in_flight) >= 2 * n_process:
+                yield in_flight.popleft().get()
+        while in_flight:
+            yield in_flight.popleft().get()
 
 
 def process_records_in_processes(
@@ -66,21 +103,12 @@ def process_records_in_processes(
     """Like process_records with n_process workers, but each forked worker (which shares the
     parent's loaded pipeline) returns only the records' entities, not whole Docs: spaCy's
     nlp.pipe(n_process=...) ships every Doc back through a pipe and rebuilds it in the
-    parent, which on a 2-core machine made two processes slower than one. Partitions come
-    back in input order, with at most 2 x n_process of them in flight. Each child uses one
-    torch thread, or `n_threads` (--threads) when given: see spacy_bilstm.threads."""
-    global _PIPELINE_FOR_CHILDREN
-    _PIPELINE_FOR_CHILDREN = nlp
-    with multiprocessing.get_context("fork").Pool(
-        n_process, initializer=start_worker_process, initargs=(n_threads,)
-    ) as pool:
-        in_flight: Deque = deque()
-        for partition in partitions(records, partition_size):
-            in_flight.append(pool.apply_async(_process_partition_in_child, (partition, batch_size, keep_docs)))
-            if len(in_flight) >= 2 * n_process:
-                yield from in_flight.popleft().get()
-        while in_flight:
-            yield from in_flight.popleft().get()
+    parent, which on a 2-core machine made two processes slower than one."""
+    for outcomes in map_partitions_in_processes(
+        nlp, records, process_partition, n_process=n_process, partition_size=partition_size,
+        n_threads=n_threads, args=(batch_size, keep_docs),
+    ):
+        yield from outcomes
 
 
 def _pipe_input(nlp: Language, record: Record, problem: Optional[str]) -> Union[str, Doc]:
