@@ -4,6 +4,8 @@ import heapq
 from dataclasses import dataclass
 from typing import Any, Dict, Hashable, List, Tuple
 
+from ..errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -31,7 +33,7 @@ class TopN:
 
     def __init__(self, n: int):
         if n < 1:
-            raise ValueError(f"the selection size must be at least 1, not {n}")
+            raise ConfigError(f"the selection size must be at least 1, not {n}")
         self.n = n
         self._heap: List[Tuple[float, int, Candidate]] = []
         self._by_key: Dict[Hashable, Tuple[float, int, Candidate]] = {}
