@@ -15,7 +15,7 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
-from . import layers
+from . import backends, layers
 from .architectures import READING_ATTRS
 from .errors import ModelLoadError
 from .tags import PREFIXES, BiluoTags, UnknownLabelError
@@ -61,11 +61,13 @@ Entity = Tuple[int, int, str, float]
         "spans_key": DEFAULT_SPANS_KEY,
         "threshold": 0.0,
         "scorer": {"@scorers": "spacy.ner_scorer.v1"},
+        "backend": backends.DEFAULT_BACKEND,
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
 )
 def make_bilstm_ner(
-    nlp: Language, name: str, model: Model, spans_key: str, threshold: float, scorer: Optional[Callable]
+    nlp: Language, name: str, model: Model, spans_key: str, threshold: float, scorer: Optional[Callable],
+    backend: str = backends.DEFAULT_BACKEND,
 ) -> "BiLSTMEntityRecognizer":
     """A BiLSTM-CRF named-entity recognizer.
 
@@ -73,8 +75,10 @@ def make_bilstm_ner(
     spans_key: every predicted entity also goes to doc.spans[spans_key], with its probability
         in attrs["scores"], whether or not it clears the threshold.
     threshold: entities whose probability is below it are left out of doc.ents.
+    backend: what a loaded pipeline predicts with: "torch", or "onnxruntime" (`spacy-bilstm export`).
     """
-    return BiLSTMEntityRecognizer(nlp.vocab, model, name, spans_key=spans_key, threshold=threshold, scorer=scorer)
+    return BiLSTMEntityRecognizer(nlp.vocab, model, name, spans_key=spans_key, threshold=threshold, scorer=scorer,
+                                  backend=backend)
 
 
 class BiLSTMEntityRecognizer(TrainablePipe):
@@ -92,6 +96,7 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         spans_key: str = DEFAULT_SPANS_KEY,
         threshold: float = 0.0,
         scorer: Optional[Callable] = None,
+        backend: str = backends.DEFAULT_BACKEND,
     ):
         """Initialize the entity recognizer.
 
@@ -101,6 +106,8 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         spans_key (str): Key of doc.spans where every predicted entity goes, with its probability.
         threshold (float): Entities whose probability is below it are left out of doc.ents.
         scorer (Optional[Callable]): The scoring method (default: spacy.ner_scorer.v1).
+        backend (str): What from_disk makes the model predict with: "torch", or "onnxruntime" (the
+            ONNX graphs `spacy-bilstm export` writes into the component's directory; see backends.py).
         """
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"[components.{name}] threshold must be between 0 and 1, got {threshold}.")
@@ -108,6 +115,7 @@ class BiLSTMEntityRecognizer(TrainablePipe):
         self.model = model
         self.name = name
         self.scorer = scorer
+        self.backend = backends.check_backend(backend, name)
         # temperature: divides the model's scores when entity probabilities are computed
         # (fitted on dev data for calibration; decoding is unaffected). Stored with the model.
         self.cfg: Dict = {"labels": [], "spans_key": spans_key, "threshold": threshold, "temperature": 1.0}
@@ -413,6 +421,7 @@ class BiLSTMEntityRecognizer(TrainablePipe):
     def to_disk(self, path, *, exclude: Iterable[str] = tuple()) -> None:
         self._warn_about_unsaved_settings()
         super().to_disk(path, exclude=exclude)
+        backends.save_graphs(self.model, Path(path))
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "BiLSTMEntityRecognizer":
         self._validate_serialization_attrs()
@@ -433,6 +442,8 @@ class BiLSTMEntityRecognizer(TrainablePipe):
             "model": lambda p: self._load_model(self._read(p, "weights"), str(p)),
         }
         util.from_disk(Path(path), deserializers, exclude)
+        if self.backend == "onnxruntime" and "model" not in exclude:
+            backends.load_graphs(self.model, Path(path), self.name)
         return self
 
     def _read(self, path: Path, what: str) -> bytes:
