@@ -129,6 +129,13 @@ def test_a_pipeline_running_on_onnxruntime_saves_its_graphs(exported_model, tmp_
     assert_same_entities_and_close_scores(tagged(reloaded, TEXTS[:3]), tagged(nlp, TEXTS[:3]), tolerance=0.0)
 
 
+def test_training_a_pipeline_that_runs_on_onnxruntime_stops_its_graphs(exported_model):
+    nlp = spacy.load(exported_model, config=ONNXRUNTIME)
+    nlp.update(make_examples(nlp), sgd=nlp.resume_training())
+    with pytest.raises(onnx_runtime.StaleGraphError, match="backend \"torch\" to train"):
+        nlp("Tim Cook likes Berlin.")
+
+
 def test_an_unknown_backend_is_refused(exported_model):
     with pytest.raises(ValueError, match="backend must be one of 'torch', 'onnxruntime', got 'tensorrt'"):
         spacy.load(exported_model, config={"components": {"bilstm_ner": {"backend": "tensorrt"}}})

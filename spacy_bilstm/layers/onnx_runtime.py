@@ -7,6 +7,7 @@ The torch module stays loaded: its weights are what a saved pipeline stores, the
 come from it, and each graph records a fingerprint of the weights it was exported from, so that
 a graph is never run beside other weights."""
 import hashlib
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -80,7 +81,15 @@ def quantized(graph: bytes, quantization: str) -> bytes:
     with tempfile.TemporaryDirectory() as scratch:
         source, target = Path(scratch) / "fp32.onnx", Path(scratch) / "int8.onnx"
         source.write_bytes(graph)
-        quantization_module.quantize_dynamic(source, target, weight_type=quantization_module.QuantType.QInt8)
+        # It warns on the root logger about pre-processing meant for static quantization, and about
+        # integer shape tensors it leaves alone: nothing to act on here.
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)
+        try:
+            quantization_module.quantize_dynamic(source, target, weight_type=quantization_module.QuantType.QInt8)
+        finally:
+            root.setLevel(level)
         return target.read_bytes()
 
 
@@ -122,7 +131,9 @@ class OnnxRuntimeShim(TorchShim):
         self.source = source
         self._session = None
         self._session_pid: Optional[int] = None
-        self._exported_weights = self.weights_key()
+        # Every change of weights through thinc (optimizer steps, averages, loading) bumps this
+        # counter: a check cheap enough for each call, where weights_key walks the parameters.
+        self._loaded_with_changes = self._weights_changes
 
     def __getstate__(self):
         # A session can be neither copied nor pickled: it is made again from the graph's bytes.
@@ -143,7 +154,7 @@ class OnnxRuntimeShim(TorchShim):
         return self._session
 
     def predict(self, inputs: ArgsKwargs):
-        if self.weights_key() != self._exported_weights:
+        if self._weights_changes != self._loaded_with_changes:
             raise StaleGraphError(
                 f"The weights of the torch module changed after the ONNX graph {self.source} was loaded "
                 f"(training or loading other weights), so the graph no longer computes this model. Load the "
