@@ -102,6 +102,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="Timed rounds per backend and batch size.")
     parser.add_argument("--batch1-sentences", type=int, default=1000, help="Sentences tagged one at a time per round.")
     parser.add_argument("--no-check", action="store_true", help="Skip the accuracy and identity check.")
+    parser.add_argument("--check-only", action="store_true", help="Run the check alone, no timing.")
     args = parser.parse_args()
 
     import spacy
@@ -113,6 +114,8 @@ def main() -> None:
         pipelines["onnxruntime-int8"] = spacy.load(args.int8_model, config=ONNXRUNTIME)
     if not args.no_check:
         check(pipelines, args.corpus)
+    if args.check_only:
+        return
 
     sentences = conll_sentences(args.corpus)
     workloads = {

@@ -2,7 +2,11 @@
 exported pipeline tags as torch does (same entities, scores within 1e-5), loads with torch by
 default, and every way it cannot run says what to do."""
 import builtins
+import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +18,9 @@ from spacy_bilstm.cli import app
 from spacy_bilstm.errors import ModelLoadError
 from spacy_bilstm.export import ExportError, export_pipeline
 from spacy_bilstm.layers import onnx_runtime
+from spacy_bilstm.packaging import package
 
-from .conftest import TRAIN_DATA, make_examples
+from .conftest import REPO, TRAIN_DATA, make_examples
 
 pytest.importorskip("onnxruntime", reason='the ONNX extra is not installed: pip install ".[onnx]"')
 
@@ -197,3 +202,30 @@ def test_export_refuses_to_overwrite_without_force(trained_model, exported_model
         export_pipeline(trained_model, output, log=lambda _: None)
     export_pipeline(trained_model, output, force=True, log=lambda _: None)
     assert (output / "bilstm_ner" / GRAPHS_DIR / GRAPHS_INDEX).is_file()
+
+
+TAG_WITH_ONNXRUNTIME = """
+import json, sys, spacy
+from spacy_bilstm.layers import onnx_runtime
+nlp = spacy.load(sys.argv[1], config={"components": {"bilstm_ner": {"backend": "onnxruntime"}}})
+layers = onnx_runtime.exportable_layers(nlp.get_pipe("bilstm_ner").model)
+assert layers and all(onnx_runtime.graph_in_use(layer) is not None for layer in layers)
+docs = [nlp(text) for text in json.loads(sys.argv[2])]
+print(json.dumps([[[s.start_char, s.end_char, s.label_, score] for s, score in
+                   zip(d.spans["bilstm_ner"], d.spans["bilstm_ner"].attrs["scores"])] for d in docs]))
+"""
+
+
+@pytest.mark.slow
+def test_an_exported_pipeline_packages_and_the_installed_package_runs_on_onnxruntime(exported_model, tmp_path):
+    result = package(exported_model, tmp_path / "packages", name="onnx_ner", version="0.0.1", log=lambda _: None)
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target",
+                    str(site), str(result.wheel)], check=True)
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(REPO)])}
+    done = subprocess.run([sys.executable, "-c", TAG_WITH_ONNXRUNTIME, result.name, json.dumps(TEXTS)],
+                          capture_output=True, text=True, env=environment, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    from_package = [[tuple(span[:3]) + (span[3],) for span in doc] for doc in json.loads(done.stdout)]
+    from_source = tagged(spacy.load(exported_model))[: len(TEXTS)]
+    assert_same_entities_and_close_scores(from_package, from_source)
