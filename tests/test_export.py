@@ -22,7 +22,8 @@ from spacy_bilstm.packaging import package
 
 from .conftest import REPO, TRAIN_DATA, make_examples
 
-pytest.importorskip("onnxruntime", reason='the ONNX extra is not installed: pip install ".[onnx]"')
+for _package in ("onnx", "onnxruntime"):
+    pytest.importorskip(_package, reason='the ONNX extra is not installed: pip install ".[onnx]"')
 
 TINY_MODEL = {
     "hidden_width": 12,
@@ -90,6 +91,12 @@ def test_onnxruntime_backend_tags_as_torch_does(exported_model):
     expected = tagged(with_torch)
     assert sum(map(len, expected)) > 0, "the tiny model predicts no entity: the comparison would be empty"
     assert_same_entities_and_close_scores(tagged(with_onnxruntime), expected)
+
+
+def test_on_onnxruntime_a_texts_scores_do_not_depend_on_its_batch(exported_model):
+    nlp = spacy.load(exported_model, config=ONNXRUNTIME)
+    alone_and_batched = tagged(nlp)
+    assert alone_and_batched[: len(TEXTS)] == alone_and_batched[len(TEXTS):]
 
 
 def test_export_writes_one_graph_per_torch_layer_and_their_index(exported_model, trained_model):

@@ -6,6 +6,8 @@ import torch
 from spacy_bilstm.nn import CharCNN, SequenceTagger
 from spacy_bilstm.nn.export import char_cnn_graph, emissions_graph
 
+# torch's exporter needs the onnx package; running the graphs, onnxruntime.
+pytest.importorskip("onnx", reason='the ONNX extra is not installed: pip install ".[onnx]"')
 onnxruntime = pytest.importorskip("onnxruntime", reason='the ONNX extra is not installed: pip install ".[onnx]"')
 
 N_TAGS = 5
