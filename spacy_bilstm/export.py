@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Union
 
+from spacy import util
+
 from . import backends
 from .errors import SpacyBilstmError
+from .files import atomic_write
 from .layers import onnx_runtime
 from .loading import load_pipeline
 from .pipeline import BiLSTMEntityRecognizer
@@ -35,18 +38,22 @@ def export_pipeline(
     *,
     to: str = "onnx",
     quantize: Optional[str] = None,
+    backend: str = backends.DEFAULT_BACKEND,
     force: bool = False,
     log: Callable[[str], None] = print,
 ) -> ExportResult:
     """Copy the pipeline directory `model_path` to `output_path` and write, into each bilstm_ner
     component's directory there, the ONNX graphs of its torch layers (quantize: None for fp32, or
-    "int8" for dynamically quantized weights). Load the copy with
+    "int8" for dynamically quantized weights). `backend`: the one the copy's config.cfg names for
+    those components, what it loads with unless told otherwise, e.g. by
     spacy.load(output_path, config={"components": {NAME: {"backend": "onnxruntime"}}})."""
     model_path, output_path = Path(model_path), Path(output_path)
     if to not in FORMATS:
         raise ExportError(f"--to {to!r}: the formats are {', '.join(FORMATS)}.")
     if quantize is not None and quantize not in onnx_runtime.QUANTIZATIONS:
         raise ExportError(f"--quantize {quantize!r}: choose one of {', '.join(onnx_runtime.QUANTIZATIONS)}.")
+    if backend not in backends.BACKENDS:
+        raise ExportError(f"--backend {backend!r}: choose one of {', '.join(backends.BACKENDS)}.")
     onnx_runtime.require("onnx", "spacy-bilstm export --to onnx")
     onnx_runtime.require("onnxruntime", "spacy-bilstm export --to onnx")
     if not model_path.is_dir():
@@ -75,9 +82,18 @@ def export_pipeline(
             written[name] = [Path(name) / backends.GRAPHS_DIR / file_name for file_name in graphs]
             log(f"{name}: wrote {', '.join(str(path) for path in written[name])}"
                 + (f" ({quantize} weights)" if quantize else ""))
+        if backend != backends.DEFAULT_BACKEND:
+            _set_backend(copy / "config.cfg", [name for name, _ in components], backend)
         if output_path.exists():
             shutil.rmtree(output_path)
         copy.rename(output_path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ExportResult(output_path, written, quantize)
+
+
+def _set_backend(config_path: Path, component_names: List[str], backend: str) -> None:
+    config = util.load_config(config_path, interpolate=False)
+    for name in component_names:
+        config["components"][name]["backend"] = backend
+    atomic_write(config_path, lambda temp: config.to_disk(temp))

@@ -191,9 +191,20 @@ def test_export_cli_quantizes_to_int8(trained_model, exported_model, tmp_path):
                                           tolerance=0.1)
 
 
+def test_export_can_make_onnxruntime_the_copys_default_backend(trained_model, exported_model, tmp_path):
+    output = tmp_path / "out"
+    result = CliRunner().invoke(app, ["export", str(trained_model), str(output), "--backend", "onnxruntime"])
+    assert result.exit_code == 0, result.output
+    nlp = spacy.load(output)
+    assert nlp.get_pipe("bilstm_ner").backend == "onnxruntime"
+    assert runs_on_onnxruntime(nlp)
+    assert_same_entities_and_close_scores(tagged(nlp, TEXTS[:3]), tagged(spacy.load(exported_model), TEXTS[:3]))
+
+
 @pytest.mark.parametrize("arguments,message", [
     (["--to", "tflite"], "formats are onnx"),
     (["--quantize", "int4"], "choose one of int8"),
+    (["--backend", "tensorrt"], "choose one of torch, onnxruntime"),
 ])
 def test_export_cli_refuses_bad_options(trained_model, tmp_path, arguments, message):
     result = CliRunner().invoke(app, ["export", str(trained_model), str(tmp_path / "out"), *arguments])

@@ -16,6 +16,10 @@ def export_cli(
     quantize: Optional[str] = typer.Option(
         None, "--quantize", help="Quantize the graphs' weights: int8 (dynamic quantization). Default: float32."
     ),
+    backend: str = typer.Option(
+        "torch", "--backend",
+        help="Backend OUT's config.cfg names, what OUT loads with by default (process, evaluate): torch or onnxruntime.",
+    ),
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing OUT."),
     threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
 ) -> None:
@@ -24,7 +28,7 @@ def export_cli(
     the component setting backend = "onnxruntime" (needs pip install "spacy-bilstm[onnx]")."""
     use_threads(threads)
     with user_errors():
-        result = export_pipeline(model, output, to=to, quantize=quantize, force=force, log=typer.echo)
+        result = export_pipeline(model, output, to=to, quantize=quantize, backend=backend, force=force, log=typer.echo)
     names = list(result.graphs)
     typer.echo(f"Saved the exported pipeline to {result.output_path}")
     typer.echo(
