@@ -11,7 +11,7 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
-from . import layers
+from . import backends, layers
 from .errors import ConfigError, LabelError
 from .pipeline_io import UNTRAINED_LABELS_KEY, ComponentSerialization
 from .rehearsal import DEFAULT_MIN_PROBABILITY, rehearsal_gold
@@ -58,11 +58,13 @@ Entity = Tuple[int, int, str, float]
         "spans_key": DEFAULT_SPANS_KEY,
         "threshold": 0.0,
         "scorer": {"@scorers": "spacy.ner_scorer.v1"},
+        "backend": backends.DEFAULT_BACKEND,
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
 )
 def make_bilstm_ner(
-    nlp: Language, name: str, model: Model, spans_key: str, threshold: float, scorer: Optional[Callable]
+    nlp: Language, name: str, model: Model, spans_key: str, threshold: float, scorer: Optional[Callable],
+    backend: str = backends.DEFAULT_BACKEND,
 ) -> "BiLSTMEntityRecognizer":
     """Create a BiLSTM-CRF named-entity recognizer, the `bilstm_ner` component.
 
@@ -70,9 +72,11 @@ def make_bilstm_ner(
     spans_key (str): Key of doc.spans for all predicted entities, kept or not; probabilities in attrs["scores"].
     threshold (float): Entities whose probability is below it are left out of doc.ents.
     scorer (Optional[Callable]): The scoring method.
+    backend (str): What a loaded pipeline predicts with: "torch", or "onnxruntime" (`spacy-bilstm export`).
     RETURNS (BiLSTMEntityRecognizer): The component.
     """
-    return BiLSTMEntityRecognizer(nlp.vocab, model, name, spans_key=spans_key, threshold=threshold, scorer=scorer)
+    return BiLSTMEntityRecognizer(nlp.vocab, model, name, spans_key=spans_key, threshold=threshold, scorer=scorer,
+                                  backend=backend)
 
 
 class BiLSTMEntityRecognizer(ComponentSerialization, TrainablePipe):
@@ -90,6 +94,7 @@ class BiLSTMEntityRecognizer(ComponentSerialization, TrainablePipe):
         spans_key: str = DEFAULT_SPANS_KEY,
         threshold: float = 0.0,
         scorer: Optional[Callable] = None,
+        backend: str = backends.DEFAULT_BACKEND,
     ):
         """Initialize the entity recognizer.
 
@@ -99,6 +104,8 @@ class BiLSTMEntityRecognizer(ComponentSerialization, TrainablePipe):
         spans_key (str): Key of doc.spans where every predicted entity goes, with its probability.
         threshold (float): Entities whose probability is below it are left out of doc.ents.
         scorer (Optional[Callable]): The scoring method (default: spacy.ner_scorer.v1).
+        backend (str): What from_disk makes the model predict with: "torch", or "onnxruntime" (the
+            ONNX graphs `spacy-bilstm export` writes into the component's directory; see backends.py).
         """
         if not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"[components.{name}] threshold must be between 0 and 1, got {threshold}.")
@@ -106,6 +113,7 @@ class BiLSTMEntityRecognizer(ComponentSerialization, TrainablePipe):
         self.model = model
         self.name = name
         self.scorer = scorer
+        self.backend = backends.check_backend(backend, name)
         # temperature: divides the model's scores when entity probabilities are computed
         # (fitted on dev data for calibration; decoding is unaffected). Stored with the model.
         self.cfg: Dict = {"labels": [], "spans_key": spans_key, "threshold": threshold, "temperature": 1.0}

@@ -9,7 +9,7 @@ from typing import Iterable
 import srsly
 from spacy import util
 
-from . import layers
+from . import backends, layers
 from .architectures import READING_ATTRS
 from .errors import ModelLoadError
 from .tags import PREFIXES
@@ -125,6 +125,7 @@ class ComponentSerialization:
         """
         self._warn_about_unsaved_settings()
         super().to_disk(path, exclude=exclude)
+        backends.save_graphs(self.model, Path(path))
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "BiLSTMEntityRecognizer":
         """Load the component from a bytestring. Damaged or mismatched data: ModelLoadError.
@@ -157,6 +158,8 @@ class ComponentSerialization:
             "model": lambda p: self._load_model(self._read(p, "weights"), str(p)),
         }
         util.from_disk(Path(path), deserializers, exclude)
+        if self.backend == "onnxruntime" and "model" not in exclude:
+            backends.load_graphs(self.model, Path(path), self.name)
         return self
 
     def _read(self, path: Path, what: str) -> bytes:

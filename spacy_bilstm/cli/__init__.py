@@ -7,6 +7,7 @@ from . import process  # noqa: F401
 from . import convert, corpora  # noqa: F401
 from . import evaluate, package, train  # noqa: F401
 from . import calibrate  # noqa: F401
+from . import export  # noqa: F401
 from . import select  # noqa: F401
 
 

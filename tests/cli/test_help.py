@@ -32,7 +32,7 @@ def written_help(command) -> str:
 
 def test_every_command_is_checked():
     names = {" ".join(path) for path, _ in COMMANDS}
-    assert {"train", "evaluate", "calibrate", "process", "package", "convert", "corpora list"} <= names
+    assert {"train", "evaluate", "calibrate", "process", "package", "convert", "corpora list", "export"} <= names
 
 
 @pytest.mark.parametrize("path,command", COMMANDS, ids=[" ".join(path) for path, _ in COMMANDS])
@@ -49,7 +49,7 @@ def test_the_seed_help_names_both_sections():
     assert "Random seed (overrides [system] / [training] seed)" in " ".join(result.output.split())
 
 
-@pytest.mark.parametrize("name", ["train", "evaluate", "calibrate", "process", "package"])
+@pytest.mark.parametrize("name", ["train", "evaluate", "calibrate", "process", "package", "export"])
 def test_the_usage_line_names_every_argument_in_capitals(name):
     result = runner.invoke(app, [name, "--help"], terminal_width=200)
     usage = next(line for line in result.output.splitlines() if "Usage:" in line)

@@ -1,0 +1,224 @@
+"""ONNX Runtime in place of torch for prediction: the torch layers' exported graphs (nn.export)
+run by shims that answer `predict` with an onnxruntime session and leave training, weights and
+serialization to torch. The layers' own forward functions (the char CNN's cache, the tagger's
+conversions) are unchanged: they call the shim's predict as before.
+
+The torch module stays loaded: its weights are what a saved pipeline stores, the CRF's scores
+come from it, and each graph records a fingerprint of the weights it was exported from, so that
+a graph is never run beside other weights."""
+import hashlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy
+import torch
+from thinc.api import ArgsKwargs, Model
+
+from ..errors import ModelLoadError, SpacyBilstmError
+from ..nn import CharCNN, SequenceTagger
+from ..nn.encoder import equal_length_buckets
+from ..nn.export import CHAR_CNN_INPUTS, EMISSIONS_INPUTS, char_cnn_graph, emissions_graph
+from ..threads import inference_workers, worker_pool
+from .torch_layer import TorchShim, torch_module
+
+INSTALL_COMMAND = 'pip install "spacy-bilstm[onnx]"'
+QUANTIZATIONS = ("int8",)
+
+
+class OnnxRuntimeMissingError(SpacyBilstmError, ImportError):
+    """onnx or onnxruntime is not installed, and something asked for them."""
+
+
+class StaleGraphError(ModelLoadError):
+    """An ONNX graph does not match the weights of the torch module beside it."""
+
+
+def require(package: str, purpose: str):
+    """Import `package` (onnx, onnxruntime, onnxruntime.quantization) or say what to install."""
+    try:
+        return __import__(package, fromlist=["_"])
+    except ImportError:
+        raise OnnxRuntimeMissingError(
+            f"{purpose} needs the package {package.split('.')[0]!r}, which is not installed. Install the ONNX "
+            f"extra: {INSTALL_COMMAND}"
+        ) from None
+
+
+def exportable_layers(model: Model) -> List[Model]:
+    """The layers of `model` (in walk order) whose torch module has an ONNX graph: char CNNs and taggers."""
+    return [
+        layer for layer in model.walk()
+        if layer.shims and isinstance(layer.shims[0], TorchShim)
+        and isinstance(torch_module(layer), (CharCNN, SequenceTagger))
+    ]
+
+
+def export_graph(layer: Model) -> bytes:
+    """The ONNX graph (fp32) of an exportable layer's module at inference."""
+    module = torch_module(layer)
+    return char_cnn_graph(module) if isinstance(module, CharCNN) else emissions_graph(module)
+
+
+def weights_fingerprint(layer: Model) -> str:
+    """sha256 of the layer's torch weights (names, shapes, dtypes, values): what a graph was exported from."""
+    digest = hashlib.sha256()
+    for name, tensor in torch_module(layer).state_dict().items():
+        array = tensor.detach().cpu().contiguous().numpy()
+        digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def quantized(graph: bytes, quantization: str) -> bytes:
+    """`graph` with its weights quantized dynamically (onnxruntime.quantization.quantize_dynamic):
+    int8 weights, activations quantized per batch at run time."""
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"Unknown quantization {quantization!r}: choose one of {', '.join(QUANTIZATIONS)}.")
+    quantization_module = require("onnxruntime.quantization", "Quantizing a graph")
+    with tempfile.TemporaryDirectory() as scratch:
+        source, target = Path(scratch) / "fp32.onnx", Path(scratch) / "int8.onnx"
+        source.write_bytes(graph)
+        # It warns on the root logger about pre-processing meant for static quantization, and about
+        # integer shape tensors it leaves alone: nothing to act on here.
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)
+        try:
+            quantization_module.quantize_dynamic(source, target, weight_type=quantization_module.QuantType.QInt8)
+        finally:
+            root.setLevel(level)
+        return target.read_bytes()
+
+
+def use_graph(layer: Model, graph: bytes, description: Dict, source: str) -> None:
+    """Predict with `graph` in onnxruntime instead of the layer's torch module. `description`:
+    what the graph files' index says of it, "weights_sha256" (the weights_fingerprint it was
+    exported from) included; `source`: where the graph was read, for errors."""
+    if weights_fingerprint(layer) != description.get("weights_sha256"):
+        raise StaleGraphError(
+            f"The ONNX graph {source} was exported from other weights than the pipeline's {layer.name!r} layer "
+            f"has now (the pipeline was retrained or changed after export). Export it again: "
+            f"spacy-bilstm export MODEL OUTPUT --to onnx"
+        )
+    shim_type = _CharCNNShim if isinstance(torch_module(layer), CharCNN) else _TaggerShim
+    torch_shim = layer.shims[0]
+    if isinstance(torch_shim, OnnxRuntimeShim):
+        torch_shim = torch_shim.torch_shim
+    layer.shims[0] = shim_type(torch_shim, graph, description, source)
+
+
+def graph_in_use(layer: Model) -> Optional[Tuple[bytes, Dict]]:
+    """The ONNX graph the layer predicts with and its description, or None when it predicts with torch."""
+    shim = layer.shims[0]
+    return (shim.graph, shim.description) if isinstance(shim, OnnxRuntimeShim) else None
+
+
+class OnnxRuntimeShim(TorchShim):
+    """A TorchShim (same module, serialization, training) whose predict runs an ONNX graph."""
+
+    def __init__(self, torch_shim: TorchShim, graph: bytes, description: Dict, source: str):
+        super().__init__(
+            torch_shim._model, config=torch_shim.cfg, optimizer=torch_shim._optimizer,
+            mixed_precision=torch_shim._mixed_precision, grad_scaler=torch_shim._grad_scaler,
+            serialize_model=torch_shim._serialize_model, deserialize_model=torch_shim._deserialize_model,
+        )
+        self.torch_shim = torch_shim
+        self.graph = graph
+        self.description = dict(description)
+        self.source = source
+        self._session = None
+        self._session_pid: Optional[int] = None
+        # Every change of weights through thinc (optimizer steps, averages, loading) bumps this
+        # counter: a check cheap enough for each call, where weights_key walks the parameters.
+        self._loaded_with_changes = self._weights_changes
+
+    def __getstate__(self):
+        # A session can be neither copied nor pickled: it is made again from the graph's bytes.
+        state = super().__getstate__()
+        state["_session"] = None
+        return state
+
+    def session(self):
+        if self._session is None or self._session_pid != os.getpid():
+            onnxruntime = require("onnxruntime", "The bilstm_ner backend \"onnxruntime\"")
+            options = onnxruntime.SessionOptions()
+            # One thread per run, as torch's inference (threads.torch_threads): a batch's buckets
+            # run side by side instead (inference_workers), and no result depends on the thread count.
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+            self._session = onnxruntime.InferenceSession(self.graph, options, providers=["CPUExecutionProvider"])
+            self._session_pid = os.getpid()
+        return self._session
+
+    def predict(self, inputs: ArgsKwargs):
+        if self._weights_changes != self._loaded_with_changes:
+            raise StaleGraphError(
+                f"The weights of the torch module changed after the ONNX graph {self.source} was loaded "
+                f"(training or loading other weights), so the graph no longer computes this model. Load the "
+                f"pipeline with backend \"torch\" to train it, then export it again."
+            )
+        return self._run(*inputs.args, **inputs.kwargs)
+
+    def _run(self, *args, **kwargs):
+        raise NotImplementedError
+
+
+class _CharCNNShim(OnnxRuntimeShim):
+    def _run(self, char_ids: torch.Tensor, char_lengths: torch.Tensor, token_rows: torch.Tensor) -> torch.Tensor:
+        width = self._model.output_width
+        if char_ids.shape[0] == 0 or char_ids.shape[1] == 0:
+            return torch.zeros(token_rows.shape[0], width)
+        feeds = dict(zip(CHAR_CNN_INPUTS, (char_ids.numpy(), char_lengths.numpy())))
+        (word_features,) = self.session().run(None, feeds)
+        return torch.from_numpy(word_features[token_rows.numpy()])
+
+
+class _TaggerShim(OnnxRuntimeShim):
+    def _run(self, features: List[torch.Tensor]):
+        module: SequenceTagger = self._model
+        rows = [row.numpy() for row in features]
+        emissions: List[Optional[numpy.ndarray]] = [None] * len(rows)
+        session = self.session()
+
+        def tag(bucket: List[int]) -> None:
+            length = rows[bucket[0]].shape[0]
+            if length == 0:
+                for index in bucket:
+                    emissions[index] = numpy.zeros((0, module.n_tags), dtype="float32")
+                return
+            batch = rows[bucket[0]][None] if len(bucket) == 1 else numpy.stack([rows[i] for i in bucket])
+            (scores,) = session.run(None, {EMISSIONS_INPUTS[0]: numpy.ascontiguousarray(batch, dtype="float32")})
+            for row, index in enumerate(bucket):
+                emissions[index] = scores[row]
+
+        _each_bucket(tag, equal_length_buckets([row.shape[0] for row in rows], module.max_padded_tokens))
+        with torch.no_grad():
+            scores = module.crf.masked_scores()
+        return [torch.from_numpy(e) for e in emissions], scores
+
+
+def _each_bucket(tag: Callable[[List[int]], None], buckets: List[List[int]]) -> None:
+    # As SequenceTagger.forward at prediction: buckets side by side when more threads are allowed.
+    n_workers = min(inference_workers(), len(buckets))
+    if n_workers > 1:
+        for _ in worker_pool(n_workers).map(tag, buckets):
+            pass
+    else:
+        for bucket in buckets:
+            tag(bucket)
+
+
+def graphs_by_layer(model: Model) -> Dict[str, Model]:
+    """Each exportable layer of `model` under a file name that says what it is: its layer name,
+    numbered from the second of a name on (walk order, the same on every load of a config)."""
+    named: Dict[str, Model] = {}
+    for layer in exportable_layers(model):
+        name, number = layer.name, 1
+        while f"{name}.onnx" in named:
+            number += 1
+            name = f"{layer.name}_{number}"
+        named[f"{name}.onnx"] = layer
+    return named

@@ -1,0 +1,100 @@
+"""The inference arithmetic of the char CNN and of the tagger's encoder and emission projection,
+as ONNX graphs (bytes) with dynamic batch and length axes.
+
+Each graph is a small module written for export, over the trained module's own weights: no
+shape-dependent Python branches (the TorchScript tracer would freeze the branch of its example
+input), no packing. At prediction the tagger reads buckets of rows of one length
+(encoder.equal_length_buckets), so its LSTM never needs packing or a lengths input.
+"""
+import io
+import warnings
+
+import torch
+from torch import Tensor, nn
+
+from .charcnn import CharCNN
+from .tagger import SequenceTagger
+
+# ONNX Runtime 1.16 and later run opset 17; the TorchScript exporter writes it.
+OPSET = 17
+CHAR_CNN_INPUTS = ("char_ids", "char_lengths")
+CHAR_CNN_OUTPUTS = ("word_features",)
+EMISSIONS_INPUTS = ("features",)
+EMISSIONS_OUTPUTS = ("emissions",)
+
+
+class CharCNNGraph(nn.Module):
+    """CharCNN.forward at evaluation for U >= 1 words of C >= 1 characters, one row per word:
+    (U, C) char ids and (U,) lengths -> (U, n_filters)."""
+
+    def __init__(self, module: CharCNN):
+        super().__init__()
+        self.embed = module.embed
+        self.conv = module.conv
+
+    def forward(self, char_ids: Tensor, char_lengths: Tensor) -> Tensor:
+        embedded = self.embed(char_ids)
+        n_chars = char_ids.shape[1]
+        window, half = self.conv.kernel_size[0], self.conv.padding[0]
+        padded = nn.functional.pad(embedded, (0, 0, half, half))
+        # (U, C, width, window) as CharCNN._convolve's unfold gives it, from slices (opset 17 has no unfold).
+        windows = torch.stack([padded[:, offset : offset + n_chars] for offset in range(window)], dim=3)
+        filters = self.conv.weight.reshape(self.conv.out_channels, -1)
+        flat = windows.reshape(windows.shape[0] * n_chars, -1)
+        features = torch.addmm(self.conv.bias, flat, filters.t()).reshape(windows.shape[0], n_chars, -1)
+        real = torch.arange(n_chars).unsqueeze(0) < char_lengths.clamp(min=1).unsqueeze(1)
+        return features.masked_fill(~real.unsqueeze(2), float("-inf")).amax(dim=1)
+
+
+class EmissionsGraph(nn.Module):
+    """SequenceTagger's emissions at evaluation for B >= 1 rows of one length L >= 1:
+    (B, L, input_width) -> (B, L, n_tags); log-probabilities for the softmax output."""
+
+    def __init__(self, module: SequenceTagger):
+        super().__init__()
+        if not module.is_configured:
+            raise ValueError("The tagger has no tag set yet: only a trained tagger can be exported.")
+        self.lstm = module.encoder.lstm
+        self.projection = module.projection
+        self.log_softmax = module.output == "softmax"
+
+    def forward(self, features: Tensor) -> Tensor:
+        hidden, _ = self.lstm(features)
+        batch_size, length, width = hidden.shape
+        rows = torch.addmm(self.projection.bias, hidden.reshape(batch_size * length, width), self.projection.weight.t())
+        scores = rows.reshape(batch_size, length, -1)
+        return torch.log_softmax(scores, dim=-1) if self.log_softmax else scores
+
+
+def char_cnn_graph(module: CharCNN) -> bytes:
+    """The ONNX graph of `module` (CharCNNGraph), axes words and chars dynamic."""
+    example = (torch.ones(2, 3, dtype=torch.int64), torch.tensor([3, 2]))
+    axes = {"char_ids": {0: "words", 1: "chars"}, "char_lengths": {0: "words"}, "word_features": {0: "words"}}
+    return _export(CharCNNGraph(module), example, CHAR_CNN_INPUTS, CHAR_CNN_OUTPUTS, axes)
+
+
+def emissions_graph(module: SequenceTagger) -> bytes:
+    """The ONNX graph of `module`'s emissions (EmissionsGraph), axes batch and length dynamic."""
+    example = (torch.zeros(2, 3, module.input_width),)
+    axes = {"features": {0: "batch", 1: "length"}, "emissions": {0: "batch", 1: "length"}}
+    return _export(EmissionsGraph(module), example, EMISSIONS_INPUTS, EMISSIONS_OUTPUTS, axes)
+
+
+def _export(graph: nn.Module, example, input_names, output_names, dynamic_axes) -> bytes:
+    # The TorchScript exporter (dynamo=False): torch 2.13's default, the dynamo exporter, needs the
+    # onnxscript package, and these graphs have no control flow it would capture better.
+    # The graph shares the trained module's submodules: their modes are put back as they were.
+    modes = [(module, module.training) for module in graph.modules()]
+    graph.eval()
+    buffer = io.BytesIO()
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the exporter's deprecation notice, on every call
+            torch.onnx.export(
+                graph, example, buffer, input_names=list(input_names), output_names=list(output_names),
+                dynamic_axes=dynamic_axes, opset_version=OPSET, dynamo=False, do_constant_folding=True,
+            )
+    finally:
+        for module, training in modes:
+            module.training = training
+    return buffer.getvalue()
