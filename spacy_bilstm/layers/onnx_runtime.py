@@ -17,7 +17,7 @@ import numpy
 import torch
 from thinc.api import ArgsKwargs, Model
 
-from ..errors import ModelLoadError, SpacyBilstmError
+from ..errors import ConfigError, ModelLoadError, SpacyBilstmError
 from ..nn import CharCNN, SequenceTagger
 from ..nn.encoder import equal_length_buckets
 from ..nn.export import CHAR_CNN_INPUTS, EMISSIONS_INPUTS, char_cnn_graph, emissions_graph
@@ -76,7 +76,7 @@ def quantized(graph: bytes, quantization: str) -> bytes:
     """`graph` with its weights quantized dynamically (onnxruntime.quantization.quantize_dynamic):
     int8 weights, activations quantized per batch at run time."""
     if quantization not in QUANTIZATIONS:
-        raise ValueError(f"Unknown quantization {quantization!r}: choose one of {', '.join(QUANTIZATIONS)}.")
+        raise ConfigError(f"Unknown quantization {quantization!r}: choose one of {', '.join(QUANTIZATIONS)}.")
     quantization_module = require("onnxruntime.quantization", "Quantizing a graph")
     with tempfile.TemporaryDirectory() as scratch:
         source, target = Path(scratch) / "fp32.onnx", Path(scratch) / "int8.onnx"

@@ -53,7 +53,7 @@ class EmissionsGraph(nn.Module):
     def __init__(self, module: SequenceTagger):
         super().__init__()
         if not module.is_configured:
-            raise ValueError("The tagger has no tag set yet: only a trained tagger can be exported.")
+            raise RuntimeError("The tagger has no tag set yet: only a trained tagger can be exported.")
         self.lstm = module.encoder.lstm
         self.projection = module.projection
         self.log_softmax = module.output == "softmax"

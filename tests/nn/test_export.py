@@ -60,5 +60,5 @@ def test_exporting_leaves_a_training_module_in_training_mode():
 
 
 def test_an_untrained_tagger_without_tags_cannot_be_exported():
-    with pytest.raises(ValueError, match="no tag set"):
+    with pytest.raises(RuntimeError, match="no tag set"):
         emissions_graph(SequenceTagger(12, 8, 1, 0.0, True))
