@@ -109,8 +109,10 @@ def _read_directory(directory: Path, options: dict) -> ConversionResult:
     results = [_read_file(f, options) for f in files]
     docs = [doc for result in results for doc in result.docs]
     labels: Counter = Counter()
+    skipped: Counter = Counter()
     for result in results:
         labels.update(result.summary.entities_per_label)
+        skipped.update(result.summary.skipped)
     formats = sorted({r.summary.format for r in results})
     schemes = sorted({r.summary.scheme for r in results})
     summary = Summary(
@@ -122,6 +124,8 @@ def _read_directory(directory: Path, options: dict) -> ConversionResult:
         tokens=sum(r.summary.tokens for r in results),
         entities_per_label=dict(sorted(labels.items())),
         repairs=sum(r.summary.repairs for r in results),
+        missing_tokens=sum(r.summary.missing_tokens for r in results),
+        skipped=dict(skipped),
         format_detail=f"{len(files)} files",
     )
     for result in results:
