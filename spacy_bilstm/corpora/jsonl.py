@@ -54,7 +54,7 @@ def read_jsonl(path: Path, text: str, options: dict, *, prodigy: Optional[bool] 
                 skipped[_LEFT_OUT[answer]] += 1
                 continue
 
-        def fail(problem: str, hint: str, lineno: int = lineno) -> NoReturn:
+        def fail(problem: str, hint: str, span: Optional[int] = None, lineno: int = lineno) -> NoReturn:
             raise CorpusError(problem, path=path, line=lineno, hint=hint)
 
         record_text = record["text"]

@@ -6,8 +6,9 @@ from typing import Callable, List, NoReturn, Optional, Sequence, Tuple
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
-# Raises CorpusError at the place being read: fail(problem, hint).
-Fail = Callable[[str, str], NoReturn]
+# Raises CorpusError at the place being read: fail(problem, hint, span=None), where `span` is
+# the index of the span the problem is about (brat names its line), if it is about one.
+Fail = Callable[..., NoReturn]
 Offsets = Sequence[Tuple[int, int]]
 
 ANNOTATED_HINT = ('write "annotated" as a list of [start, end] character ranges, e.g. [[0, 120]], or leave it '
@@ -61,29 +62,29 @@ def build_doc(
         fail("the text has no tokens", "remove the record or give it text")
     text_doc, token_index = _text_doc(vocab, text, offsets)
     aligned, moved = [], 0
-    for start, end, label in spans:
+    for i, (start, end, label) in enumerate(spans):
         token_span, adjusted = _align(text_doc, token_index, offsets, start, end, alignment)
         if token_span is None:
             reason = "does not start and end on token boundaries" if alignment == "strict" else (
                 f"covers no whole token under --alignment {alignment}")
             fail(f"span ({start}, {end}, {label!r}) = {text[start:end]!r} {reason}",
                  "fix the offsets, or pass --alignment expand (grow the span to whole tokens) or "
-                 "--alignment contract (shrink it)")
+                 "--alignment contract (shrink it)", span=i)
         moved += adjusted
-        aligned.append((token_span[0], token_span[1], label, start, end))
+        aligned.append((token_span[0], token_span[1], label, start, end, i))
     aligned.sort()
     for before, after in zip(aligned, aligned[1:]):
         if after[0] < before[1]:
             fail(f"spans ({before[3]}, {before[4]}, {before[2]!r}) and ({after[3]}, {after[4]}, {after[2]!r}) "
-                 "overlap; spaCy entities cannot overlap", "keep one of the two spans")
+                 "overlap; spaCy entities cannot overlap", "keep one of the two spans", span=after[5])
     is_annotated = _annotated_tokens(text, offsets, annotated, fail)
-    for start, end, label, char_start, char_end in aligned:
+    for start, end, label, char_start, char_end, i in aligned:
         if not all(is_annotated[start:end]):
             fail(f"span ({char_start}, {char_end}, {label!r}) is not inside the annotated ranges",
-                 'widen "annotated" to cover it, or remove the span')
+                 'widen "annotated" to cover it, or remove the span', span=i)
     doc = Doc(vocab, words=words, spaces=spaces, sent_starts=sent_starts)
     missing = [Span(doc, start, end) for start, end in _runs(is_annotated, False)]
-    doc.set_ents([Span(doc, s, e, label=label) for s, e, label, _, _ in aligned], missing=missing, default="outside")
+    doc.set_ents([Span(doc, s, e, label=label) for s, e, label, *_ in aligned], missing=missing, default="outside")
     return doc, moved
 
 

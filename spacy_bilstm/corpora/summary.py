@@ -48,7 +48,7 @@ class Summary:
         }
 
     def format_table(self) -> str:
-        width = max([12] + [len(label) + 4 for label in [*self.entities_per_label, *self.skipped]])
+        width = max([12] + [len(label) + 4 for label in self.entities_per_label])
 
         def row(name: str, value: object, indent: int = 2) -> str:
             shown = f"{value:,}" if isinstance(value, int) else str(value)
@@ -65,8 +65,7 @@ class Summary:
         lines.append(row("repairs", self.repairs))
         if self.skipped:
             lines.append(row("skipped", sum(self.skipped.values())))
-            for what, count in self.skipped.items():
-                lines.append(row(what, count, indent=4))
+            lines.extend(f"    {what}: {count:,}" for what, count in self.skipped.items())
         lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(lines)
 
