@@ -21,15 +21,16 @@ SPANLESS_RESULT_TYPES = ("choices", "textarea", "relation", "rating", "taxonomy"
 _WHITESPACE = " \t\r\n\ufeff"
 
 
-def is_labelstudio_export(text: str) -> bool:
+def is_labelstudio_export(text: str) -> Optional[bool]:
     """True if `text` is a JSON list of objects that each have "data" and "annotations" or
-    "predictions": Label Studio's JSON export (or a list of tasks to import)."""
+    "predictions" (Label Studio's JSON export, or tasks to import); False for another JSON
+    list; None if it is no JSON list."""
     if not text.lstrip(_WHITESPACE).startswith("["):
-        return False
+        return None
     try:
         tasks = json.loads(text.lstrip(_WHITESPACE))
     except (ValueError, RecursionError):
-        return False
+        return None
     return bool(tasks) and isinstance(tasks, list) and all(
         isinstance(task, dict) and "data" in task and ("annotations" in task or "predictions" in task)
         for task in tasks

@@ -126,10 +126,10 @@ def _read_directory(directory: Path, options: dict) -> ConversionResult:
     results = [_read_file(f, options) for f in files]
     docs = [doc for result in results for doc in result.docs]
     labels: Counter = Counter()
-    skipped: Counter = Counter()
+    left_out: Counter = Counter()
     for result in results:
         labels.update(result.summary.entities_per_label)
-        skipped.update(result.summary.skipped)
+        left_out.update(result.summary.skipped)
     formats = sorted({r.summary.format for r in results})
     schemes = sorted({r.summary.scheme for r in results})
     summary = Summary(
@@ -142,7 +142,7 @@ def _read_directory(directory: Path, options: dict) -> ConversionResult:
         entities_per_label=dict(sorted(labels.items())),
         repairs=sum(r.summary.repairs for r in results),
         missing_tokens=sum(r.summary.missing_tokens for r in results),
-        skipped=dict(skipped),
+        skipped=dict(left_out),
         format_detail=f"{len(files)} files",
     )
     for result in results:
@@ -164,7 +164,14 @@ def _read_file(path: Path, options: dict) -> ConversionResult:
     text = read_text(path, options["encoding"])
     if fmt == "auto":
         first = next((line.strip().lstrip("\ufeff") for line in LINE_BREAK.split(text) if line.strip()), "")
-        if first.startswith("[") and is_labelstudio_export(text):
+        labelstudio = is_labelstudio_export(text) if first.startswith("[") else None
+        if labelstudio is False:
+            raise CorpusError(
+                'the file is a JSON list but not a Label Studio export, whose tasks have "data" and "annotations"',
+                path=path, line=1, hint="export the project from Label Studio as JSON, or write one JSON object "
+                "per line (JSONL) with a .jsonl suffix",
+            )
+        if labelstudio:
             fmt = "labelstudio"
         else:
             fmt = "jsonl" if first.startswith("{") else "columns"
