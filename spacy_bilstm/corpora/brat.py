@@ -175,7 +175,9 @@ def _without_discontinuous(ann: Path, entities: List[_Entity], mode: str, skippe
 
 
 def _without_overlaps(ann: Path, entities: List[_Entity], mode: str, skipped: Counter) -> List[_Entity]:
-    if mode == "keep-longest":
+    if mode == "error":  # name the later line of the first clash
+        ranked = sorted(entities, key=lambda e: e.line)
+    elif mode == "keep-longest":
         ranked = sorted(entities, key=lambda e: (-(e.end - e.start), e.start, e.line))
     else:
         ranked = sorted(entities, key=lambda e: (e.start, -(e.end - e.start), e.line))
