@@ -21,8 +21,8 @@ def convert_command(input_path: Path, output_path: str, *, to: Optional[str] = N
 
 @app.command("convert")
 def convert_cli(
-    input_path: Path = typer.Argument(..., help="Corpus file, .gz file or directory."),
-    output_path: str = typer.Argument(..., help="Output file, or a directory (existing, or ending in /) to write <input name>.<ext> into."),
+    input_path: Path = typer.Argument(..., help="Corpus file, .gz file or directory (a folder of brat .txt/.ann pairs is one corpus)."),
+    output_path: str = typer.Argument(..., help="Output file, or a directory (existing, or ending in /) to write <input name>.<ext> into; for --to brat, the folder to write."),
     to: Optional[str] = typer.Option(None, "--to", "-t", help="Output: spacy, conll, jsonl, labelstudio (a JSON list of tasks), prodigy (JSONL tasks) or brat (a folder of .txt/.ann pairs) (default: from the output suffix, .json being labelstudio, else spacy)."),
     format: str = typer.Option("auto", "--format", "-f", help="Input: auto, conll, columns, jsonl, prodigy, labelstudio, brat or spacy. auto reads a Label Studio export (a JSON list of tasks), brat (a .ann file or a folder with .ann files), Prodigy (JSONL lines with \"answer\"; only accept is gold) by their content."),
     scheme: str = typer.Option("auto", "--scheme", "-s", help="Input tag scheme: auto, iob1, iob2, bioes, biluo or io."),
