@@ -91,6 +91,14 @@ def _tasks_with_lines(path: Path, text: str) -> List[Tuple[int, object]]:
         raise CorpusError("the file is not a JSON list of tasks", path=path, line=1,
                           hint="export the project from Label Studio as JSON, or pass another --format")
     tasks = []
+    counted, line = 0, 1  # lines are counted once, from where the last count stopped
+
+    def line_at(offset: int) -> int:
+        nonlocal counted, line
+        line += text.count("\n", counted, offset)
+        counted = offset
+        return line
+
     position += 1
     while True:
         position = _skip_space(text, position)
@@ -102,14 +110,14 @@ def _tasks_with_lines(path: Path, text: str) -> List[Tuple[int, object]]:
             raise CorpusError(f"invalid JSON ({err.msg}, column {err.colno})", path=path, line=err.lineno,
                               hint="export the project again, or fix the file by hand") from None
         except RecursionError:
-            raise CorpusError("invalid JSON (nested too deep)", path=path, line=text.count("\n", 0, position) + 1,
+            raise CorpusError("invalid JSON (nested too deep)", path=path, line=line_at(position),
                               hint="export the project again") from None
-        tasks.append((text.count("\n", 0, position) + 1, task))
+        tasks.append((line_at(position), task))
         position = _skip_space(text, end)
         if text.startswith(",", position):
             position += 1
         elif not text.startswith("]", position):
-            raise CorpusError("expected ',' or ']' after a task", path=path, line=text.count("\n", 0, position) + 1,
+            raise CorpusError("expected ',' or ']' after a task", path=path, line=line_at(position),
                               hint="export the project again, or fix the file by hand")
 
 

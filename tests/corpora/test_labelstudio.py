@@ -139,3 +139,4 @@ def test_cli_converts_the_sample_and_infers_label_studio_from_a_json_output(tmp_
 def test_a_json_list_that_is_not_a_label_studio_export_is_not_read_as_one(tmp_path):
     path = write(tmp_path, "list.json", '[{"text": "Ann"}]\n')
     assert_clear_error(path, 1, "a JSON list but not a Label Studio export")
+

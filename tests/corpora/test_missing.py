@@ -26,9 +26,16 @@ def test_a_dash_tag_makes_a_token_unannotated_not_outside(tmp_path):
     assert "unannotated 2" in result.summary.format_table()
 
 
-def test_unannotated_tokens_reach_the_loss_as_missing_tags(tmp_path):
+@pytest.mark.parametrize("name,content", [
+    ("a.conll", "Ann B-PER\nmet O\nsomeone -\n"),
+    ("a.jsonl", json.dumps({"text": "Ann met someone", "annotated": [[0, 7]],
+                            "spans": [{"start": 0, "end": 3, "label": "PER"}]})),
+    ("a.json", json.dumps([{"data": {"text": "Ann met someone", "annotated": [[0, 7]]}, "annotations": [{"result": [
+        {"type": "labels", "value": {"start": 0, "end": 3, "text": "Ann", "labels": ["PER"]}}]}]}])),
+])
+def test_unannotated_tokens_reach_the_loss_as_missing_tags(tmp_path, name, content):
     nlp = spacy.blank("en")
-    (doc,) = read_corpus(write(tmp_path, "a.conll", "Ann B-PER\nmet O\nsomeone -\n"), vocab=nlp.vocab).docs
+    (doc,) = read_corpus(write(tmp_path, name, content), vocab=nlp.vocab).docs
     assert Example(nlp.make_doc(doc.text), doc).get_aligned_ner() == ["U-PER", "O", None]
 
 
