@@ -37,7 +37,7 @@ def read_jsonl(path: Path, text: str, options: dict, *, prodigy: Optional[bool] 
     skipped: Counter = Counter()
     tokenizer = None
     docs: List[Doc] = []
-    adjusted = 0
+    adjusted = binary = 0
     for lineno, record in records:
         if prodigy:
             answer = record.get("answer")
@@ -74,6 +74,11 @@ def read_jsonl(path: Path, text: str, options: dict, *, prodigy: Optional[bool] 
         )
         adjusted += moved
         docs.append(doc)
+        binary += record.get("_view_id") == "ner"
+    if binary:
+        # ner.teach answers judge one suggested span; the rest of the text was never looked at.
+        notes.append(f"{binary:,} line(s) come from Prodigy's binary 'ner' view, which judges one span per task, "
+                     'but were read as complete annotation; add "annotated" ranges to mark the rest unknown')
     if not docs:
         raise CorpusError("the file has no accepted answers, so no gold documents", path=path,
                           hint='check that the right file was given; only lines with "answer": "accept" are read')

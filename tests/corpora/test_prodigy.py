@@ -73,3 +73,8 @@ def test_predictions_go_out_unanswered_with_span_scores_and_meta(tmp_path):
     (task,) = [json.loads(text) for text in (tmp_path / "tasks.jsonl").read_text().splitlines()]
     assert "answer" not in task and task["meta"] == {"score": 0.4}
     assert [(s["start"], s["end"], s["label"], s["score"]) for s in task["spans"]] == [(0, 3, "PER", 0.9)]
+
+
+def test_binary_ner_answers_read_as_complete_annotation_are_noted(tmp_path):
+    result = read_corpus(jsonl(tmp_path, line(_view_id="ner"), line(_view_id="ner_manual")))
+    assert any("1 line(s) come from Prodigy's binary 'ner' view" in note for note in result.summary.notes)
