@@ -4,12 +4,13 @@ from .errors import CorpusError
 from .fetch import fetch_corpus
 from .readers import ConversionResult, Summary, is_raw_corpus, read_corpus
 from .schemes import SCHEMES, TagError, decode_tags, detect_scheme, spans_to_tags, split_tag, tags_to_spans
-from .writers import convert, write_conll, write_docbin, write_jsonl
+from .writers import OUTPUT_FORMATS, convert, write_conll, write_docbin, write_docs, write_jsonl
 
 __all__ = [
     "CatalogueEntry",
     "ConversionResult",
     "CorpusError",
+    "OUTPUT_FORMATS",
     "SCHEMES",
     "Summary",
     "TagError",
@@ -25,5 +26,6 @@ __all__ = [
     "tags_to_spans",
     "write_conll",
     "write_docbin",
+    "write_docs",
     "write_jsonl",
 ]

@@ -9,7 +9,7 @@ from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
 from .errors import CorpusError
-from .schemes import MixedSchemeError, TagError, decode_tags, detect_scheme
+from .schemes import MISSING_TAG, MixedSchemeError, TagError, decode_partial_tags, detect_scheme
 from .summary import ConversionResult, summarise
 from .text import LINE_BREAK, is_blank
 
@@ -75,16 +75,18 @@ def _read_columns(path: Path, lines: List[str], options: dict, requested: Option
     spans_per_sentence = []
     for sent in sentences:
         try:
-            spans, fixed = decode_tags(sent.tags, scheme, repair=options["repair"])
+            spans, missing, fixed = decode_partial_tags(sent.tags, scheme, repair=options["repair"])
         except TagError as err:
             hint = "fix the tag"
+            if err.at_missing:
+                hint = f"tag the not-annotated token, or mark the whole entity {MISSING_TAG!r}"
             if err.repairable:
                 hint += ", or pass --repair to read it as the nearest valid sequence"
             if options["scheme"] == "auto":
                 hint += f" (scheme {scheme}, {scheme_detail}; pass --scheme if that is wrong)"
             raise CorpusError(str(err), path=path, line=sent.lines[err.index], hint=hint) from None
         repairs += fixed
-        spans_per_sentence.append(spans)
+        spans_per_sentence.append((spans, missing))
     if repairs:
         notes.append(f"repaired {repairs:,} invalid tag sequence(s) as asked (--repair)")
 
@@ -317,15 +319,21 @@ def _build_doc(vocab: Vocab, sentences: Sequence[_Sentence], spans_iter) -> Doc:
     words: List[str] = []
     sent_starts: List[bool] = []
     entities: List[Tuple[int, int, str]] = []
+    missing: List[int] = []
     for sent in sentences:
         offset = len(words)
-        for start, end, label in next(spans_iter):
+        spans, missing_in_sentence = next(spans_iter)
+        for start, end, label in spans:
             entities.append((offset + start, offset + end, label))
+        missing.extend(offset + i for i in missing_in_sentence)
         words.extend(sent.tokens)
         sent_starts.extend([True] + [False] * (len(sent.tokens) - 1))
     spaces = [True] * len(words)
     spaces[-1] = False
     doc = Doc(vocab, words=words, spaces=spaces, sent_starts=sent_starts)
-    doc.ents = [Span(doc, start, end, label=label) for start, end, label in entities]
+    doc.set_ents(
+        [Span(doc, start, end, label=label) for start, end, label in entities],
+        missing=[doc[i: i + 1] for i in missing], default="outside",
+    )
     return doc
 

@@ -1,28 +1,96 @@
 """Reading JSONL corpora: one object per line with a text, character-offset spans and,
-optionally, tokens and sentences (our own output, doccano's exports)."""
+optionally, tokens, sentences and the annotated character ranges of a partly annotated text
+(our own output, doccano's and Prodigy's exports)."""
 import json
 import re
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence, Tuple
+from collections import Counter
+from typing import Iterable, List, NoReturn, Optional, Sequence, Tuple
 
-from spacy.tokens import Doc, Span
-from spacy.vocab import Vocab
+from spacy.tokens import Doc
 
 from .errors import CorpusError
+from .offsets import build_doc, is_int, read_annotated_ranges, tokenized
 from .summary import ConversionResult, summarise
 from .text import LINE_BREAK, blank_nlp, is_blank
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def read_jsonl(path: Path, text: str, options: dict) -> ConversionResult:
-    alignment = options["alignment"]
-    tokenizer = None
-    docs: List[Doc] = []
-    adjusted = 0
+# Prodigy's answers: only accepted tasks are gold.
+ANSWERS = ("accept", "reject", "ignore")
+_LEFT_OUT = {"reject": "rejected answers", "ignore": "ignored answers"}
+
+
+def read_jsonl(path: Path, text: str, options: dict, *, prodigy: Optional[bool] = None) -> ConversionResult:
+    """JSONL spans, or Prodigy's export when any line has an "answer" (or `prodigy` is True):
+    then every line must have one, and only accepted lines are read."""
+    records = list(_records(path, text))
+    if not records:
+        raise CorpusError("the file contains no JSON lines", path=path, hint="check that the right file was given")
+    answered = [lineno for lineno, record in records if "answer" in record]
+    if prodigy is None:
+        prodigy = bool(answered)
     notes: List[str] = []
     if options["n_sents"] is not None:
         notes.append("--n-sents applies to column formats; each JSONL line stays one document")
+    skipped: Counter = Counter()
+    tokenizer = None
+    docs: List[Doc] = []
+    adjusted = binary = 0
+    for lineno, record in records:
+        if prodigy:
+            answer = record.get("answer")
+            if answer not in ANSWERS:
+                shown = "no \"answer\"" if "answer" not in record else f'the answer {answer!r}'
+                where = f" while line {answered[0]} has one" if answered else ""
+                raise CorpusError(
+                    f"the line has {shown}{where}; Prodigy answers are accept, reject or ignore",
+                    path=path, line=lineno,
+                    hint='give every line an "answer" (only "accept" lines are read as gold), or remove the '
+                    'answers to read the file as plain JSONL spans',
+                )
+            if answer != "accept":
+                skipped[_LEFT_OUT[answer]] += 1
+                continue
+
+        def fail(problem: str, hint: str, span: Optional[int] = None, lineno: int = lineno) -> NoReturn:
+            raise CorpusError(problem, path=path, line=lineno, hint=hint)
+
+        record_text = record["text"]
+        if "tokens" in record:
+            words, spaces, offsets = _jsonl_tokens(path, lineno, record)
+        else:
+            if tokenizer is None:
+                tokenizer = blank_nlp(options["lang"], options["vocab"]).tokenizer
+            words, spaces, offsets = tokenized(tokenizer, record_text)
+        if not words:
+            raise CorpusError("the text has no tokens", path=path, line=lineno, hint="remove the line or give it text")
+        spans = list(_jsonl_spans(path, lineno, record, len(record_text)))
+        annotated = read_annotated_ranges(record.get("annotated"), len(record_text), fail)
+        doc, moved = build_doc(
+            options["vocab"], record_text, (words, spaces, offsets), spans, fail, alignment=options["alignment"],
+            annotated=annotated, sent_starts=_jsonl_sentences(path, lineno, record, offsets),
+        )
+        adjusted += moved
+        docs.append(doc)
+        binary += record.get("_view_id") == "ner"
+    if binary:
+        # ner.teach answers judge one suggested span; the rest of the text was never looked at.
+        notes.append(f"{binary:,} line(s) come from Prodigy's binary 'ner' view, which judges one span per task, "
+                     'but were read as complete annotation; add "annotated" ranges to mark the rest unknown')
+    if not docs:
+        raise CorpusError("the file has no accepted answers, so no gold documents", path=path,
+                          hint='check that the right file was given; only lines with "answer": "accept" are read')
+    alignment = options["alignment"]
+    if adjusted:
+        notes.append(f"moved {adjusted:,} span boundaries onto token boundaries (--alignment {alignment})")
+    summary = summarise(path, docs, "prodigy" if prodigy else "jsonl", "n/a", adjusted, notes, skipped)
+    summary.scheme_detail = "character-offset spans"
+    return ConversionResult(docs, summary)
+
+
+def _records(path: Path, text: str) -> Iterable[Tuple[int, dict]]:
     for lineno, raw in enumerate(LINE_BREAK.split(text), 1):
         if is_blank(raw):
             continue
@@ -37,65 +105,18 @@ def read_jsonl(path: Path, text: str, options: dict) -> ConversionResult:
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise CorpusError('the line is not an object with a "text" string', path=path, line=lineno,
                               hint='write {"text": ..., "spans": [{"start": ..., "end": ..., "label": ...}]}')
-        record_text = record["text"]
-        surrogate = _LONE_SURROGATE.search(record_text)
-        if surrogate:
-            raise CorpusError(
-                f"the text holds a lone surrogate {surrogate.group()!r} at character {surrogate.start()}, which "
-                "is not valid Unicode", path=path, line=lineno,
-                hint="fix the \\u escape in the JSON (surrogates must come in pairs) or remove the character",
-            )
-        if "tokens" in record:
-            words, spaces, offsets = _jsonl_tokens(path, lineno, record)
-        else:
-            if tokenizer is None:
-                tokenizer = blank_nlp(options["lang"], options["vocab"]).tokenizer
-            tokenized = tokenizer(record_text)
-            words = [t.text for t in tokenized]
-            spaces = [bool(t.whitespace_) for t in tokenized]
-            offsets = [(t.idx, t.idx + len(t.text)) for t in tokenized]
-        if not words:
-            raise CorpusError("the text has no tokens", path=path, line=lineno, hint="remove the line or give it text")
-        spans = []
-        text_doc, token_index = _text_doc(options["vocab"], record_text, offsets)
-        for start, end, label in _jsonl_spans(path, lineno, record, len(record_text)):
-            token_span, moved = _align(text_doc, token_index, offsets, start, end, alignment)
-            if token_span is None:
-                shown = record_text[start:end]
-                reason = "does not start and end on token boundaries" if alignment == "strict" else (
-                    f"covers no whole token under --alignment {alignment}")
-                raise CorpusError(
-                    f"span ({start}, {end}, {label!r}) = {shown!r} {reason}",
-                    path=path, line=lineno,
-                    hint="fix the offsets, or pass --alignment expand (grow the span to whole tokens) or "
-                    "--alignment contract (shrink it)",
-                )
-            adjusted += moved
-            spans.append((token_span[0], token_span[1], label, start, end))
-        spans.sort()
-        for before, after in zip(spans, spans[1:]):
-            if after[0] < before[1]:
-                raise CorpusError(
-                    f"spans ({before[3]}, {before[4]}, {before[2]!r}) and ({after[3]}, {after[4]}, {after[2]!r}) "
-                    "overlap; spaCy entities cannot overlap",
-                    path=path, line=lineno, hint="keep one of the two spans",
-                )
-        sent_starts = _jsonl_sentences(path, lineno, record, offsets)
-        doc = Doc(options["vocab"], words=words, spaces=spaces, sent_starts=sent_starts)
-        doc.ents = [Span(doc, s, e, label=label) for s, e, label, _, _ in spans]
-        docs.append(doc)
-    if not docs:
-        raise CorpusError("the file contains no JSON lines", path=path, hint="check that the right file was given")
-    if adjusted:
-        notes.append(f"moved {adjusted:,} span boundaries onto token boundaries (--alignment {alignment})")
-    summary = summarise(path, docs, "jsonl", "n/a", adjusted, notes)
-    summary.scheme_detail = "character-offset spans"
-    return ConversionResult(docs, summary)
+        check_text(record["text"], path, lineno)
+        yield lineno, record
 
 
-def _is_int(value: object) -> bool:
-    # JSON true/false are Python bools, which are ints; an offset of `true` is a mistake.
-    return isinstance(value, int) and not isinstance(value, bool)
+def check_text(text: str, path: Path, lineno: Optional[int]) -> None:
+    surrogate = _LONE_SURROGATE.search(text)
+    if surrogate:
+        raise CorpusError(
+            f"the text holds a lone surrogate {surrogate.group()!r} at character {surrogate.start()}, which "
+            "is not valid Unicode", path=path, line=lineno,
+            hint="fix the \\u escape in the JSON (surrogates must come in pairs) or remove the character",
+        )
 
 
 def _jsonl_tokens(path: Path, lineno: int, record: dict) -> Tuple[List[str], List[bool], List[Tuple[int, int]]]:
@@ -115,8 +136,8 @@ def _jsonl_tokens(path: Path, lineno: int, record: dict) -> Tuple[List[str], Lis
             if start < 0:
                 raise CorpusError(f"token {i} ({word!r}) is not in the text after offset {cursor}",
                                   path=path, line=lineno, hint='give tokens "start" and "end" offsets')
-        end = token.get("end", start + len(word) if _is_int(start) else None)
-        if not (_is_int(start) and _is_int(end)):
+        end = token.get("end", start + len(word) if is_int(start) else None)
+        if not (is_int(start) and is_int(end)):
             raise CorpusError(f'token {i} ({word!r}) needs integer "start" and "end" offsets, not {start!r} and {end!r}',
                               path=path, line=lineno, hint="fix the token offsets")
         if start < cursor:
@@ -164,7 +185,7 @@ def _jsonl_spans(path: Path, lineno: int, record: dict, text_length: int) -> Ite
     else:
         raw_spans = []
     for i, (start, end, label) in enumerate(raw_spans):
-        if not (_is_int(start) and _is_int(end) and isinstance(label, str) and label):
+        if not (is_int(start) and is_int(end) and isinstance(label, str) and label):
             raise CorpusError(f"span {i} needs integer start and end and a non-empty label", path=path, line=lineno,
                               hint='write spans as {"start": 0, "end": 5, "label": "PER"}')
         if _LONE_SURROGATE.search(label):
@@ -174,52 +195,6 @@ def _jsonl_spans(path: Path, lineno: int, record: dict, text_length: int) -> Ite
             raise CorpusError(f"span {i} ({start}, {end}, {label!r}) is outside the text (length {text_length}) or empty",
                               path=path, line=lineno, hint="fix the offsets")
         yield start, end, label
-
-
-def _text_doc(vocab: Vocab, text: str, offsets: Sequence[Tuple[int, int]]) -> Tuple[Doc, List[Optional[int]]]:
-    """A Doc whose character offsets are the record's own, so that `Doc.char_span` can align
-    spans: the tokens at `offsets`, plus a whitespace token for each gap (or leading text) that
-    one trailing space cannot hold. Also returns, for each of its tokens, the index of the
-    record token it is, or None for a whitespace token."""
-    words: List[str] = []
-    spaces: List[bool] = []
-    token_index: List[Optional[int]] = []
-    cursor = 0
-    for i, (start, end) in enumerate([*offsets, (len(text), None)]):
-        gap_start = cursor
-        if start > gap_start and words:
-            spaces[-1] = True
-            gap_start += 1
-        if start > gap_start:
-            words.append(text[gap_start:start])
-            spaces.append(False)
-            token_index.append(None)
-        if end is None:
-            break
-        words.append(text[start:end])
-        spaces.append(False)
-        token_index.append(i)
-        cursor = end
-    return Doc(vocab, words=words, spaces=spaces), token_index
-
-
-def _align(
-    text_doc: Doc, token_index: Sequence[Optional[int]], offsets: Sequence[Tuple[int, int]], start: int, end: int,
-    alignment: str,
-) -> Tuple[Optional[Tuple[int, int]], int]:
-    """Map character offsets to a range of record tokens with `Doc.char_span`; also say how
-    many of the two boundaries moved. Whitespace between tokens is in no entity: a strict span
-    must start and end on record tokens, an expanded or contracted one loses whitespace at
-    its edges."""
-    span = text_doc.char_span(start, end, alignment_mode=alignment)
-    covered = [token_index[token.i] for token in span] if span is not None else []
-    if alignment == "strict" and covered and (covered[0] is None or covered[-1] is None):
-        return None, 0
-    inside = [i for i in covered if i is not None]
-    if not inside:
-        return None, 0
-    first, last = inside[0], inside[-1]
-    return (first, last + 1), int(offsets[first][0] != start) + int(offsets[last][1] != end)
 
 
 def _jsonl_sentences(path: Path, lineno: int, record: dict, offsets: Sequence[Tuple[int, int]]) -> List[bool]:
@@ -234,7 +209,7 @@ def _jsonl_sentences(path: Path, lineno: int, record: dict, offsets: Sequence[Tu
     by_start = {s: i for i, (s, _) in enumerate(offsets)}
     for i, sent in enumerate(sentences):
         start = sent.get("start") if isinstance(sent, dict) else None
-        if not _is_int(start) or start not in by_start:
+        if not is_int(start) or start not in by_start:
             raise CorpusError(f"sentence {i} does not start on a token boundary (start={start!r})", path=path,
                               line=lineno, hint='give each sentence a "start" offset where a token begins')
         starts[by_start[start]] = True

@@ -1,4 +1,5 @@
-"""Reading NER corpora (CoNLL columns, token/tag columns, JSONL, DocBin) into spaCy Docs:
+"""Reading NER corpora (CoNLL columns, token/tag columns, JSONL and Prodigy, Label Studio
+JSON, brat standoff, DocBin) into spaCy Docs:
 `read_corpus` picks the reader for each file; the readers live in one module per format."""
 import re
 from collections import Counter
@@ -7,17 +8,19 @@ from typing import List, Optional, Tuple, Union
 
 from spacy.vocab import Vocab
 
+from .brat import DISCONTINUOUS, OVERLAPS, is_brat, read_brat
 from .columns import DOCSTART, read_columns
 from .docbin import read_docbin
 from .errors import CorpusError
 from .jsonl import read_jsonl
+from .labelstudio import is_labelstudio_export, read_labelstudio
 from .schemes import SCHEMES
 from .summary import ConversionResult, Summary
 from .text import LINE_BREAK, blank_nlp, read_text
 
 __all__ = ["ALIGNMENTS", "DOCSTART", "FORMATS", "ConversionResult", "Summary", "is_raw_corpus", "read_corpus"]
 
-FORMATS = ("auto", "conll", "columns", "jsonl", "spacy")
+FORMATS = ("auto", "conll", "columns", "jsonl", "prodigy", "labelstudio", "brat", "spacy")
 ALIGNMENTS = ("strict", "expand", "contract")
 # Files in a corpus directory that are documentation or code, not data.
 _NOT_CORPUS = re.compile(
@@ -56,6 +59,9 @@ def read_corpus(
     encoding: str = "utf-8",
     token_column: Optional[int] = None,
     comment_prefix: Optional[str] = None,
+    text_key: str = "text",
+    discontinuous: str = "error",
+    overlaps: str = "error",
 ) -> ConversionResult:
     """Read a corpus file, `.gz` file or directory into Docs with entities and sentence starts.
 
@@ -65,7 +71,13 @@ def read_corpus(
     separate documents; without them each sentence is a document unless
     `n_sents` groups them. `strip_prefix` is "auto" (strip a language prefix such as WikiANN's
     `en:` when every token has the same one), None/"none", or an exact prefix to strip.
-    JSONL: `alignment` says what to do with span offsets that are not token boundaries.
+    Character-offset formats (JSONL, Prodigy, Label Studio, brat): `alignment` says what to do
+    with span offsets that are not token boundaries. Label Studio: `text_key` names the key of
+    each task's `data` holding the text. brat: `discontinuous` ("error", "span": one entity from
+    the first start to the last end, "drop") and `overlaps` ("error", "keep-longest",
+    "keep-first") say what to do with entities a tag sequence cannot hold; what is left out is
+    counted in the summary. Tokens marked as not annotated (a `-` tag, tokens outside a
+    record's "annotated" ranges) become missing values, counted as unannotated tokens.
     Every problem raises `CorpusError` naming the file and line.
     """
     path = Path(path)
@@ -73,8 +85,10 @@ def read_corpus(
         raise CorpusError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
     if scheme != "auto" and scheme not in SCHEMES:
         raise CorpusError(f"unknown tag scheme {scheme!r}; choose auto or one of {', '.join(SCHEMES)}")
-    if alignment not in ALIGNMENTS:
-        raise CorpusError(f"unknown alignment {alignment!r}; choose one of {', '.join(ALIGNMENTS)}")
+    for name, value, choices in (("alignment", alignment, ALIGNMENTS), ("discontinuous", discontinuous, DISCONTINUOUS),
+                                 ("overlaps", overlaps, OVERLAPS)):
+        if value not in choices:
+            raise CorpusError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
     for name, value in (("n_sents", n_sents), ("tag_column", tag_column), ("token_column", token_column)):
         if value is not None and value < 1:
             raise CorpusError(f"the {name} option must be 1 or more, not {value}")
@@ -85,8 +99,11 @@ def read_corpus(
     options = dict(
         format=format, scheme=scheme, lang=lang, tag_column=tag_column, n_sents=n_sents,
         strip_prefix=strip_prefix, alignment=alignment, repair=repair, vocab=vocab, encoding=encoding,
-        token_column=token_column, comment_prefix=comment_prefix,
+        token_column=token_column, comment_prefix=comment_prefix, text_key=text_key, discontinuous=discontinuous,
+        overlaps=overlaps,
     )
+    if format == "brat" or (format == "auto" and is_brat(path)):
+        return read_brat(path, options)
     if path.is_dir():
         return _read_directory(path, options)
     return _read_file(path, options)
@@ -109,8 +126,10 @@ def _read_directory(directory: Path, options: dict) -> ConversionResult:
     results = [_read_file(f, options) for f in files]
     docs = [doc for result in results for doc in result.docs]
     labels: Counter = Counter()
+    left_out: Counter = Counter()
     for result in results:
         labels.update(result.summary.entities_per_label)
+        left_out.update(result.summary.skipped)
     formats = sorted({r.summary.format for r in results})
     schemes = sorted({r.summary.scheme for r in results})
     summary = Summary(
@@ -122,6 +141,8 @@ def _read_directory(directory: Path, options: dict) -> ConversionResult:
         tokens=sum(r.summary.tokens for r in results),
         entities_per_label=dict(sorted(labels.items())),
         repairs=sum(r.summary.repairs for r in results),
+        missing_tokens=sum(r.summary.missing_tokens for r in results),
+        skipped=dict(left_out),
         format_detail=f"{len(files)} files",
     )
     for result in results:
@@ -143,12 +164,24 @@ def _read_file(path: Path, options: dict) -> ConversionResult:
     text = read_text(path, options["encoding"])
     if fmt == "auto":
         first = next((line.strip().lstrip("\ufeff") for line in LINE_BREAK.split(text) if line.strip()), "")
-        fmt = "jsonl" if first.startswith("{") else "columns"
+        labelstudio = is_labelstudio_export(text) if first.startswith("[") else None
+        if labelstudio is False:
+            raise CorpusError(
+                'the file is a JSON list but not a Label Studio export, whose tasks have "data" and "annotations"',
+                path=path, line=1, hint="export the project from Label Studio as JSON, or write one JSON object "
+                "per line (JSONL) with a .jsonl suffix",
+            )
+        if labelstudio:
+            fmt = "labelstudio"
+        else:
+            fmt = "jsonl" if first.startswith("{") else "columns"
         detected = True
     else:
         detected = False
-    if fmt == "jsonl":
-        result = read_jsonl(path, text, options)
+    if fmt == "labelstudio":
+        result = read_labelstudio(path, text, options)
+    elif fmt in ("jsonl", "prodigy"):
+        result = read_jsonl(path, text, options, prodigy=True if fmt == "prodigy" else None)
     else:
         result = read_columns(path, text, options, requested=None if detected else fmt)
     if detected:

@@ -12,6 +12,8 @@ from ..errors import ConfigError, SpacyBilstmError
 Span = Tuple[int, int, str]
 
 SCHEMES = ("iob1", "iob2", "bioes", "biluo", "io")
+# The tag of a token whose annotation is unknown: spaCy's missing value, not O.
+MISSING_TAG = "-"
 
 # Prefixes each scheme allows, and which of them begin / continue / end an entity.
 _PREFIXES = {
@@ -27,12 +29,14 @@ _CLOSED = {"bioes": ("B", "I", "E", "S"), "biluo": ("B", "I", "L", "U")}
 
 
 class TagError(SpacyBilstmError):
-    """A problem with one tag; `index` is the token position within its sequence."""
+    """A problem with one tag; `index` is the token position within its sequence;
+    `at_missing` says that the problem is an entity running across a missing (`-`) token."""
 
-    def __init__(self, message: str, index: int, *, repairable: bool = False) -> None:
+    def __init__(self, message: str, index: int, *, repairable: bool = False, at_missing: bool = False) -> None:
         super().__init__(message)
         self.index = index
         self.repairable = repairable
+        self.at_missing = at_missing
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,56 @@ def decode_tags(tags: Sequence[str], scheme: str, *, repair: bool = False) -> Tu
     if scheme in _CLOSED:
         return _decode_closed(tags, scheme, repair)
     return _decode_open(tags, scheme, repair)
+
+
+def decode_partial_tags(
+    tags: Sequence[str], scheme: str, *, repair: bool = False
+) -> Tuple[List[Span], List[int], int]:
+    """Like `decode_tags` for a sequence where some tags are `MISSING_TAG` (not annotated):
+    also returns the positions of those tokens. A missing token is in no entity: the entity
+    before it must end there and the tag after it is read as if it began the sequence. An
+    entity that runs on across a missing token (IOB2 `B-PER - I-PER`, BIOES `B-PER - E-PER`)
+    raises `TagError`, even with `repair`, since no reading of it is the annotator's."""
+    missing = [i for i, tag in enumerate(tags) if tag == MISSING_TAG]
+    if not missing:
+        spans, repairs = decode_tags(tags, scheme, repair=repair)
+        return spans, [], repairs
+    _check_missing_neighbours(tags, scheme)
+    spans: List[Span] = []
+    repairs = 0
+    for start, end in zip([-1, *missing], [*missing, len(tags)]):
+        start += 1
+        if start == end:
+            continue
+        try:
+            found, fixed = decode_tags(tags[start:end], scheme, repair=repair)
+        except TagError as err:
+            raise TagError(str(err), start + err.index, repairable=err.repairable) from None
+        spans.extend((start + s, start + e, label) for s, e, label in found)
+        repairs += fixed
+    return spans, missing, repairs
+
+
+def _check_missing_neighbours(tags: Sequence[str], scheme: str) -> None:
+    closed = _CLOSED.get(scheme)
+    continuing = {"iob2": "I", "iob1": "", "io": ""}.get(scheme) or (closed[1] + closed[2] if closed else "")
+    for i, tag in enumerate(tags):
+        if tag == MISSING_TAG or i == 0:
+            continue
+        prefix, label = split_tag(tag, i)
+        if tags[i - 1] == MISSING_TAG and prefix in continuing:
+            raise TagError(
+                f"{tag!r} follows a not-annotated token ({MISSING_TAG!r}), so it continues an entity across a "
+                f"token whose tag is unknown; in {scheme.upper()} an entity after {MISSING_TAG!r} starts with "
+                f"{closed[0] if closed else 'B'}-{label}",
+                i, at_missing=True,
+            )
+        if closed and i + 1 < len(tags) and tags[i + 1] == MISSING_TAG and prefix in closed[:2]:
+            raise TagError(
+                f"the entity {tag!r} is cut off by the not-annotated token ({MISSING_TAG!r}) after it: in "
+                f"{scheme.upper()} it must be closed with {closed[2]}-{label} before it",
+                i, at_missing=True,
+            )
 
 
 def _decode_open(tags: Sequence[str], scheme: str, repair: bool) -> Tuple[List[Span], int]:
@@ -218,13 +272,17 @@ def detect_scheme(sequences: Sequence[Sequence[str]]) -> SchemeEvidence:
     for s, tags in enumerate(sequences):
         prev_prefix, prev_label = "O", ""
         for i, tag in enumerate(tags):
+            if tag == MISSING_TAG:
+                # An I- tag after a missing token starts an entity whatever the scheme: no evidence.
+                prev_prefix, prev_label = MISSING_TAG, ""
+                continue
             try:
                 prefix, label = split_tag(tag, i)
             except TagError as err:
                 raise MixedSchemeError(str(err), (s, i), None, kind="unknown-tag") from None
             first_seen.setdefault(prefix, (s, i))
             in_same = prev_prefix != "O" and prev_label == label
-            if prefix == "I" and not in_same and iob1_at is None:
+            if prefix == "I" and not in_same and iob1_at is None and prev_prefix != MISSING_TAG:
                 iob1_at = (s, i)
             if prefix == "B" and not in_same and iob2_at is None:
                 iob2_at = (s, i)

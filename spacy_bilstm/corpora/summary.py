@@ -2,7 +2,7 @@
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from spacy.tokens import Doc
 
@@ -19,6 +19,10 @@ class Summary:
     tokens: int = 0
     entities_per_label: Dict[str, int] = field(default_factory=dict)
     repairs: int = 0
+    # Tokens whose entity tag is unknown (spaCy's missing value): the loss learns nothing there.
+    missing_tokens: int = 0
+    # What the reader read and left out, by what it was ("rejected answers": 2, ...).
+    skipped: Dict[str, int] = field(default_factory=dict)
     format_detail: str = ""
     scheme_detail: str = ""
     notes: List[str] = field(default_factory=list)
@@ -38,6 +42,8 @@ class Summary:
             "entities": self.entities,
             "entities_per_label": dict(self.entities_per_label),
             "repairs": self.repairs,
+            "unannotated_tokens": self.missing_tokens,
+            "skipped": dict(self.skipped),
             "notes": list(self.notes),
         }
 
@@ -55,7 +61,11 @@ class Summary:
             lines.append(row(name, getattr(self, name)))
         for label, count in sorted(self.entities_per_label.items()):
             lines.append(row(label, count, indent=4))
+        lines.append(row("unannotated", self.missing_tokens))
         lines.append(row("repairs", self.repairs))
+        if self.skipped:
+            lines.append(row("skipped", sum(self.skipped.values())))
+            lines.extend(f"    {what}: {count:,}" for what, count in self.skipped.items())
         lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(lines)
 
@@ -70,7 +80,10 @@ class ConversionResult:
 
 
 
-def summarise(path: Path, docs: Sequence[Doc], fmt: str, scheme: str, repairs: int, notes: List[str]) -> Summary:
+def summarise(
+    path: Path, docs: Sequence[Doc], fmt: str, scheme: str, repairs: int, notes: List[str],
+    skipped: Optional[Dict[str, int]] = None,
+) -> Summary:
     labels: Counter = Counter(ent.label_ for doc in docs for ent in doc.ents)
     return Summary(
         source=str(path),
@@ -81,6 +94,8 @@ def summarise(path: Path, docs: Sequence[Doc], fmt: str, scheme: str, repairs: i
         tokens=sum(len(doc) for doc in docs),
         entities_per_label=dict(sorted(labels.items())),
         repairs=repairs,
+        missing_tokens=sum(1 for doc in docs for token in doc if token.ent_iob == 0),
+        skipped={what: count for what, count in (skipped or {}).items() if count},
         notes=notes,
     )
 
