@@ -9,6 +9,7 @@ import pytest
 import spacy
 from typer.testing import CliRunner
 
+from spacy_bilstm.corpora import read_corpus
 from spacy_bilstm.cli import app
 from spacy_bilstm.process import BadRecordError, ProcessError
 from spacy_bilstm.process.local_engine import can_fork
@@ -202,9 +203,27 @@ def test_bad_and_empty_records_are_counted_not_dropped_silently(tiny_model, tmp_
     assert "mixed.jsonl, line 2" in summary.first_bad_record
 
 
-def test_a_format_without_its_writer_is_refused_before_reading(tiny_model, tmp_path):
-    with pytest.raises(ProcessError, match="labelstudio"):
-        select(tiny_model, tmp_path / "no-such-input.jsonl", tmp_path / "out.json", n=3, to="labelstudio")
+def test_an_unknown_task_format_is_refused_before_reading(tiny_model, tmp_path):
+    with pytest.raises(ProcessError, match="Unknown --to 'doccano'"):
+        select(tiny_model, tmp_path / "no-such-input.jsonl", tmp_path / "out.json", n=3, to="doccano")
+
+
+def test_label_studio_tasks_carry_each_entity_probability_and_come_back_through_convert(tiny_model, source, tmp_path):
+    output = tmp_path / "tasks.json"
+    select(tiny_model, source, output, n=3, to="labelstudio", quiet=True)
+    tasks = json.loads(output.read_text(encoding="utf-8"))
+    assert len(tasks) == 3
+    assert [task["data"]["meta"]["rank"] for task in tasks] == [1, 2, 3]
+    for task in tasks:
+        (prediction,) = task["predictions"]
+        assert prediction["score"] == task["data"]["meta"]["score"]
+        assert all(0.0 <= result["score"] <= 1.0 for result in prediction["result"])
+    # An annotator accepts the pre-annotations as they are: the export reads back as gold.
+    for task in tasks:
+        task["annotations"] = [{"id": 1, "result": task["predictions"][0]["result"], "was_cancelled": False}]
+    output.write_text(json.dumps(tasks), encoding="utf-8")
+    docs = read_corpus(output).docs
+    assert [len(doc.ents) for doc in docs] == [len(task["predictions"][0]["result"]) for task in tasks]
 
 
 def test_the_cli_prints_the_summary(tiny_model, source, tmp_path):

@@ -24,7 +24,7 @@ def select_cli(
         help="'uncertainty' (1 - per-token geometric mean of P(best tag path)), 'entity' (1 - the lowest "
         "entity probability) or 'random' (seeded).",
     ),
-    to: str = typer.Option("jsonl", "--to", help="Task format: 'jsonl' ('labelstudio' and 'prodigy' come with their writers)."),
+    to: str = typer.Option("jsonl", "--to", help="Task format: jsonl, labelstudio (a JSON list of tasks to import) or prodigy (JSONL)."),
     seed: int = typer.Option(0, "--seed", help="Seed of --strategy random."),
     dedupe: bool = typer.Option(
         True, "--dedupe/--no-dedupe",

@@ -53,7 +53,7 @@ def write_docs(
         raise CorpusError(f"unknown output scheme {output_scheme!r}; choose one of {', '.join(SCHEMES)}")
     docs = list(docs)
     if meta is not None and len(meta) != len(docs):
-        raise ValueError(f"meta has {len(meta)} entries for {len(docs)} docs; give one dict per doc")
+        raise CorpusError(f"meta has {len(meta)} entries for {len(docs)} docs; give one dict per doc")
     if to in ("conll", "brat") and meta is not None:
         raise CorpusError(f"{to} files have no place for per-document metadata",
                           hint="write --to jsonl, prodigy, labelstudio or spacy to keep it")

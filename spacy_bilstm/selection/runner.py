@@ -5,7 +5,6 @@ Workers (the process engines: in this process, forked processes or Dask workers)
 pipeline over partitions of the input and keep each partition's own top N (`TopN`); this
 process merges them into the global top N. Only those candidates are ever held, each packed
 as plain lists (pack_doc), so memory does not grow with the input."""
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -16,22 +15,18 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span, SpanGroup
 from spacy.vocab import Vocab
 
-from ..corpora.writers import doc_to_jsonl_record
-from ..files import atomic_write
+from ..corpora.writers import write_docs
 from ..loading import load_pipeline
 from ..process.errors import ON_ERROR_CHOICES, BadRecordError, ProcessError
 from ..process.inputs import iter_records, parse_raw_record, resolve_inputs
 from ..process.local_engine import can_fork, map_partitions_in_processes, partitions
 from ..process.records import Record, length_problem
-from ..span_scores import span_scores
 from .heap import Candidate, TopN
 from .scoring import STRATEGIES, duplicate_key, entity_score, random_score, uncertainty_score
 
 ENGINES = ("local", "dask")
+# Task formats: those of write_docs that can carry pre-annotations with their scores.
 OUTPUT_FORMATS = ("jsonl", "labelstudio", "prodigy")
-# What _write_selection can write in this build; the Label Studio and Prodigy writers come with
-# spacy_bilstm.corpora.writers.write_docs.
-_WRITABLE_FORMATS = ("jsonl",)
 
 
 @dataclass(frozen=True)
@@ -227,31 +222,8 @@ def _write_selection(
     docs: Sequence[Doc], path: Path, to: str, scores_key: Optional[str], meta: Sequence[Dict[str, Any]]
 ) -> None:
     """Write the chosen docs as pre-annotated tasks, each entity with its probability (from
-    doc.spans[scores_key]) and each doc with its `meta`. All of select's output goes through
-    here. JSONL for now: to be replaced by spacy_bilstm.corpora.writers.write_docs(docs, path,
-    to, scores_key=scores_key, meta=meta), which also writes Label Studio and Prodigy tasks."""
-    if to not in _WRITABLE_FORMATS:
-        raise ProcessError(_unwritable_message(to))
-    lines = []
-    for doc, doc_meta in zip(docs, meta):
-        record = doc_to_jsonl_record(doc)
-        scores = span_scores(doc, [scores_key]) if scores_key else {}
-        for span in record["spans"]:
-            score = scores.get((span["start"], span["end"], span["label"]))
-            if score is not None:
-                span["score"] = score
-        record["meta"] = doc_meta
-        lines.append(json.dumps(record, ensure_ascii=False) + "\n")
-    atomic_write(path, lambda temp: temp.write_text("".join(lines), encoding="utf-8"))
-
-
-def _unwritable_message(to: str) -> str:
-    if to in OUTPUT_FORMATS:
-        return (
-            f"--to {to} needs the {to} task writer (spacy_bilstm.corpora.writers.write_docs), which this build "
-            f"does not have yet: write --to jsonl."
-        )
-    return f"Unknown --to {to!r}: choose one of {', '.join(OUTPUT_FORMATS)}."
+    doc.spans[scores_key]) and each doc with its `meta`. All of select's output goes through here."""
+    write_docs(docs, path, to, scores_key=scores_key, meta=meta)
 
 
 def _check_arguments(
@@ -262,9 +234,9 @@ def _check_arguments(
         raise ProcessError(f"--n must be at least 1, not {n}.")
     if strategy not in STRATEGIES:
         raise ProcessError(f"Unknown --strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}.")
-    if to not in _WRITABLE_FORMATS:
+    if to not in OUTPUT_FORMATS:
         # Checked before any document is read, not after hours of scoring.
-        raise ProcessError(_unwritable_message(to))
+        raise ProcessError(f"Unknown --to {to!r}: choose one of {', '.join(OUTPUT_FORMATS)}.")
     if engine not in ENGINES:
         raise ProcessError(f"Unknown --engine {engine!r}: choose one of {', '.join(ENGINES)}.")
     if on_error not in ON_ERROR_CHOICES:
