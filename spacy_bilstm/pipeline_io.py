@@ -4,7 +4,7 @@ and never trained stay held out, as saved), the config's spans_key and threshold
 saved copies, and a damaged or mismatched file gets an error that names it. spaCy glue only."""
 import warnings
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import srsly
 from spacy import util
@@ -13,6 +13,9 @@ from . import backends, layers
 from .architectures import READING_ATTRS
 from .errors import ModelLoadError
 from .tags import PREFIXES
+
+if TYPE_CHECKING:  # the component, whose base this mixin is
+    from .pipeline import BiLSTMEntityRecognizer
 
 # cfg key: the labels added to a trained model (add_label) that no update has trained yet. Their
 # tags are held out of the predictions; absent (as in pipelines saved before growth existed) = [].

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import spacy
 
-from .conftest import REPO, SHARED
+from .helpers import REPO, SHARED
 
 BENCHMARKS = REPO / "benchmarks"
 

@@ -8,7 +8,7 @@ import spacy
 from spacy.tokens import DocBin
 from thinc.api import Config
 
-from .conftest import REPO, TRAIN_DATA, save_small_vectors
+from .helpers import REPO, TRAIN_DATA, save_small_vectors
 
 CONFIGS = sorted((REPO / "configs").glob("*.cfg"))
 

@@ -15,7 +15,7 @@ from spacy_bilstm.corpora import convert
 from spacy_bilstm.evaluation import EvaluationError, EvaluationResult, evaluate, write_predictions
 from spacy_bilstm.training import train
 
-from .conftest import SAMPLE_DEV, SAMPLE_TRAIN, save_ruler_pipeline
+from .helpers import SAMPLE_DEV, SAMPLE_TRAIN, save_ruler_pipeline
 
 TRAIN, DEV = SAMPLE_TRAIN, SAMPLE_DEV
 DEV_TOKENS, DEV_ENTITIES = 1037, 110

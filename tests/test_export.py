@@ -20,7 +20,7 @@ from spacy_bilstm.export import ExportError, export_pipeline
 from spacy_bilstm.layers import onnx_runtime
 from spacy_bilstm.packaging import package
 
-from .conftest import REPO, TRAIN_DATA, make_examples
+from .helpers import REPO, TRAIN_DATA, make_examples
 
 for _package in ("onnx", "onnxruntime"):
     pytest.importorskip(_package, reason='the ONNX extra is not installed: pip install ".[onnx]"')

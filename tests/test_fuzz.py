@@ -6,7 +6,6 @@ Slow (about a minute on two cores): `pytest -m slow tests/test_fuzz.py`. FUZZ_SE
 FUZZ_CASES in the environment change the seed and the number of inputs."""
 import gzip
 import json
-import os
 import random
 import traceback
 
@@ -17,8 +16,7 @@ from spacy_bilstm.corpora import CorpusError, convert, read_corpus
 from spacy_bilstm.process import ProcessError
 from spacy_bilstm.process.inputs import InputFile, iter_records
 
-SEED = int(os.environ.get("FUZZ_SEED", "8"))
-N_CASES = int(os.environ.get("FUZZ_CASES", "10000"))
+from .fuzzing import N_CASES, PIECES, SEED, mutate, report
 
 CONLL = (
     "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP B-MISC\ncall NN I-NP O\n\n"
@@ -33,36 +31,10 @@ JSONL = (
     + "\n"
 )
 SEEDS = [CONLL, BIOES, TSV, JSONL]
-PIECES = [
-    " ", "\t", "\n", "\r\n", "\r", "\ufeff", "\u00a0", "\u2028", "\x00", "-DOCSTART-", "B-", "I-PER", "E-LOC", "S-X",
-    "L-", "U-ORG", "O", "{", "}", "[", "]", '"', ":", ",", '"text"', '"spans"', '"tokens"', "\\ud800", "\\u00e9",
-    "NaN", "1e999", "-1", "99999999999999999999", "true", "null", "\u00e9", "\U0001f600", "\x85",
-]
 PROCESS_SEEDS = [
     '{"id": 1, "text": "Apple is in Paris."}\n{"text": ""}\n{"id": [1], "text": "x", "meta": {"a": null}}\n',
     "Apple is in Paris.\n\nsecond line\r\nthird\n",
 ]
-
-
-def mutate(rng: random.Random, text: str) -> bytes:
-    data = bytearray(text.encode("utf-8"))
-    for _ in range(rng.choice([1, 1, 1, 2, 3, 6])):
-        choice = rng.random()
-        position = rng.randint(0, len(data))
-        if choice < 0.25 and data:
-            del data[position : position + rng.randint(1, 8)]
-        elif choice < 0.5:
-            data[position:position] = rng.choice(PIECES).encode("utf-8", "surrogatepass")
-        elif choice < 0.65 and data:
-            data[min(position, len(data) - 1)] = rng.randrange(256)
-        elif choice < 0.75:
-            data[position:position] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 4)))
-        elif choice < 0.85:
-            data = data[:position]
-        else:
-            start = rng.randint(0, len(data))
-            data[position:position] = data[start : start + rng.randint(1, 40)]
-    return bytes(data)
 
 
 def generated_input(rng: random.Random, seeds) -> bytes:
@@ -72,11 +44,6 @@ def generated_input(rng: random.Random, seeds) -> bytes:
     if kind < 0.9:
         return "".join(rng.choice(PIECES + ["EU", "Ann", "x"]) for _ in range(rng.randint(0, 40))).encode("utf-8", "surrogatepass")
     return bytes(rng.randrange(256) for _ in range(rng.randint(0, 64)))
-
-
-def report(unexpected, total):
-    shown = "\n\n".join(f"input {data!r}:\n{trace}" for data, trace in unexpected[:3])
-    return f"{len(unexpected)} of {total} inputs raised unexpected exceptions; first ones:\n{shown}"
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ from spacy_bilstm.errors import ConfigError
 from spacy_bilstm.tags import UNKNOWN_TAG_ID, BiluoTags
 from spacy_bilstm.training import TrainingError, train
 
-from .conftest import SAMPLE_DEV, SAMPLE_TRAIN, TRAIN_DATA, make_examples
+from .helpers import SAMPLE_DEV, SAMPLE_TRAIN, TRAIN_DATA, make_examples
 
 TINY = {
     "model": {

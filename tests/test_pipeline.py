@@ -15,7 +15,7 @@ from thinc.api import Config
 from spacy_bilstm import BiLSTMEntityRecognizer
 from spacy_bilstm.tags import UnknownLabelError
 
-from .conftest import TRAIN_DATA, entity_tuples, make_examples
+from .helpers import TRAIN_DATA, entity_tuples, make_examples
 
 
 def test_overfitting_io(overfitted_nlp, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 import spacy
 import srsly
 
-from .conftest import REPO, TRAIN_DATA, make_examples
+from .helpers import REPO, TRAIN_DATA, make_examples
 
 TINY_MODEL = {
     "hidden_width": 16,

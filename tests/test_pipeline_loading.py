@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from spacy_bilstm.errors import ModelLoadError
 from spacy_bilstm.cli import app
 
-from .conftest import make_examples
+from .helpers import make_examples
 
 TINY_MODEL = {
     "hidden_width": 16,

@@ -15,7 +15,7 @@ from spacy_bilstm.process import BadRecordError, ProcessError
 from spacy_bilstm.process.local_engine import can_fork
 from spacy_bilstm.selection import Candidate, TopN, normalised_text, select
 
-from .conftest import make_examples
+from .helpers import make_examples
 
 TINY_MODEL = {
     "hidden_width": 8,

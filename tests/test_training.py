@@ -19,7 +19,7 @@ from spacy_bilstm.corpora import convert
 from spacy_bilstm.training import TrainingError, prepare_corpus, resolve_config_path, shipped_config_names, train
 from spacy_bilstm.training.configs import progress_bar_override
 
-from .conftest import REPO, SAMPLE_DEV, SAMPLE_TRAIN
+from .helpers import REPO, SAMPLE_DEV, SAMPLE_TRAIN
 
 TRAIN, DEV = SAMPLE_TRAIN, SAMPLE_DEV
 SHORT_RUN = ["--training.max_steps", "4", "--training.eval_frequency", "2"]

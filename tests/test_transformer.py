@@ -11,7 +11,7 @@ import pytest
 import torch
 import spacy
 
-from .conftest import REPO, SAMPLE_DEV, SAMPLE_TRAIN, make_examples, save_small_vectors
+from .helpers import REPO, SAMPLE_DEV, SAMPLE_TRAIN, make_examples, save_small_vectors
 
 pytest.importorskip(
     "spacy_transformers", reason="spacy-transformers is not installed (pip install 'spacy-bilstm[transformers]')"

@@ -26,7 +26,7 @@ from spacy_bilstm.calibration import (
 from spacy_bilstm.cli import app
 from spacy_bilstm.evaluation import EvaluationError, evaluate
 
-from ..conftest import REPO, SHARED
+from ..helpers import REPO, SHARED
 
 runner = CliRunner()
 

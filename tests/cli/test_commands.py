@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from spacy_bilstm import threads
 from spacy_bilstm.cli import app
 
-from ..conftest import SAMPLE_DEV
+from ..helpers import SAMPLE_DEV
 
 runner = CliRunner()
 

@@ -13,7 +13,7 @@ import spacy
 
 from spacy_bilstm.corpora import CorpusError, read_corpus, write_docs
 
-from ..test_fuzz import N_CASES, SEED, mutate, report
+from ..fuzzing import N_CASES, SEED, mutate, report
 
 SAMPLE = Path(__file__).resolve().parents[2] / "corpora" / "sample"
 OUTPUTS = ("labelstudio", "prodigy", "jsonl", "conll", "brat")

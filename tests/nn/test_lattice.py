@@ -6,7 +6,7 @@ import torch
 
 from spacy_bilstm.nn import lattice
 
-from .test_crf import make_crf
+from .helpers import make_crf
 
 
 def _spans(tags, spans):

@@ -8,7 +8,7 @@ import pytest
 
 from spacy_bilstm.nn import lattice
 
-from .test_crf import allowed_paths, brute_log_z, brute_score, make_crf, random_batch
+from .helpers import allowed_paths, brute_log_z, brute_score, make_crf, random_batch
 
 
 def rows_of(emissions, lengths):

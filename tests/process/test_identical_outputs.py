@@ -9,7 +9,7 @@ import pytest
 
 from spacy_bilstm.process import process
 
-from ..conftest import TRAIN_DATA
+from ..helpers import TRAIN_DATA
 
 # Each run starts worker processes or a cluster.
 pytestmark = pytest.mark.slow
