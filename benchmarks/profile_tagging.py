@@ -6,8 +6,8 @@ loaded pipeline's objects; the package is not changed), and the text is tagged a
 batch_size=...)`), after one untimed warm-up pass over the same texts (which also fills the char
 CNN's cache, as on a long run). Stages are exclusive: a stage's time excludes the stages inside
 it. The table gives the median over --repeats passes of microseconds per token and their share.
-With --cprofile, the functions that take the most time of itself at batch size 1 (cProfile,
-one pass), for the Python call overhead that the stage clocks do not show.
+With --cprofile, the functions that take the most time of their own at each batch size
+(cProfile, one pass), for the Python call overhead that the stage clocks do not show.
 
     OMP_NUM_THREADS=1 python benchmarks/profile_tagging.py MODEL_DIR TEST.spacy --limit 1000 --cprofile
 """
@@ -155,14 +155,14 @@ def _short(filename: str) -> str:
     return os.path.basename(filename) if filename.startswith(os.sep) else filename
 
 
-def cprofile_table(nlp, texts: List[str], top: int) -> str:
+def cprofile_table(nlp, texts: List[str], batch_size: int, top: int) -> str:
     profiler = cProfile.Profile()
     profiler.enable()
-    n_tokens = tag(nlp, texts, 1)
+    n_tokens = tag(nlp, texts, batch_size)
     profiler.disable()
     stats = pstats.Stats(profiler, stream=io.StringIO()).stats
     rows = sorted(stats.items(), key=lambda item: -item[1][2])[:top]
-    lines = ["| function | calls per sentence | own µs/token | with callees µs/token |", "|---|---|---|---|"]
+    lines = [f"| function, batch {batch_size} | calls per sentence | own µs/token | with callees µs/token |", "|---|---|---|---|"]
     for (filename, line, name), (_, n_calls, own, cumulative, _) in rows:
         lines.append(f"| {_short(filename)}:{line}({name}) | {n_calls / len(texts):.1f} | "
                      f"{1e6 * own / n_tokens:.2f} | {1e6 * cumulative / n_tokens:.2f} |")
@@ -176,7 +176,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=1000, help="Sentences to tag (default 1000).")
     parser.add_argument("--repeats", type=int, default=5, help="Timed passes per batch size (default 5).")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 1000])
-    parser.add_argument("--cprofile", action="store_true", help="Also list the costliest functions at batch 1.")
+    parser.add_argument("--cprofile", action="store_true", help="Also list the costliest functions at each batch size.")
     parser.add_argument("--top", type=int, default=25, help="Functions in the cProfile table (default 25).")
     args = parser.parse_args()
 
@@ -195,10 +195,10 @@ def main() -> None:
     by_batch = {size: profile_stages(clock_nlp, clock, texts, size, args.repeats) for size in args.batch_sizes}
     print(f"{len(texts)} sentences, medians of {args.repeats} passes, torch threads {torch.get_num_threads()}\n")
     print(stage_table(by_batch))
-    if args.cprofile:
-        tag(nlp, texts, 1)
-        print(f"\ncProfile, batch size 1, one pass (the {args.top} functions with the most time of their own):\n")
-        print(cprofile_table(nlp, texts, args.top))
+    for batch_size in args.batch_sizes if args.cprofile else []:
+        tag(nlp, texts, batch_size)
+        print(f"\ncProfile, batch size {batch_size}, one pass (the {args.top} functions with the most time of their own):\n")
+        print(cprofile_table(nlp, texts, batch_size, args.top))
 
 
 if __name__ == "__main__":
