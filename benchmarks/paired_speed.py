@@ -8,6 +8,7 @@ on a shared machine the CPU time is the steadier of the two). A version is a dir
 export of a commit: `git archive COMMIT spacy_bilstm | tar -x -C DIR`), put first on PYTHONPATH.
 
     python benchmarks/paired_speed.py MODEL_DIR TEST.spacy --version before=DIR --version after=. --rounds 3
+    python benchmarks/paired_speed.py MODEL_DIR TEST.spacy --version ours=. --version spacy=. --model-of spacy=SPACY_MODEL
 """
 import argparse
 import json
@@ -49,12 +50,13 @@ def measure(model: Path, data: Path, limit: int, batch_size: int) -> Dict[str, f
             "entities_hash": hash(tuple(entities)), "code": str(Path(spacy_bilstm.__file__).parent.parent)}
 
 
-def run_version(tree: Path, args: argparse.Namespace, batch_size: int) -> Dict[str, float]:
+def run_version(name: str, tree: Path, args: argparse.Namespace, batch_size: int) -> Dict[str, float]:
     environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0",
                        PYTHONPATH=os.pathsep.join([str(tree.resolve())] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
-    command = [sys.executable, str(Path(__file__).resolve()), str(args.model), str(args.data), "--limit",
+    model = args.models.get(name, args.model)
+    command = [sys.executable, str(Path(__file__).resolve()), str(model), str(args.data), "--limit",
                str(args.limit), "--child-batch-size", str(batch_size)]
-    result = subprocess.run(command, env=environment, capture_output=True, text=True, check=True, cwd=args.model)
+    result = subprocess.run(command, env=environment, capture_output=True, text=True, check=True, cwd=model)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -65,6 +67,8 @@ def main() -> None:
     parser.add_argument("--version", action="append", default=[], metavar="NAME=DIR",
                         help="A version of the code: a directory holding spacy_bilstm/ (repeatable; the first is the "
                              "reference of the ratios).")
+    parser.add_argument("--model-of", action="append", default=[], metavar="NAME=MODEL_DIR",
+                        help="Another pipeline for version NAME (say, spaCy's own ner beside ours).")
     parser.add_argument("--limit", type=int, default=1000, help="Sentences to tag (default 1000).")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 1000])
@@ -74,6 +78,7 @@ def main() -> None:
         print(json.dumps(measure(args.model.resolve(), args.data.resolve(), args.limit, args.child_batch_size)))
         return
     args.model, args.data = args.model.resolve(), args.data.resolve()
+    args.models = {name: Path(model).resolve() for name, model in (spec.split("=", 1) for spec in args.model_of)}
     versions = dict(spec.split("=", 1) for spec in args.version)
     if len(versions) < 2:
         parser.error("give at least two --version NAME=DIR")
@@ -81,7 +86,7 @@ def main() -> None:
     for batch_size in args.batch_sizes:
         rounds = []
         for _ in range(args.rounds):
-            rounds.append({name: run_version(Path(versions[name]), args, batch_size) for name in names})
+            rounds.append({name: run_version(name, Path(versions[name]), args, batch_size) for name in names})
         reference = names[0]
         for name in names:
             same = all(r[name]["entities_hash"] == r[reference]["entities_hash"] for r in rounds)
