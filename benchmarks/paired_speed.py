@@ -4,11 +4,14 @@ speed drifts (other jobs on the other cores) slows every version alike. Words/se
 size 1 (`nlp(text)` per sentence, tokenizer included) and at a larger batch size (`nlp.pipe`),
 after one untimed pass over the same texts; the medians and each round's ratio to the first
 version, per second of wall-clock time and per second of the process's CPU time (one thread:
-on a shared machine the CPU time is the steadier of the two). A version is a directory that holds a `spacy_bilstm` package (a git worktree, or an
-export of a commit: `git archive COMMIT spacy_bilstm | tar -x -C DIR`), put first on PYTHONPATH.
+on a shared machine the CPU time is the steadier of the two). A version is a directory that
+holds a `spacy_bilstm` package (a git worktree, or an export of a commit: `git archive COMMIT
+spacy_bilstm | tar -x -C DIR`), put first on PYTHONPATH; --model-of gives a version a pipeline
+of its own (spaCy's `ner` beside ours: then the ratios compare pipelines, on the same texts).
 
     python benchmarks/paired_speed.py MODEL_DIR TEST.spacy --version before=DIR --version after=. --rounds 3
-    python benchmarks/paired_speed.py MODEL_DIR TEST.spacy --version ours=. --version spacy=. --model-of spacy=SPACY_MODEL
+    python benchmarks/paired_speed.py MODEL_DIR TEST.spacy --version spacy=. --version ours=. \
+        --model-of spacy=SPACY_MODEL
 """
 import argparse
 import json
@@ -52,7 +55,8 @@ def measure(model: Path, data: Path, limit: int, batch_size: int) -> Dict[str, f
 
 def run_version(name: str, tree: Path, args: argparse.Namespace, batch_size: int) -> Dict[str, float]:
     environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0",
-                       PYTHONPATH=os.pathsep.join([str(tree.resolve())] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+                       PYTHONPATH=os.pathsep.join([str(tree.resolve())] + [p for p in [os.environ.get("PYTHONPATH")]
+                                                                           if p]))
     model = args.models.get(name, args.model)
     command = [sys.executable, str(Path(__file__).resolve()), str(model), str(args.data), "--limit",
                str(args.limit), "--child-batch-size", str(batch_size)]

@@ -31,7 +31,8 @@ STAGES = [
     ("hash embeddings", "tok2vec, rest"), ("char CNN (and its cache)", "tok2vec, rest"),
     ("tagger: thinc/torch conversion", "reading units and windows"), ("LSTM", "tagger: thinc/torch conversion"),
     ("emissions (projection)", "tagger: thinc/torch conversion"), ("Viterbi", "predict, rest"),
-    ("entity probabilities (forward-backward)", "predict, rest"), ("set_annotations and span groups", "bilstm_ner, rest"),
+    ("entity probabilities (forward-backward)", "predict, rest"),
+    ("set_annotations and span groups", "bilstm_ner, rest"),
 ]
 
 
@@ -162,7 +163,8 @@ def cprofile_table(nlp, texts: List[str], batch_size: int, top: int) -> str:
     profiler.disable()
     stats = pstats.Stats(profiler, stream=io.StringIO()).stats
     rows = sorted(stats.items(), key=lambda item: -item[1][2])[:top]
-    lines = [f"| function, batch {batch_size} | calls per sentence | own µs/token | with callees µs/token |", "|---|---|---|---|"]
+    lines = [f"| function, batch {batch_size} | calls per sentence | own µs/token | with callees µs/token |",
+             "|---|---|---|---|"]
     for (filename, line, name), (_, n_calls, own, cumulative, _) in rows:
         lines.append(f"| {_short(filename)}:{line}({name}) | {n_calls / len(texts):.1f} | "
                      f"{1e6 * own / n_tokens:.2f} | {1e6 * cumulative / n_tokens:.2f} |")
@@ -197,7 +199,8 @@ def main() -> None:
     print(stage_table(by_batch))
     for batch_size in args.batch_sizes if args.cprofile else []:
         tag(nlp, texts, batch_size)
-        print(f"\ncProfile, batch size {batch_size}, one pass (the {args.top} functions with the most time of their own):\n")
+        print(f"\ncProfile, batch size {batch_size}, one pass (the {args.top} functions with the most time of "
+              f"their own):\n")
         print(cprofile_table(nlp, texts, batch_size, args.top))
 
 
