@@ -63,6 +63,8 @@ def _char_cnn_forward(layer: Model, docs, is_train: bool):
         cache.add(new_orths, features)
         rows = cache.rows(orths)
     features = cache.table[rows]
+    if len(docs) == 1:  # one text at a time: numpy.split costs more than the rest of a cache hit
+        return [features], lambda d_outputs: []
     outputs = numpy.split(features, numpy.cumsum([len(doc) for doc in docs])[:-1]) if docs else []
     return outputs, lambda d_outputs: []
 

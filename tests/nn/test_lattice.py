@@ -61,3 +61,20 @@ def test_no_spans_give_no_probabilities():
     result = lattice.span_log_probs([numpy.zeros((3, len(tags)), "float32")], crf.masked_scores_numpy(), empty, empty,
                                     numpy.zeros((0, 1), dtype=int), 1.0)
     assert result.shape == (0,)
+
+
+def test_decoding_in_batches_of_one_length_gives_the_paths_of_one_padded_batch():
+    """decode batches only rows of one length (for speed): each row's path must be the one it
+    gets in a single padded batch of all rows, as decode computed it before."""
+    tags, crf = make_crf(("PER", "LOC", "ORG"), seed=5)
+    scores = crf.masked_scores_numpy()
+    generator = torch.Generator().manual_seed(5)
+    lengths = (9, 1, 4, 9, 2, 4, 13, 1)
+    emissions = [(3 * torch.randn(n, len(tags), generator=generator)).numpy() for n in lengths]
+    padded = numpy.zeros((len(lengths), max(lengths), len(tags)), dtype=emissions[0].dtype)
+    for row, e in enumerate(emissions):
+        padded[row, : len(e)] = e
+    in_one_batch = lattice.viterbi(padded, numpy.array(lengths), *scores)
+    paths = lattice.decode(emissions, scores, 65536)
+    assert [path.tolist() for path in paths] == [in_one_batch[row, :n].tolist() for row, n in enumerate(lengths)]
+    assert len({tuple(path.tolist()) for path in paths}) > 4
