@@ -6,7 +6,7 @@ import importlib.util
 import pytest
 import spacy
 
-from .conftest import REPO, TRAIN_DATA, make_examples
+from .helpers import REPO, TRAIN_DATA, make_examples
 
 TINY_MODEL = {
     "hidden_width": 8,
