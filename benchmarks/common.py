@@ -479,6 +479,9 @@ def config_sha256(config_path: Path) -> str:
 
 # Settings that change what a run prints, not what it learns.
 DISPLAY_ONLY_SETTINGS = (("training", "logger"),)
+# Component settings that choose how a trained pipeline runs, not what it learns: results trained
+# before they existed stay current.
+RUNTIME_ONLY_COMPONENT_SETTINGS = ("backend",)
 
 
 def config_fingerprint(config_path: Path) -> str:
@@ -508,6 +511,10 @@ def _settings_fingerprint(text_sha256: str, config_path: str, *, display: bool) 
     if not display:
         for section, key in DISPLAY_ONLY_SETTINGS:
             filled[section] = {k: v for k, v in filled.get(section, {}).items() if k != key}
+    filled["components"] = {
+        name: {k: v for k, v in block.items() if k not in RUNTIME_ONLY_COMPONENT_SETTINGS}
+        for name, block in filled.get("components", {}).items()
+    }
     return hashlib.sha256(json.dumps(filled, sort_keys=True).encode("utf8")).hexdigest()
 
 

@@ -315,6 +315,19 @@ def test_a_result_goes_stale_when_its_settings_change_not_its_comments(tmp_path)
     assert not common.result_is_current(result)
 
 
+def test_the_backend_setting_chooses_how_a_pipeline_runs_and_leaves_results_current(tmp_path):
+    common = benchmarks_common()
+    config = tmp_path / "model.cfg"
+    _config_with_dropout(config, 0.1)
+    result = {"config": str(config), **common.config_fingerprints(config)}
+    text = config.read_text()
+    assert '\nbackend = "torch"\n' in text
+    config.write_text(text.replace('\nbackend = "torch"\n', '\nbackend = "onnxruntime"\n'))
+    assert common.result_is_current(result)
+    config.write_text(text.replace('\nbackend = "torch"\n', "\n"))  # as configs read before the setting
+    assert common.result_is_current(result)
+
+
 @pytest.mark.parametrize("config", sorted(p.name for p in (REPO / "configs").glob("*.cfg")))
 def test_every_shipped_config_has_a_fingerprint_with_its_paths_left_unset(config):
     # The transformer config names its model by ${paths.transformer}, null as shipped: the run's
