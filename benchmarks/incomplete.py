@@ -228,8 +228,9 @@ def summary_rows(runs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         row["floors met"] = ("-" if gain is None or gap is None else
                              "yes" if gain >= FLOOR_MISSING_OVER_AS_O and gap <= FLOOR_COMPLETE_OVER_MISSING
                              else "no")
-        row["steps"] = ", ".join(f"{c} {round(common.mean_std(s[c]['training']['steps'] for s in by_seed.values() if c in s)[0] or 0)}"
-                                 for c in CONDITIONS if any(c in s for s in by_seed.values()))
+        mean_steps = {c: common.mean_std(s[c]["training"]["steps"] for s in by_seed.values() if c in s)[0]
+                      for c in CONDITIONS}
+        row["steps"] = ", ".join(f"{c} {steps:.0f}" for c, steps in mean_steps.items() if steps is not None)
         rows.append(row)
     return rows
 
