@@ -492,13 +492,18 @@ def config_fingerprint(config_path: Path) -> str:
     return _settings_fingerprint(config_sha256(config_path), str(config_path), display=False)
 
 
-def _legacy_config_fingerprint(config_path: Path) -> str:
-    """config_fingerprint as results before December 2026 recorded it: the logger counted."""
-    return _settings_fingerprint(config_sha256(config_path), str(config_path), display=True)
+def _legacy_config_fingerprints(config_path: Path) -> Tuple[str, str]:
+    """config_fingerprint as earlier results recorded it: before December 2026 the logger counted;
+    on 7 December 2026, for a few hours, the component's backend setting counted."""
+    text_sha256 = config_sha256(config_path)
+    return (
+        _settings_fingerprint(text_sha256, str(config_path), display=True),
+        _settings_fingerprint(text_sha256, str(config_path), display=False, runtime=True),
+    )
 
 
 @functools.lru_cache(maxsize=None)
-def _settings_fingerprint(text_sha256: str, config_path: str, *, display: bool) -> str:
+def _settings_fingerprint(text_sha256: str, config_path: str, *, display: bool, runtime: bool = False) -> str:
     import spacy
     import spacy_bilstm  # noqa: F401  (registers the bilstm_ner factory and architectures)
 
@@ -511,10 +516,11 @@ def _settings_fingerprint(text_sha256: str, config_path: str, *, display: bool) 
     if not display:
         for section, key in DISPLAY_ONLY_SETTINGS:
             filled[section] = {k: v for k, v in filled.get(section, {}).items() if k != key}
-    filled["components"] = {
-        name: {k: v for k, v in block.items() if k not in RUNTIME_ONLY_COMPONENT_SETTINGS}
-        for name, block in filled.get("components", {}).items()
-    }
+    if not runtime:
+        filled["components"] = {
+            name: {k: v for k, v in block.items() if k not in RUNTIME_ONLY_COMPONENT_SETTINGS}
+            for name, block in filled.get("components", {}).items()
+        }
     return hashlib.sha256(json.dumps(filled, sort_keys=True).encode("utf8")).hexdigest()
 
 
@@ -529,12 +535,13 @@ def result_is_current(result: Dict[str, Any]) -> bool:
     stored before fingerprints were recorded is compared by the text, `config_sha256`). Editing a
     comment or the logger leaves results current; once a setting changes, they are stale: studies
     rerun them and summaries leave them out. Results recorded before the logger was left out of
-    the fingerprint are compared with the fingerprint that counted it."""
+    the fingerprint (or while the backend setting counted) are compared with the fingerprint that
+    counted it."""
     config = Path(result.get("config") or "")
     if not config.is_file():
         return False
     if result.get("config_fingerprint"):
-        return result["config_fingerprint"] in (config_fingerprint(config), _legacy_config_fingerprint(config))
+        return result["config_fingerprint"] in (config_fingerprint(config), *_legacy_config_fingerprints(config))
     return result.get("config_sha256") == config_sha256(config)
 
 
