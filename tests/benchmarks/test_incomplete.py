@@ -8,7 +8,7 @@ import pytest
 import spacy
 from spacy.tokens import Doc, DocBin, Span
 
-from ..conftest import REPO
+from ..helpers import REPO
 
 
 @pytest.fixture(scope="module")
