@@ -1,4 +1,4 @@
-"""Study 11 (issue 30): incomplete annotation. When half the entities of the training data are
+"""Study 13: incomplete annotation. When half the entities of the training data are
 unannotated, does marking the unannotated tokens as missing beat treating them as `O`?
 
 bilstm_ner's loss marginalises a token whose gold tag is unknown (a reference token with
