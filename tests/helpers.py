@@ -2,6 +2,7 @@
 pipelines and vectors. Fixtures are in conftest.py."""
 import os
 from pathlib import Path
+from typing import Optional
 
 import numpy
 import spacy
@@ -58,3 +59,25 @@ def save_ruler_pipeline(path: Path, patterns) -> Path:
     nlp.add_pipe("entity_ruler").add_patterns(patterns)
     nlp.to_disk(path)
     return path
+
+
+def save_trained_pipeline(
+    path: Path, model: dict, steps: int, *, sentencizer: bool = False, learn_rate: Optional[float] = None,
+    drop: float = 0.0, seed: int = 0, data=TRAIN_DATA,
+) -> Path:
+    """A blank English pipeline with bilstm_ner (model settings `model`, after a sentencizer if
+    asked), trained `steps` updates on `data` from `seed`, saved to `path`."""
+    spacy.util.fix_random_seed(seed)
+    nlp = spacy.blank("en")
+    if sentencizer:
+        nlp.add_pipe("sentencizer")
+    nlp.add_pipe("bilstm_ner", config={"model": model})
+    examples = make_examples(nlp, data)
+    optimizer = nlp.initialize(lambda: examples)
+    if learn_rate is not None:
+        optimizer.learn_rate = learn_rate
+    for _ in range(steps):
+        nlp.update(examples, sgd=optimizer, drop=drop)
+    nlp.to_disk(path)
+    return path
+

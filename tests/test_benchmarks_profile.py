@@ -6,7 +6,7 @@ import importlib.util
 import pytest
 import spacy
 
-from .helpers import REPO, TRAIN_DATA, make_examples
+from .helpers import REPO, TRAIN_DATA, save_trained_pipeline
 
 TINY_MODEL = {
     "hidden_width": 8,
@@ -29,17 +29,7 @@ def _entities(docs):
 
 @pytest.fixture(scope="module")
 def trained_model_dir(tmp_path_factory):
-    spacy.util.fix_random_seed(0)
-    nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer")
-    nlp.add_pipe("bilstm_ner", config={"model": TINY_MODEL})
-    examples = make_examples(nlp, TRAIN_DATA)
-    optimizer = nlp.initialize(lambda: examples)
-    for _ in range(3):
-        nlp.update(examples, sgd=optimizer)
-    path = tmp_path_factory.mktemp("profile") / "model"
-    nlp.to_disk(path)
-    return path
+    return save_trained_pipeline(tmp_path_factory.mktemp("profile") / "model", TINY_MODEL, steps=3, sentencizer=True)
 
 
 @pytest.mark.parametrize("batch_size", [1, 3])

@@ -20,7 +20,7 @@ from spacy_bilstm.export import ExportError, export_pipeline
 from spacy_bilstm.layers import onnx_runtime
 from spacy_bilstm.packaging import package
 
-from .helpers import REPO, TRAIN_DATA, make_examples
+from .helpers import REPO, TRAIN_DATA, make_examples, save_trained_pipeline
 
 for _package in ("onnx", "onnxruntime"):
     pytest.importorskip(_package, reason='the ONNX extra is not installed: pip install ".[onnx]"')
@@ -40,18 +40,10 @@ TEXTS = [text for text, _ in TRAIN_DATA] + [
 
 @pytest.fixture(scope="module")
 def trained_model(tmp_path_factory) -> Path:
-    spacy.util.fix_random_seed(0)
-    nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer")
-    nlp.add_pipe("bilstm_ner", config={"model": TINY_MODEL})
-    examples = make_examples(nlp)
-    optimizer = nlp.initialize(lambda: examples)
-    optimizer.learn_rate = 0.02  # a few steps to a model that predicts entities
-    for _ in range(12):
-        nlp.update(examples, sgd=optimizer, drop=0.0)
-    path = tmp_path_factory.mktemp("trained") / "model"
-    nlp.to_disk(path)
-    return path
+    # A high learning rate: a few steps to a model that predicts entities.
+    return save_trained_pipeline(
+        tmp_path_factory.mktemp("trained") / "model", TINY_MODEL, steps=12, sentencizer=True, learn_rate=0.02
+    )
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from spacy_bilstm.errors import ModelLoadError
 from spacy_bilstm.cli import app
 
-from .helpers import make_examples
+from .helpers import save_trained_pipeline
 
 TINY_MODEL = {
     "hidden_width": 16,
@@ -28,16 +28,7 @@ LABELS = ["LOC", "ORG", "PER"]
 
 @pytest.fixture(scope="module")
 def saved_model(tmp_path_factory) -> Path:
-    spacy.util.fix_random_seed(0)
-    nlp = spacy.blank("en")
-    nlp.add_pipe("bilstm_ner", config={"model": TINY_MODEL})
-    examples = make_examples(nlp)
-    optimizer = nlp.initialize(lambda: examples)
-    for _ in range(3):
-        nlp.update(examples, sgd=optimizer)
-    path = tmp_path_factory.mktemp("pipeline") / "model"
-    nlp.to_disk(path)
-    return path
+    return save_trained_pipeline(tmp_path_factory.mktemp("pipeline") / "model", TINY_MODEL, steps=3)
 
 
 @pytest.fixture

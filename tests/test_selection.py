@@ -15,7 +15,7 @@ from spacy_bilstm.process import BadRecordError, ProcessError
 from spacy_bilstm.process.local_engine import can_fork
 from spacy_bilstm.selection import Candidate, TopN, normalised_text, select
 
-from .helpers import make_examples
+from .helpers import save_trained_pipeline
 
 TINY_MODEL = {
     "hidden_width": 8,
@@ -40,16 +40,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
-    spacy.util.fix_random_seed(0)
-    nlp = spacy.blank("en")
-    nlp.add_pipe("bilstm_ner", config={"model": TINY_MODEL})
-    examples = make_examples(nlp)
-    optimizer = nlp.initialize(lambda: examples)
-    for _ in range(15):
-        nlp.update(examples, sgd=optimizer)
-    path = tmp_path_factory.mktemp("select") / "model"
-    nlp.to_disk(path)
-    return path
+    return save_trained_pipeline(tmp_path_factory.mktemp("select") / "model", TINY_MODEL, steps=15)
 
 
 def write_texts(path: Path, texts) -> Path:
