@@ -337,8 +337,25 @@ def markdown_table(runs: Sequence[Dict[str, Any]], pairs: Sequence[Tuple[str, in
                       f"sentences. Sentences to reach it: uncertainty {check['sentences_to_reach']['uncertainty']}, "
                       f"entity {check['sentences_to_reach']['entity']} (None: not reached). Floor (uncertainty "
                       f"<= {FLOOR_SENTENCES}): {'holds' if check['floor_holds'] else 'not met' if check['floor_holds'] is False else 'pending'}."]
-        lines.append("")
+        lines += ["", *chosen_table(runs, corpus, seed), ""]
     return "\n".join(lines)
+
+
+def chosen_table(runs: Sequence[Dict[str, Any]], corpus: str, seed: int) -> List[str]:
+    """What each strategy's rounds chose, in all (a sentence is not the unit of annotation cost:
+    tokens and entities are), and what a round took."""
+    lines = ["| strategy | rounds | tokens chosen | entities chosen | select s/round | train s/round |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for strategy in STRATEGIES:
+        mine = [run for run in runs if (run["corpus"], run["seed"], run["strategy"]) == (corpus, seed, strategy)]
+        if mine:
+            lines.append(
+                f"| {strategy} | {len(mine)} | {sum(run['chosen_tokens'] for run in mine)} | "
+                f"{sum(run['chosen_entities'] for run in mine)} | "
+                f"{sum(run['select_seconds'] for run in mine) / len(mine):.0f} | "
+                f"{sum(run['train_seconds'] for run in mine) / len(mine):.0f} |"
+            )
+    return lines
 
 
 def plot(runs: Sequence[Dict[str, Any]], pairs: Sequence[Tuple[str, int]], path: Path) -> None:
