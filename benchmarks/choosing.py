@@ -305,7 +305,7 @@ def write_results(args, runs: List[Dict[str, Any]]) -> None:
     pairs = sorted({(run["corpus"], run["seed"]) for run in runs})
     data = {
         "study": STUDY,
-        "command": "python " + " ".join([relative(Path(sys.argv[0]), args.shared)] + sys.argv[1:]),
+        "commands": args.commands,
         "protocol": {"initial": args.initial, "round_size": args.round_size, "rounds": args.rounds,
                      "max_steps": args.steps, "eval_frequency": args.eval_frequency, "threads": args.threads,
                      "smoke": args.smoke},
@@ -316,12 +316,13 @@ def write_results(args, runs: List[Dict[str, Any]]) -> None:
     partial = args.results / f"{STUDY}.json.partial"
     partial.write_text(json.dumps(data, indent=1) + "\n")
     partial.replace(args.results / f"{STUDY}.json")
-    (args.results / f"{STUDY}.md").write_text(markdown_table(runs, pairs, args.rounds, data["command"]))
+    (args.results / f"{STUDY}.md").write_text(markdown_table(runs, pairs, args.rounds, args.commands))
     plot(runs, pairs, args.results / f"{STUDY}.png")
 
 
-def markdown_table(runs: Sequence[Dict[str, Any]], pairs: Sequence[Tuple[str, int]], rounds: int, command: str) -> str:
-    lines = [f"Test F1 (entity micro, %) by annotated sentences. `{command}`", ""]
+def markdown_table(runs: Sequence[Dict[str, Any]], pairs: Sequence[Tuple[str, int]], rounds: int,
+                   commands: Sequence[str]) -> str:
+    lines = ["Test F1 (entity micro, %) by annotated sentences, from " + "; ".join(f"`{c}`" for c in commands), ""]
     for corpus, seed in pairs:
         lines_by_strategy = curves(runs, corpus, seed)
         sizes = sorted({size for curve in lines_by_strategy.values() for size, _ in curve})
@@ -420,7 +421,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     settings = (f"initial={args.initial},round={args.round_size},steps={args.steps},"
                 f"eval={args.eval_frequency},smoke={args.smoke}")
     results_file = args.results / f"{STUDY}.json"
-    runs = json.loads(results_file.read_text())["runs"] if results_file.exists() else []
+    stored = json.loads(results_file.read_text()) if results_file.exists() else {}
+    runs = stored.get("runs", [])
+    # Every command that added runs to the file (the corpora may be run one after another).
+    command = "python " + " ".join([relative(Path(sys.argv[0]), args.shared)] + sys.argv[1:])
+    args.commands = [c for c in stored.get("commands", [stored.get("command")]) if c and c != command] + [command]
     for corpus in args.corpora:
         for seed in args.seeds:
             run_corpus(args, corpus, seed, runs, settings)
