@@ -360,6 +360,7 @@ def chosen_table(runs: Sequence[Dict[str, Any]], corpus: str, seed: int) -> List
 
 
 def plot(runs: Sequence[Dict[str, Any]], pairs: Sequence[Tuple[str, int]], path: Path) -> None:
+    """The learning curves, one panel per corpus and seed, with random's latest F1 as a line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -370,6 +371,10 @@ def plot(runs: Sequence[Dict[str, Any]], pairs: Sequence[Tuple[str, int]], path:
         for strategy, curve in curves(runs, corpus, seed).items():
             if curve:
                 axis.plot(*zip(*curve), marker="o", label=strategy)
+        lines = curves(runs, corpus, seed)
+        if len(lines["random"]) > 1:
+            axis.axhline(lines["random"][-1][1], color="grey", linestyle="--", linewidth=0.8,
+                         label=f"random at {lines['random'][-1][0]}")
         axis.set_title(f"{corpus}, seed {seed}")
         axis.set_xlabel("annotated training sentences")
         axis.set_ylabel("test F1 (%)")
