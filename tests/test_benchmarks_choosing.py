@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from .conftest import REPO, SHARED
+from .helpers import REPO, SHARED
 
 SCRIPT = REPO / "benchmarks" / "choosing.py"
 
