@@ -133,22 +133,22 @@ def relative(path: Path, shared: Path) -> str:
     return path.name
 
 
-def run_plan(args: argparse.Namespace, data: Dict[str, Any], work: Path) -> Dict[str, Dict[str, Any]]:
-    """Each run's training inputs and step budget."""
+def run_plan(args: argparse.Namespace, data: Dict[str, Any], work: Path, vectors: Path) -> Dict[str, Dict[str, Any]]:
+    """Each run's training inputs and step budget. `vectors`: the converted GloVe, for the runs
+    from scratch (the runs from stage1 keep stage1's vectors)."""
     paths = data["paths"]
     stage1 = work / "runs" / "stage1"
-    stage1_vectors = stage1 / "vectors"  # GloVe as stage1 converted it, reused by the runs from scratch
     scratch_steps = args.scratch_steps or args.stage1_steps + args.stage2_steps
     return {
         "stage1": {"train": paths["old_without_misc"], "dev": paths["dev_without_misc"], "steps": args.stage1_steps,
-                   "vectors": args.vectors},
+                   "vectors": vectors},
         "finetune": {"train": paths["new"], "dev": paths["dev"], "steps": args.stage2_steps,
                      "base": stage1 / "model-best"},
         "rehearse": {"train": paths["new"], "dev": paths["dev"], "steps": args.stage2_steps,
                      "base": stage1 / "model-best", "rehearse": paths["old_text"]},
-        "scratch": {"train": paths["all"], "dev": paths["dev"], "steps": scratch_steps, "vectors": stage1_vectors},
+        "scratch": {"train": paths["all"], "dev": paths["dev"], "steps": scratch_steps, "vectors": vectors},
         "new_only": {"train": paths["new"], "dev": paths["dev"], "steps": args.stage2_steps,
-                     "vectors": stage1_vectors},
+                     "vectors": vectors},
     }
 
 
@@ -239,6 +239,8 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="300/100/100 sentences, 20 steps a run, results under --work")
     parser.add_argument("--force", action="store_true", help="rerun runs already in the results")
     args = parser.parse_args()
+    from spacy_bilstm.vectors import prepare_vectors
+
     if args.smoke:
         args.limit, args.old_sentences = 300, 200
         args.stage1_steps, args.stage2_steps, args.eval_frequency = 20, 20, 10
@@ -255,7 +257,9 @@ def main() -> None:
                     "machine": common.machine_info(), "threads": os.environ.get("SPACY_BILSTM_THREADS"),
                     "split": "one Doc per sentence; old = the first --old-sentences of train, new = the rest",
                     "data": data["counts"]})
-    plan = run_plan(args, data, work)
+    # GloVe converted once, as `train --vectors` converts it, for every run and seed.
+    vectors = prepare_vectors(args.vectors, args.work / "vectors", lang="en")
+    plan = run_plan(args, data, work, vectors)
     for name in args.runs:
         spec = plan[name]
         done = results["runs"].get(name)
