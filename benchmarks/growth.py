@@ -199,6 +199,19 @@ def floors(runs: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
     return found
 
 
+def floor_text(found: Dict[str, Any]) -> str:
+    parts = []
+    if "old_type_loss" in found:
+        parts.append(f"rehearse loses {found['old_type_loss']} F1 on the old types against stage1 (floor "
+                     f"{FLOOR_OLD_TYPE_LOSS}): {'held' if found['old_types_kept'] else 'missed'}")
+    if "misc_below_scratch" in found:
+        parts.append(f"rehearse's MISC is {found['misc_below_scratch']} F1 below scratch's (floor "
+                     f"{FLOOR_MISC_BELOW_SCRATCH}): {'held' if found['misc_close_to_scratch'] else 'missed'}")
+        parts.append(f"rehearse trains for {found['time_fraction_of_scratch']} of scratch's minutes (floor "
+                     f"{FLOOR_TIME_FRACTION:.3f}): {'held' if found['time_within_floor'] else 'missed'}")
+    return "; ".join(parts)
+
+
 def markdown(results: Dict[str, Any]) -> str:
     labels = OLD_LABELS + (NEW_LABEL,)
     lines = [f"# Growth study (issue 31): CoNLL-2003, `{CONFIG}`, seed {results['seed']}", "",
@@ -212,7 +225,13 @@ def markdown(results: Dict[str, Any]) -> str:
         cells = [str(run["test_f1_per_type"].get(label, "-")) for label in labels]
         lines.append(f"| {name} | {run['steps']} | " + " | ".join(cells)
                      + f" | {run['test_f1']} | {run['train_minutes']} |")
-    lines += ["", f"Floors: {results['floors']}", "", f"Command: `{results['command']}`", ""]
+    counts = results.get("data", {})
+    lines += ["", "Data: " + ", ".join(f"{name} {value['sentences']} sentences" for name, value in counts.items()
+                                      if isinstance(value, dict) and "sentences" in value)
+              + f"; MISC entities turned into O: {counts.get('misc_turned_into_o')}.",
+              "Train minutes: the whole `train()` call (corpus loading, initialisation, dev evaluations, saving).",
+              "", "Floors (issue 31): " + (floor_text(results["floors"]) or "not enough runs yet."),
+              "", f"Command: `{results['command']}`", ""]
     return "\n".join(lines)
 
 
@@ -253,7 +272,7 @@ def main() -> None:
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     if results.get("seed") != args.seed:
         results = {"runs": {}}
-    results.update({"study": STUDY, "seed": args.seed, "command": common.command_line(),
+    results.update({"study": STUDY, "seed": args.seed,
                     "machine": common.machine_info(), "threads": os.environ.get("SPACY_BILSTM_THREADS"),
                     "split": "one Doc per sentence; old = the first --old-sentences of train, new = the rest",
                     "data": data["counts"]})
@@ -267,10 +286,12 @@ def main() -> None:
             print(f"[{name}] done already (test F1 {done['test_f1']}); --force reruns it")
             continue
         print(f"[{name}] training, {spec['steps']} steps", flush=True)
+        results["command"] = common.command_line()  # the command that ran the runs, not a later report
         results["runs"][name] = run_one(name, spec, args, work, data["paths"]["test"])
         write_results(args.results, results)
         print(f"[{name}] {results['runs'][name]['test_f1_per_type']} in {results['runs'][name]['train_minutes']} min",
               flush=True)
+    results.setdefault("command", common.command_line())
     write_results(args.results, results)
     print(markdown(results))
 

@@ -88,3 +88,4 @@ def test_rehearse_floors_read_the_runs(growth):
     assert found["old_types_kept"] is False
     assert found["misc_below_scratch"] == 8.0 and found["misc_close_to_scratch"] is True
     assert found["time_within_floor"] is True
+    assert "missed" in growth.floor_text(found).split(";")[0]
