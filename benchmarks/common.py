@@ -464,6 +464,18 @@ def now() -> str:
     return datetime.datetime.now().isoformat(timespec="seconds")
 
 
+def recorded_path(path: Path, shared: Path) -> str:
+    """A path as result files record it: relative to the repository, or to the shared data
+    folder as `<shared>/...`, never the machine's absolute path."""
+    path = Path(path).resolve()
+    for root, prefix in ((REPO, ""), (Path(shared).resolve(), "<shared>/")):
+        try:
+            return prefix + str(path.relative_to(root))
+        except ValueError:
+            continue
+    return path.name
+
+
 def write_json(path: Path, data: Any) -> None:
     """Write atomically, so an interrupted study never leaves half a result file."""
     path.parent.mkdir(parents=True, exist_ok=True)

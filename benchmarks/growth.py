@@ -122,17 +122,6 @@ def prepare_data(conll: Path, work: Path, n_old: int, limit: int = 0) -> Dict[st
 # --------------------------------------------------------------------------- runs
 
 
-def relative(path: Path, shared: Path) -> str:
-    """A path as the results record it: relative to the repository or to the shared folder."""
-    path = Path(path).resolve()
-    for root, prefix in ((common.REPO, ""), (shared.resolve(), "<shared>/")):
-        try:
-            return prefix + str(path.relative_to(root))
-        except ValueError:
-            continue
-    return path.name
-
-
 def run_plan(args: argparse.Namespace, data: Dict[str, Any], work: Path, vectors: Path) -> Dict[str, Dict[str, Any]]:
     """Each run's training inputs and step budget. `vectors`: the converted GloVe, for the runs
     from scratch (the runs from stage1 keep stage1's vectors)."""
@@ -173,8 +162,9 @@ def run_one(name: str, spec: Dict[str, Any], args: argparse.Namespace, work: Pat
     per_type = {label: round(100 * scores["f"], 2) for label, scores in sorted(result.per_type.items())}
     return {**settings_of(name, spec, args), "train_minutes": round(minutes, 2), "date": common.now(),
             "test_f1": round(100 * result.f_score, 2), "test_f1_per_type": per_type,
-            "train": relative(spec["train"], args.shared), "dev": relative(spec["dev"], args.shared),
-            "output": relative(output, args.shared)}
+            "train": common.recorded_path(spec["train"], args.shared),
+            "dev": common.recorded_path(spec["dev"], args.shared),
+            "output": common.recorded_path(output, args.shared)}
 
 
 # --------------------------------------------------------------------------- report

@@ -129,17 +129,6 @@ def write_training_sets(train_path: Path, target_dir: Path, seed: int) -> Tuple[
 # --------------------------------------------------------------------------- runs
 
 
-def relative(path: Path, shared: Path) -> str:
-    """A path as the results record it: relative to the repository or to the shared folder."""
-    path = Path(path).resolve()
-    for root, prefix in ((common.REPO, ""), (shared.resolve(), "<shared>/")):
-        try:
-            return prefix + str(path.relative_to(root))
-        except ValueError:
-            continue
-    return path.name
-
-
 def run_key(run: Dict[str, Any]) -> Tuple[str, str, int, bool]:
     return run["corpus"], run["condition"], run["seed"], bool(run.get("smoke"))
 
@@ -175,11 +164,11 @@ def run_one(args: argparse.Namespace, corpus: str, seed: int, condition: str, re
     training, test = summary["training"], summary["test"]
     run = {
         "corpus": corpus, "condition": condition, "seed": seed, "smoke": args.smoke,
-        "config": relative(config_path, args.shared), **common.config_fingerprints(config_path),
-        "vectors": relative(vectors, args.shared) if uses_vectors else None,
+        "config": common.recorded_path(config_path, args.shared), **common.config_fingerprints(config_path),
+        "vectors": common.recorded_path(vectors, args.shared) if uses_vectors else None,
         "max_minutes": args.max_minutes, "threads": summary["threads"],
-        "data": {split: relative(path, args.shared) for split, path in data.items()},
-        "source": {split: relative(common.corpus_source(args.shared, corpus, split), args.shared)
+        "data": {split: common.recorded_path(path, args.shared) for split, path in data.items()},
+        "source": {split: common.recorded_path(common.corpus_source(args.shared, corpus, split), args.shared)
                    for split in common.SPLITS},
         "train_counts": counts,
         "test": {key: test[key] for key in ("ents_p", "ents_r", "ents_f", "ents_per_type", "sentences", "words")},

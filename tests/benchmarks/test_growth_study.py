@@ -1,24 +1,17 @@
 """The data of the growth study (benchmarks/growth.py): one Doc per sentence, the first sentences
 for stage 1 with MISC turned into O, the rest complete, and the stage-1 raw text for rehearsal.
 Data only, no training."""
-import importlib.util
 
 import pytest
 import spacy
 from spacy.tokens import Doc, Span
 
-from ..helpers import REPO
+from ..helpers import load_benchmark_script
 
 
 @pytest.fixture(scope="module")
 def growth():
-    import sys
-
-    sys.path.insert(0, str(REPO / "benchmarks"))  # growth.py imports its neighbour common.py
-    spec = importlib.util.spec_from_file_location("benchmarks_growth", REPO / "benchmarks" / "growth.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("growth")
 
 
 def two_sentence_docs(n_docs=3):

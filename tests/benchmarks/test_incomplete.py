@@ -1,25 +1,18 @@
 """The training sets of the incomplete-annotation study (benchmarks/incomplete.py): half the
 entities removed, tagged O in one set and marked missing (with as many O tokens) in the other,
 everything else as it was. Data only, no training."""
-import importlib.util
 from collections import Counter
 
 import pytest
 import spacy
 from spacy.tokens import Doc, DocBin, Span
 
-from ..helpers import REPO
+from ..helpers import load_benchmark_script
 
 
 @pytest.fixture(scope="module")
 def incomplete():
-    import sys
-
-    sys.path.insert(0, str(REPO / "benchmarks"))  # incomplete.py imports its neighbour common.py
-    spec = importlib.util.spec_from_file_location("benchmarks_incomplete", REPO / "benchmarks" / "incomplete.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("incomplete")
 
 
 def corpus_docs(n_docs=20):
