@@ -9,6 +9,9 @@ from .errors import (
 )
 from .pipeline import BiLSTMEntityRecognizer, make_bilstm_ner
 from .tags import UnknownLabelError
+from .moved_modules import alias_moved_modules
+
+alias_moved_modules()
 
 # The error classes of the corpora, training, process and CLI-side modules, imported on first
 # use: importing them here would load those subpackages with every `import spacy_bilstm`.

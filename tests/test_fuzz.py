@@ -14,7 +14,7 @@ import spacy
 
 from spacy_bilstm.corpora import CorpusError, convert, read_corpus
 from spacy_bilstm.process import ProcessError
-from spacy_bilstm.process.inputs import InputFile, iter_records
+from spacy_bilstm.process.input_records import InputFile, iter_records
 
 from .fuzzing import N_CASES, PIECES, SEED, mutate, report
 

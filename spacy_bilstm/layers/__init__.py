@@ -2,21 +2,21 @@
 
 - torch_layer: the thinc layer and shim that wrap a torch module (averaged weights, threads);
 - weights: reading and writing a module's weights, refusing anything but tensors;
-- tagger: the sequence tagger layer and its output (emissions and CRF scores);
+- tagger_layer: the layer over nn's SequenceTagger and its output (emissions and CRF scores);
 - segmented: the whole model's layer: token features, the pieces the LSTM reads, the tagger;
 - loss: the tagger's loss and its gradients, with no side effect on the weights;
 - decoding: best paths, entity and whole-path probabilities from the tagger's output;
-- char_ids, char_cache, char_cnn: the character CNN layer, its inputs and its inference cache;
+- char_ids, char_cache, char_cnn_layer: the layer over nn's CharCNN, its inputs and its inference cache;
 - hidden_tokens: hiding whole tokens' features in training (WordCharEmbed.v3's identity_dropout).
 
 No spaCy pipeline logic lives here; the component never touches a tensor itself.
 """
-from .char_cnn import char_cnn_layer
+from .char_cnn_layer import char_cnn_layer
 from .decoding import best_paths, doc_log_probabilities, path_log_probabilities, span_probabilities
 from .hidden_tokens import hidden_tokens
 from .loss import tagger_loss
 from .segmented import segmented_tagger_layer
-from .tagger import (
+from .tagger_layer import (
     TaggerGradient, TaggerOutput, add_tags, configure_tags, forget_resized_weights, held_out_tags, hold_out_tags,
     is_configured, release_held_out_tags, sequence_tagger_layer,
 )

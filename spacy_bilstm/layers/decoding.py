@@ -7,7 +7,7 @@ from thinc.api import Model, get_array_module
 from thinc.types import Floats2d
 
 from ..nn import lattice
-from .tagger import TaggerOutput, tagger_settings
+from .tagger_layer import TaggerOutput, tagger_settings
 
 
 def _on_host(array) -> numpy.ndarray:

@@ -10,7 +10,7 @@ from thinc.types import Ints1d
 from ..errors import AnnotationError, TrainingDivergedError
 from ..nn import sequence_loss
 from ..threads import torch_threads
-from .tagger import TaggerGradient, TaggerOutput, tagger_settings
+from .tagger_layer import TaggerGradient, TaggerOutput, tagger_settings
 from .torch_layer import module_device
 
 

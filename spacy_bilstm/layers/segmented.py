@@ -8,7 +8,7 @@ from thinc.api import Model
 from thinc.types import Floats2d
 
 from ..segments import token_sources, units_of_docs, windows_of_units
-from .tagger import TaggerGradient, TaggerOutput
+from .tagger_layer import TaggerGradient, TaggerOutput
 
 
 def segmented_tagger_layer(

@@ -1,6 +1,6 @@
 """Plain PyTorch and numpy code (no spaCy imports): the LSTM encoder, the character CNN, the
 CRF's training passes (crf) and its inference (lattice)."""
-from .charcnn import CharCNN
+from .char_cnn import CharCNN
 from .crf import LinearChainCRF, masked_logsumexp
 from .encoder import LSTMEncoder, length_buckets
 from .tagger import SequenceTagger, sequence_loss

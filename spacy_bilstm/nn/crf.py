@@ -114,7 +114,7 @@ class LinearChainCRF(nn.Module):
         return grown
 
     def log_partition(self, emissions: Tensor, lengths: Tensor, allowed_tags: Optional[Tensor] = None) -> Tensor:
-        return log_partition(emissions, lengths, self.masked_scores(), self.dense_lattice, allowed_tags)
+        return forward_log_partition(emissions, lengths, self.masked_scores(), self.dense_lattice, allowed_tags)
 
     def path_score(self, emissions: Tensor, lengths: Tensor, tags: Tensor) -> Tensor:
         return path_score(emissions, lengths, self.masked_scores(), tags)
@@ -147,11 +147,12 @@ def _alphas(emissions: Tensor, lengths: Tensor, scores: LatticeScores, dense_lat
     return torch.stack(alphas, dim=1)
 
 
-def log_partition(
+def forward_log_partition(
     emissions: Tensor, lengths: Tensor, scores: LatticeScores, dense_lattice: bool = False,
     allowed_tags: Optional[Tensor] = None,
 ) -> Tensor:
-    """log Z per row (B,). With `allowed_tags` (B, L, T bool) only paths through allowed
+    """log Z per row (B,) by the forward algorithm, differentiable (what training's loss needs;
+    lattice.log_partition_from_passes reads it off inference's numpy passes). With `allowed_tags` (B, L, T bool) only paths through allowed
     tags count: a one-hot row gives the gold path's score, an all-True position leaves
     that token's tag open (marginalised)."""
     if emissions.shape[1] == 0:
@@ -193,6 +194,6 @@ def negative_log_likelihood(
         rows = partial.nonzero().squeeze(1)
         one_hot = torch.nn.functional.one_hot(gold[rows].clamp(min=0), scores[0].shape[0]).bool()
         allowed_tags = torch.where(known[rows].unsqueeze(2), one_hot, torch.ones_like(one_hot))
-        constrained = log_partition(emissions[rows], lengths[rows], scores, dense_lattice, allowed_tags)
+        constrained = forward_log_partition(emissions[rows], lengths[rows], scores, dense_lattice, allowed_tags)
         gold_score = gold_score.index_put((rows,), constrained)
-    return log_partition(emissions, lengths, scores, dense_lattice) - gold_score
+    return forward_log_partition(emissions, lengths, scores, dense_lattice) - gold_score

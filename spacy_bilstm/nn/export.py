@@ -12,7 +12,7 @@ import warnings
 import torch
 from torch import Tensor, nn
 
-from .charcnn import CharCNN
+from .char_cnn import CharCNN
 from .tagger import SequenceTagger
 
 # ONNX Runtime 1.16 and later run opset 17; the TorchScript exporter writes it.

@@ -93,7 +93,7 @@ def path_log_probs(
         batch = _divided(numpy.stack([emissions[i] for i in bucket]), temperature).astype(numpy.float64)
         tags = numpy.asarray([paths[i] for i in bucket], dtype=numpy.int64).reshape(len(bucket), length)
         alphas, betas = forward_backward(batch, *scores, length - 1, length - 1)
-        log_z = log_partition(alphas, betas, numpy.full(len(bucket), length - 1))
+        log_z = log_partition_from_passes(alphas, betas, numpy.full(len(bucket), length - 1))
         emitted = numpy.take_along_axis(batch, tags[:, :, None], axis=2)[:, :, 0].sum(axis=1)
         stepped = transitions[tags[:, :-1], tags[:, 1:]].sum(axis=1)
         result[bucket] = start[tags[:, 0]] + emitted + stepped + end[tags[:, -1]] - log_z
@@ -187,7 +187,7 @@ def forward_backward(
     last) and backward scores (B, L, T, own emission excluded, end scores included) down to
     `backward_until`, -inf elsewhere, of B sequences of one length L, in float64, as crf.py's
     torch forward pass defines them (the backward pass is its mirror). log Z of a row is
-    `log_partition` at any position both passes reached.
+    `log_partition_from_passes` at any position both passes reached.
 
     Computed as scaled products of exponentials (Rabiner's scaling): each step multiplies by
     the exponentiated transitions and normalises, and the logarithms are taken once at the
@@ -293,9 +293,9 @@ def _backward_one_row(scaled: numpy.ndarray, scales: numpy.ndarray, exp_emission
         scales[t] = total
 
 
-def log_partition(alphas: numpy.ndarray, betas: numpy.ndarray, positions: numpy.ndarray) -> numpy.ndarray:
-    """log Z (B,) of each row from its forward and backward scores at positions[row]: the
-    log-sum over tags of alpha + beta is the same at every position."""
+def log_partition_from_passes(alphas: numpy.ndarray, betas: numpy.ndarray, positions: numpy.ndarray) -> numpy.ndarray:
+    """log Z (B,) of each row read off forward_backward's alphas and betas at positions[row]:
+    the log-sum over tags of alpha + beta is the same at every position."""
     with numpy.errstate(invalid="ignore"):
         scores = alphas[numpy.arange(len(positions)), positions] + betas[numpy.arange(len(positions)), positions]
         shift = _finite_or_zero(scores.max(axis=1))
@@ -324,7 +324,7 @@ def _sub_path_log_probs(
         numpy.minimum.at(first_end, span_rows, span_ends)
     meet = numpy.maximum(last_start, first_end).clip(0, emissions.shape[1] - 1)
     alphas, betas = forward_backward(emissions, start, end, transitions, int(meet.max()), int(first_end.min()))
-    log_z = log_partition(alphas, betas, meet)
+    log_z = log_partition_from_passes(alphas, betas, meet)
     score = alphas[span_rows, span_starts, first_tags] + betas[span_rows, span_ends, last_tags] - log_z[span_rows]
     # The steps inside each span, added one position at a time: the same additions in the
     # same order whatever the widest span beside it.

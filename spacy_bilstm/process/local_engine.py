@@ -16,7 +16,7 @@ from spacy.tokens import Doc
 
 from .. import threads
 from ..span_scores import score_span_keys
-from .inputs import parse_raw_record
+from .input_records import parse_raw_record
 from .records import Outcome, Record, doc_entities, dumps_line, length_problem, output_record
 
 

@@ -6,7 +6,7 @@ from typing import Iterator, List, Optional, TextIO, Union
 
 from ..loading import load_pipeline
 from .errors import ON_ERROR_CHOICES, BadRecordError, ProcessError, errors_path_for
-from .inputs import InputFile, count_file_records, iter_records, resolve_inputs
+from .input_records import InputFile, count_file_records, iter_records, resolve_inputs
 from .outputs import DocBinOutput, ErrorWriter, JsonlOutput, output_format
 from .progress import Progress, RunSummary
 from .records import Outcome, error_record

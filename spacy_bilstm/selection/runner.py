@@ -18,7 +18,7 @@ from spacy.vocab import Vocab
 from ..corpora.writers import write_docs
 from ..loading import load_pipeline
 from ..process.errors import ON_ERROR_CHOICES, BadRecordError, ProcessError
-from ..process.inputs import iter_records, parse_raw_record, resolve_inputs
+from ..process.input_records import iter_records, parse_raw_record, resolve_inputs
 from ..process.local_engine import can_fork, map_partitions_in_processes, partitions
 from ..process.records import Record, length_problem
 from .heap import Candidate, TopN

@@ -1,13 +1,13 @@
 """Training on top of spaCy's own loop (`spacy.cli.train.train`): what this package adds is
 checking everything a user can get wrong before the long work starts (configs), raw corpora
-and word vectors converted on the fly (inputs), shipped configs by name, and a Ctrl-C that
+and word vectors converted on the fly (preparation), shipped configs by name, and a Ctrl-C that
 leaves model-last whole (train)."""
 from .configs import (
     load_training_config, parse_overrides, resolve_config_path, shipped_config_names, shipped_configs_dir,
     validate_config,
 )
 from .errors import TrainingError, TrainingInterrupted
-from .inputs import CORPUS_DIR, VECTORS_DIR, check_corpus_labels, prepare_corpus, prepare_output_dir
+from .preparation import CORPUS_DIR, VECTORS_DIR, check_corpus_labels, prepare_corpus, prepare_output_dir
 from .train import train
 
 __all__ = [

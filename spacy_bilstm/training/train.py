@@ -10,7 +10,7 @@ from ..vectors import vectors_cfg_attr, write_vectors_cfg_attr
 from .base import DERIVED_CONFIG_NAME, derive_config, describe_base, recognizer_names
 from .configs import resolve_config_path
 from .errors import TrainingError, TrainingInterrupted
-from .inputs import checked_inputs, prepare_output_dir
+from .preparation import checked_inputs, prepare_output_dir
 
 PathLike = Union[str, Path]
 

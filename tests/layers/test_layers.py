@@ -87,7 +87,7 @@ def test_prediction_runs_without_dropout_and_training_with_it():
 
 
 def _char_layer():
-    from spacy_bilstm.layers.char_cnn import char_cnn_layer
+    from spacy_bilstm.layers.char_cnn_layer import char_cnn_layer
     from spacy_bilstm.nn import CharCNN
 
     layer = char_cnn_layer(CharCNN(n_char_rows=64, embed_width=8, n_filters=6, window=3, dropout=0.0), 64, 20)

@@ -21,7 +21,7 @@ from spacy_bilstm.cli import app
 from spacy_bilstm.loading import PipelineLoadError
 from spacy_bilstm.process import BadRecordError, ProcessError, process
 from spacy_bilstm.process import outputs
-from spacy_bilstm.process.inputs import iter_records, parse_raw_record, resolve_inputs
+from spacy_bilstm.process.input_records import iter_records, parse_raw_record, resolve_inputs
 from spacy_bilstm.process.local_engine import process_records
 from spacy_bilstm.process.records import Record, dumps_line, output_record
 from spacy_bilstm.process.resume import last_output_index

@@ -1,5 +1,6 @@
-"""The character CNN layer: List[Doc] -> List[Floats2d], one (n_tokens, n_filters) array per doc.
-At CPU inference known words are answered from a cache (char_cache)."""
+"""The thinc layer over the torch CharCNN (nn/char_cnn.py): List[Doc] -> List[Floats2d], one
+(n_tokens, n_filters) array per doc. At CPU inference known words are answered from a cache
+(char_cache)."""
 from typing import List
 
 import numpy

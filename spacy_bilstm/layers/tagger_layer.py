@@ -1,6 +1,7 @@
-"""The sequence tagger layer: List[Floats2d] token features -> TaggerOutput, the emissions of
-each sequence and the CRF's masked scores. Its backward pass takes the gradients of both, so
-the CRF's own weights learn through the model's backprop like every other weight."""
+"""The thinc layer over the torch SequenceTagger (nn/tagger.py): List[Floats2d] token features
+-> TaggerOutput, the emissions of each sequence and the CRF's masked scores. Its backward pass
+takes the gradients of both, so the CRF's own weights learn through the model's backprop like
+every other weight."""
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
