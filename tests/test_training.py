@@ -98,7 +98,8 @@ def test_the_console_loggers_progress_bar_is_turned_on_only_where_it_exists_and_
 
 def test_train_asks_spacy_for_the_progress_bar_only_when_told(tmp_path, monkeypatch):
     seen = []
-    monkeypatch.setattr("spacy.cli.train.train", lambda config, output, use_gpu, overrides: seen.append(overrides))
+    train_module = sys.modules["spacy_bilstm.training.train"]
+    monkeypatch.setattr(train_module, "train_with_spacy_loop", lambda plan: seen.append(plan.overrides))
     for progress_bar in (True, False):
         train("bilstm_crf", tmp_path / str(progress_bar), train_path=TRAIN, dev_path=DEV, log=lambda _: None,
               progress_bar=progress_bar)

@@ -62,12 +62,13 @@ def _base_pipeline(base: Path) -> List[str]:
 
 
 def derive_config(
-    config_path: Path, output_dir: Path, *, base: Optional[PathLike] = None, rehearse: Optional[PathLike] = None,
-    vectors_given: bool = False,
-) -> Path:
-    """The config to train with: `config_path` rewritten for --base and --rehearse, saved as
-    output_dir/config-base.cfg (the original is left alone). Raises TrainingError."""
-    config = Config().from_disk(config_path, interpolate=False)
+    config: Config, config_path: Path, output_dir: Path, *, base: Optional[PathLike] = None,
+    rehearse: Optional[PathLike] = None, vectors_given: bool = False,
+) -> Config:
+    """The config to train with: `config` (read from `config_path`, before overrides) rewritten
+    for --base and --rehearse, and saved as output_dir/config-base.cfg, the record of what was
+    derived (`config` and its file are left alone). Raises TrainingError."""
+    config = config.copy()
     recognizers = [name for name in recognizer_names(config) if name in config["nlp"]["pipeline"]]
     if not recognizers:
         raise TrainingError(f"{config_path}: the pipeline has no bilstm_ner component to train on from a base model.")
@@ -91,9 +92,8 @@ def derive_config(
             config["initialize"]["vectors"] = str(base)
     if rehearse is not None:
         _add_rehearsal(config, config_path, recognizers, rehearse, base)
-    derived = output_dir / DERIVED_CONFIG_NAME
-    config.to_disk(derived)
-    return derived
+    config.to_disk(output_dir / DERIVED_CONFIG_NAME)
+    return config
 
 
 def _add_rehearsal(config: Config, config_path: Path, recognizers: List[str], rehearse: PathLike, base) -> None:

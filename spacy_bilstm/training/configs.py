@@ -2,11 +2,13 @@
 otherwise pass silently or fail on only after corpus conversion."""
 import difflib
 import importlib.resources
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Union
 
 from catalogue import RegistryError
 from spacy import util
+from spacy.util import CONFIG_SECTION_ORDER
 from spacy.schemas import ConfigSchema, ConfigSchemaInit, ConfigSchemaNlp, ConfigSchemaPretrain, ConfigSchemaTraining
 from thinc.api import Config, ConfigValidationError
 
@@ -58,8 +60,23 @@ def resolve_config_path(config: PathLike) -> Path:
 
 
 def load_training_config(config_path: Path, overrides: Dict[str, Any]) -> Config:
-    try:
+    with _config_errors(config_path):
         return util.load_config(config_path, overrides=dict(overrides), interpolate=False)
+
+
+def config_with_overrides(config: Config, overrides: Dict[str, Any], config_path: Path) -> Config:
+    """`config` (read from `config_path`) with `overrides` applied as spaCy applies them on
+    loading, so that a bad key fails the same way, without reading the file again."""
+    with _config_errors(config_path):
+        return Config(section_order=CONFIG_SECTION_ORDER).from_str(
+            config.to_str(), overrides=dict(overrides), interpolate=False
+        )
+
+
+@contextmanager
+def _config_errors(config_path: Path) -> Iterator[None]:
+    try:
+        yield
     except ConfigValidationError as error:
         raise TrainingError(f"{config_path}: {_plain(error)}Check the config and the --section.key overrides.") from None
     except Exception as error:  # confection's parse errors carry the line

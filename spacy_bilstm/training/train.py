@@ -1,16 +1,18 @@
-"""`train`: spaCy's own loop (`spacy.cli.train.train`) on checked, converted inputs, with a
-Ctrl-C that leaves model-last whole."""
+"""`train`: spaCy's own loop on the TrainingPlan (plan.py: the config resolved once, inputs
+checked and converted), with a Ctrl-C that leaves model-last whole."""
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Union
 
-from ..vectors import vectors_cfg_attr, write_vectors_cfg_attr
-from .base import DERIVED_CONFIG_NAME, derive_config, describe_base, recognizer_names
+from ..vectors import write_vectors_cfg_attr
+from .base import DERIVED_CONFIG_NAME, describe_base
 from .configs import resolve_config_path
 from .errors import TrainingError, TrainingInterrupted
-from .preparation import checked_inputs, prepare_output_dir
+from .plan import TrainingPlan, plan_training
+from .preparation import prepare_output_dir
 
 PathLike = Union[str, Path]
 
@@ -61,21 +63,14 @@ def train(
     `base`: a trained pipeline to train on from (its components, weights and vectors are sourced;
     labels only the new data has are added). `rehearse`: raw text (.txt or .jsonl lines) to
     rehearse the base model's predictions on before each update (see training/base.py)."""
-    from spacy.cli.train import train as spacy_train
-
     config_path = resolve_config_path(config)
     created = not Path(output_path).exists()
     output_dir = prepare_output_dir(output_path)
     try:
-        if base is not None or rehearse is not None:
-            config_path = derive_config(
-                config_path, output_dir, base=base, rehearse=rehearse, vectors_given=vectors is not None
-            )
-            if base is not None:
-                log(describe_base(base, _recognizers(config_path)))
-        overrides = checked_inputs(
-            config_path, output_dir, train_path, dev_path, vectors, vectors_attr, seed, gpu_id, dict(overrides or {}),
-            log, progress_bar,
+        plan = plan_training(
+            config_path, output_dir, train_path=train_path, dev_path=dev_path, vectors=vectors,
+            vectors_attr=vectors_attr, seed=seed, gpu_id=gpu_id, overrides=overrides, log=log,
+            progress_bar=progress_bar, base=base, rehearse=rehearse,
         )
     except TrainingError:
         if created:
@@ -83,24 +78,35 @@ def train(
         if created and not any(output_dir.iterdir()):
             output_dir.rmdir()  # a refused run leaves nothing behind
         raise
-    vectors_attr_id = vectors_cfg_attr(overrides["paths.vectors"]) if "paths.vectors" in overrides else None
     try:
         with _finish_saving_on_interrupt(log):
             try:
-                spacy_train(config_path, output_dir, use_gpu=gpu_id, overrides=overrides)
+                train_with_spacy_loop(plan)
             finally:
-                if vectors_attr_id is not None:
+                if plan.vectors_attr_id is not None:
                     for model_dir in (output_dir / "model-last", output_dir / "model-best"):
-                        write_vectors_cfg_attr(model_dir, vectors_attr_id)
+                        write_vectors_cfg_attr(model_dir, plan.vectors_attr_id)
     except KeyboardInterrupt:
         model_last = output_dir / "model-last"
         raise TrainingInterrupted(model_last if (model_last / "config.cfg").exists() else None) from None
     if base is not None:
-        log(describe_base(base, _recognizers(config_path), output_dir / "model-last"))
+        log(describe_base(base, plan.recognizers, output_dir / "model-last"))
     return output_dir
 
 
-def _recognizers(config_path: Path) -> List[str]:
-    from thinc.api import Config
+def train_with_spacy_loop(plan: TrainingPlan) -> None:
+    """What `spacy train` does once it has read its config, on the plan's config: spaCy's own
+    initialization and training loop, with its own messages."""
+    from spacy.cli._util import setup_gpu, show_validation_error
+    from spacy.training.initialize import init_nlp
+    from spacy.training.loop import train as train_nlp
+    from wasabi import msg
 
-    return recognizer_names(Config().from_disk(config_path, interpolate=False))
+    msg.info(f"Saving to output directory: {plan.output_dir}")
+    setup_gpu(plan.gpu_id)
+    msg.divider("Initializing pipeline")
+    with show_validation_error(plan.config_path, hint_fill=False):
+        nlp = init_nlp(plan.config, use_gpu=plan.gpu_id)
+    msg.good("Initialized pipeline")
+    msg.divider("Training pipeline")
+    train_nlp(nlp, plan.output_dir, use_gpu=plan.gpu_id, stdout=sys.stdout, stderr=sys.stderr)
