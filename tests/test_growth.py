@@ -7,15 +7,14 @@ import pytest
 import spacy
 import srsly
 from spacy.training import Example
-from thinc.api import Adam, Config
+from thinc.api import Adam
 
 from spacy_bilstm.rehearsal import make_rehearse, read_raw_texts, rehearsal_gold
 from spacy_bilstm.corpora import CorpusError
 from spacy_bilstm.errors import ConfigError
 from spacy_bilstm.tags import UNKNOWN_TAG_ID, BiluoTags
-from spacy_bilstm.training import TrainingError, train
 
-from .helpers import SAMPLE_DEV, SAMPLE_TRAIN, TRAIN_DATA, make_examples
+from .helpers import TRAIN_DATA, make_examples
 
 TINY = {
     "model": {
@@ -210,55 +209,3 @@ def test_raw_text_errors_name_the_file_and_line(tmp_path):
     lines = tmp_path / "raw.txt"
     lines.write_text("one text\n\nanother text\n", encoding="utf-8")
     assert read_raw_texts(lines) == ["one text", "another text"]
-
-
-def write_conll(path, sentences):
-    lines = []
-    for sentence in sentences:
-        lines += [f"{word} {tag}" for word, tag in sentence] + [""]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-TINY_OVERRIDES = {
-    "training.max_steps": 4, "training.eval_frequency": 2, "components.bilstm_ner.model.hidden_width": 8,
-    "components.bilstm_ner.model.tok2vec.width": 16,
-}
-
-
-def test_train_with_base_sources_the_model_and_adds_the_new_labels(tmp_path):
-    log = []
-    base_dir = train("bilstm_crf", tmp_path / "base", train_path=SAMPLE_TRAIN, dev_path=SAMPLE_DEV,
-                     overrides=TINY_OVERRIDES, log=lambda _: None)
-    base = base_dir / "model-last"
-    new = write_conll(tmp_path / "new.conll", [
-        [("She", "O"), ("bought", "O"), ("an", "O"), ("iPhone", "U-PRODUCT"), (".", "O")],
-        [("Apple", "U-ORG"), ("sells", "O"), ("the", "O"), ("iPhone", "U-PRODUCT"), ("in", "O"), ("Paris", "U-LOC")],
-    ])
-    raw = tmp_path / "raw.txt"
-    raw.write_text("Angela Merkel visited Paris.\nApple opened a shop in Berlin.\n", encoding="utf-8")
-    out = train("bilstm_crf", tmp_path / "grown", train_path=new, dev_path=new, base=base, rehearse=raw,
-                overrides={"training.max_steps": 4, "training.eval_frequency": 2}, log=log.append)
-    text = "\n".join(log)
-    assert f"Base model {base} ('bilstm_ner'): labels kept: LOC, MISC, ORG, PER" in text
-    assert "labels added: PRODUCT" in text
-    derived = Config().from_disk(out / "config-base.cfg", interpolate=False)
-    assert derived["components"]["bilstm_ner"] == {"source": str(base)}
-    assert derived["training"]["before_update"]["@callbacks"] == "spacy-bilstm.Rehearse.v1"
-    grown = spacy.load(out / "model-last")
-    assert grown.get_pipe("bilstm_ner").labels == ("LOC", "MISC", "ORG", "PER", "PRODUCT")
-    # The hash tables were sourced: the tiny widths of the base, not the config's defaults.
-    assert grown.config["components"]["bilstm_ner"]["model"]["hidden_width"] == 8
-
-
-def test_rehearse_without_a_sourced_component_is_refused_before_training(tmp_path):
-    raw = tmp_path / "raw.txt"
-    raw.write_text("Some text.\n", encoding="utf-8")
-    with pytest.raises(TrainingError, match="not sourced from a trained pipeline"):
-        train("bilstm_crf", tmp_path / "out", train_path=SAMPLE_TRAIN, dev_path=SAMPLE_DEV, rehearse=raw)
-    assert not (tmp_path / "out").exists()
-
-
-def test_base_that_is_not_a_pipeline_is_refused(tmp_path):
-    with pytest.raises(TrainingError, match="not a trained pipeline directory"):
-        train("bilstm_crf", tmp_path / "out", train_path=SAMPLE_TRAIN, dev_path=SAMPLE_DEV, base=tmp_path)

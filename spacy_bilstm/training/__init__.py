@@ -1,7 +1,7 @@
-"""Training on top of spaCy's own loop (`spacy.cli.train.train`): what this package adds is
-checking everything a user can get wrong before the long work starts (configs), raw corpora
-and word vectors converted on the fly (preparation), shipped configs by name, and a Ctrl-C that
-leaves model-last whole (train)."""
+"""Training on top of spaCy's own initialization and loop: what this package adds is the config
+resolved once into a TrainingPlan (plan), checking everything a user can get wrong before the
+long work starts (configs), raw corpora and word vectors converted on the fly (preparation),
+shipped configs by name, and a Ctrl-C that leaves model-last whole (train)."""
 from .configs import (
     load_training_config, parse_overrides, resolve_config_path, shipped_config_names, shipped_configs_dir,
     validate_config,

@@ -15,11 +15,9 @@ from thinc.api import Config
 from typer.testing import CliRunner
 
 from spacy_bilstm.cli import app
-from spacy_bilstm.corpora import convert
-from spacy_bilstm.training import TrainingError, prepare_corpus, resolve_config_path, shipped_config_names, train
-from spacy_bilstm.training.configs import progress_bar_override
+from spacy_bilstm.training import TrainingError, train
 
-from .helpers import REPO, SAMPLE_DEV, SAMPLE_TRAIN
+from ..helpers import REPO, SAMPLE_DEV, SAMPLE_TRAIN
 
 TRAIN, DEV = SAMPLE_TRAIN, SAMPLE_DEV
 SHORT_RUN = ["--training.max_steps", "4", "--training.eval_frequency", "2"]
@@ -76,26 +74,6 @@ def test_train_from_raw_conll_writes_spacys_outputs_and_the_conversion_summary(t
     assert set(nlp.get_pipe("bilstm_ner").labels) == {"LOC", "MISC", "ORG", "PER"}
 
 
-def test_docbin_corpora_are_used_as_they_are_and_raw_ones_converted(tmp_path):
-    convert(TRAIN, tmp_path / "train.spacy")
-    out = tmp_path / "out"
-    docbin_path, docbin_labels = prepare_corpus(tmp_path / "train.spacy", out, "train", lang="en", log=lambda _: None)
-    assert docbin_path == tmp_path / "train.spacy" and not (out / "corpus").exists()
-    raw_path, raw_labels = prepare_corpus(TRAIN, out, "train", lang="en", log=lambda _: None)
-    assert raw_path == out / "corpus" / "train.spacy" and raw_path.is_file()
-    assert docbin_labels == raw_labels and sum(raw_labels.values()) == 501
-
-
-def test_the_console_loggers_progress_bar_is_turned_on_only_where_it_exists_and_was_not_set():
-    def logger(name):
-        return Config({"training": {"logger": {"@loggers": name, "progress_bar": False}}})
-
-    assert progress_bar_override(logger("spacy.ConsoleLogger.v1"), {}) == {"training.logger.progress_bar": True}
-    assert progress_bar_override(logger("spacy.ConsoleLogger.v3"), {}) == {"training.logger.progress_bar": "eval"}
-    assert progress_bar_override(logger("spacy.WandbLogger.v5"), {}) == {}
-    assert progress_bar_override(logger("spacy.ConsoleLogger.v1"), {"training.logger.progress_bar": False}) == {}
-
-
 def test_train_asks_spacy_for_the_progress_bar_only_when_told(tmp_path, monkeypatch):
     seen = []
     train_module = sys.modules["spacy_bilstm.training.train"]
@@ -113,13 +91,6 @@ def test_the_train_command_shows_the_progress_bar_only_on_a_terminal(monkeypatch
     result = run_train("bilstm_crf", "--output", "out")
     assert result.exit_code == 0, output_of(result)
     assert calls[0]["progress_bar"] is False  # CliRunner's stderr is not a terminal
-
-
-def test_shipped_configs_resolve_by_name_with_or_without_suffix():
-    assert {"bilstm_crf", "bilstm_crf_vectors", "bilstm_crf_tok2vec_listener"} <= set(shipped_config_names())
-    for name in ("bilstm_crf", "bilstm_crf.cfg"):
-        assert resolve_config_path(name).read_bytes() == (REPO / "configs" / "bilstm_crf.cfg").read_bytes()
-    assert resolve_config_path(REPO / "configs" / "bilstm_crf.cfg") == REPO / "configs" / "bilstm_crf.cfg"
 
 
 def test_config_overrides_and_seed_reach_the_trained_pipeline(tmp_path):
