@@ -12,27 +12,31 @@ default 20), keeps its best dev checkpoint and is scored on test like study 1:
                       hashed NORM table of 5000 rows to learn the words from the training data
   depth2              depth = 2 (two stacked BiLSTM layers)
 
-Each run writes benchmarks/results/ablations/conll2003__<variant>__seed<N>.json (skipped
+Each run writes a run in benchmarks/results/ablations.json (skipped
 when present and trained with the config as it is now, --force reruns); the baseline takes
 study 1's run with the same seed when that is the same run (study1_run_to_reuse). Models and
 logs stay in benchmarks/work/runs/ablations/, and the summary (mean and std over seeds,
 difference to the baseline) goes to benchmarks/results/ablations.md and .csv.
 
-    python benchmarks/ablations.py                       # 6 variants x 3 seeds x 20 minutes
-    python benchmarks/ablations.py --variants baseline unidirectional --seeds 0
-    python benchmarks/ablations.py --smoke
+    python -m benchmarks.ablations                       # 6 variants x 3 seeds x 20 minutes
+    python -m benchmarks.ablations --variants baseline unidirectional --seeds 0
+    python -m benchmarks.ablations --smoke
 """
 import argparse
 import functools
-import json
 import math
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+from .arguments import SMOKE_MAX_MINUTES, add_common_arguments, add_seed_and_cap_arguments, resolve_seeds_and_cap, resolve_threads, results_dir, run_main, run_study, smoke_dir
+from .capped import run_training
+from .datasets import corpus_statistics, prepare_corpus, prepare_vectors
+from .fingerprints import config_fingerprints, is_done, read_current_results, result_is_current
+from .overrides import run_overrides
+from .records import (BenchmarkError, CONFIGS, command_line, find_run, machine_info, now, recorded_overrides,
+                      recorded_path, resolved_path, store_run)
+from .tables import add_mean_std, machine_header, mean_std_columns, write_table
 
 MODEL = "components.bilstm_ner.model"
 VARIANTS: Dict[str, Dict[str, Any]] = {
@@ -48,7 +52,7 @@ VARIANTS: Dict[str, Dict[str, Any]] = {
     "depth2": {f"{MODEL}.depth": 2},
 }
 CORPUS = "conll2003"
-CONFIG = common.CONFIGS / "bilstm_crf_vectors.cfg"
+CONFIG = CONFIGS / "bilstm_crf_vectors.cfg"
 STUDY = "ablations"
 
 
@@ -63,39 +67,41 @@ def check_variants(variants: List[str]) -> None:
         try:
             spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
         except Exception as err:  # config validation errors come in several types
-            raise common.BenchmarkError(f"variant {variant} does not build from {CONFIG} with "
+            raise BenchmarkError(f"variant {variant} does not build from {CONFIG} with "
                                         f"{VARIANTS[variant]}: {err}") from err
 
 
 def run_one(args: argparse.Namespace, variant: str, seed: int, results: Path, run_root: Path,
             data: Dict[str, Path], vectors: Path) -> None:
-    result_path = results / STUDY / f"{CORPUS}__{variant}__seed{seed}.json"
-    if common.is_done(result_path, force=args.force, label=f"{variant} / seed {seed}"):
+    run_id = f"{CORPUS}__{variant}__seed{seed}"
+    if is_done(results, STUDY, run_id, force=args.force, label=f"{variant} / seed {seed}"):
         return
-    fingerprints = common.config_fingerprints(CONFIG)
-    overrides = {**common.run_overrides(data, vectors, seed, smoke=args.smoke), **VARIANTS[variant]}
+    fingerprints = config_fingerprints(CONFIG)
+    overrides = {**run_overrides(data, vectors, seed, smoke=args.smoke), **VARIANTS[variant]}
     if variant == "baseline":
         reused = study1_run_to_reuse(args, seed, results, overrides)
         if reused is not None:
-            common.write_json(result_path, reused)
+            store_run(results, STUDY, {"run_id": run_id, **reused})
             print(f"{variant} / seed {seed}: the same run as study 1's ({reused['reused_from']}), reused; "
                   f"test F1 {reused['test']['ents_f'] * 100:.2f}", file=sys.stderr)
             return
     run_dir = run_root / variant / f"seed{seed}"
     print(f"{variant} / seed {seed}: training (cap {args.max_minutes} min), log {run_dir / 'train.log'}",
           file=sys.stderr)
-    summary = common.run_training(config_path=CONFIG, run_dir=run_dir, overrides=overrides,
+    summary = run_training(config_path=CONFIG, run_dir=run_dir, overrides=overrides,
                                   max_minutes=args.max_minutes, test_path=data["test"], threads=args.threads)
     result = {
-        "study": STUDY, "corpus": CORPUS, "variant": variant, "system": "bilstm_crf_vectors", "seed": seed,
-        "smoke": args.smoke, "max_minutes": args.max_minutes, "config": str(CONFIG), **fingerprints,
-        "changes": VARIANTS[variant], "overrides": overrides,
-        "run_dir": str(run_dir), "model_dir": str(run_dir / "model-best"),
-        "data": {split: {"path": str(path), **common.corpus_statistics(path)} for split, path in data.items()},
+        "run_id": run_id, "study": STUDY, "corpus": CORPUS, "variant": variant, "system": "bilstm_crf_vectors",
+        "seed": seed, "smoke": args.smoke, "max_minutes": args.max_minutes,
+        "config": recorded_path(CONFIG, args.shared), **fingerprints,
+        "changes": VARIANTS[variant], "overrides": recorded_overrides(overrides, args.shared),
+        "run_dir": recorded_path(run_dir, args.shared), "model_dir": recorded_path(run_dir / "model-best", args.shared),
+        "data": {split: {"path": recorded_path(path, args.shared), **corpus_statistics(path)}
+                 for split, path in data.items()},
         "test": summary["test"], "training": summary["training"], "threads": summary["threads"],
-        "date": common.now(), "machine": common.machine_info(), "command": common.command_line(),
+        "date": now(), "machine": machine_info(), "command": command_line(),
     }
-    common.write_json(result_path, result)
+    store_run(results, STUDY, result)
     print(f"  test F1 {summary['test']['ents_f'] * 100:.2f}; stopped by {summary['training']['stopped_by']} "
           f"after {summary['training']['loop_seconds']:.0f} s", file=sys.stderr)
 
@@ -108,13 +114,14 @@ def study1_run_to_reuse(args: argparse.Namespace, seed: int, results: Path,
     stopping rule within this study's cap. CPU training is deterministic for a given thread
     count (tests/test_pipeline_determinism.py; study 1's seeds 0 and 1 were reproduced here to the last
     digit), so a rerun would only repeat the same model, at minutes of machine time per seed."""
-    path = results / "accuracy" / f"{CORPUS}__bilstm_crf_vectors__seed{seed}.json"
-    if not path.exists():
+    study1_id = f"{CORPUS}__bilstm_crf_vectors__seed{seed}"
+    run = find_run(results, "accuracy", study1_id)
+    if run is None:
         return None
-    run = json.loads(path.read_text())
     training = run.get("training") or {}
     threads = (run.get("threads") or {}).get("OMP_NUM_THREADS")
-    if not (common.result_is_current(run) and Path(run["config"]) == CONFIG and run.get("overrides") == overrides
+    if not (result_is_current(run) and resolved_path(run["config"]) == CONFIG
+            and run.get("overrides") == recorded_overrides(overrides, args.shared)
             and threads == (None if args.threads is None else str(args.threads))
             and training.get("stopped_by") == "config" and training.get("loop_seconds", math.inf) <= args.max_minutes * 60):
         return None
@@ -122,7 +129,8 @@ def study1_run_to_reuse(args: argparse.Namespace, seed: int, results: Path,
         "study": STUDY, "corpus": CORPUS, "variant": "baseline", "system": "bilstm_crf_vectors", "seed": seed,
         "smoke": args.smoke, "max_minutes": args.max_minutes, "config": run["config"],
         **{key: run[key] for key in ("config_sha256", "config_fingerprint") if key in run},
-        "changes": {}, "overrides": overrides, "reused_from": str(path),
+        "changes": {}, "overrides": recorded_overrides(overrides, args.shared),
+        "reused_from": f"accuracy.json, {study1_id}",
         **{key: run[key] for key in ("run_dir", "model_dir", "data", "test", "training", "threads", "date",
                                      "machine", "command")},
     }
@@ -149,11 +157,11 @@ def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
             "stopped by": ", ".join(sorted({r["training"]["stopped_by"] for r in runs})),
         }
         for key, label in (("ents_p", "test P"), ("ents_r", "test R"), ("ents_f", "test F1")):
-            common.add_mean_std(row, label, (r["test"][key] for r in runs), scale=100)
-        common.add_mean_std(row, "best dev F1", (r["training"]["best_dev"]["ents_f"] for r in runs), scale=100)
-        common.add_mean_std(row, "min to best dev", (r["training"]["seconds_to_best_dev"] / 60 for r in runs),
+            add_mean_std(row, label, (r["test"][key] for r in runs), scale=100)
+        add_mean_std(row, "best dev F1", (r["training"]["best_dev"]["ents_f"] for r in runs), scale=100)
+        add_mean_std(row, "min to best dev", (r["training"]["seconds_to_best_dev"] / 60 for r in runs),
                             digits=1)
-        common.add_mean_std(row, "training min", (r["training"]["loop_seconds"] / 60 for r in runs), digits=1)
+        add_mean_std(row, "training min", (r["training"]["loop_seconds"] / 60 for r in runs), digits=1)
         rows.append(row)
     baseline = next((row for row in rows if row["variant"] == "baseline"), None)
     for row in rows:
@@ -163,41 +171,41 @@ def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 
 def write_summary(results_root: Path) -> str:
-    results, stale_note = common.read_current_results(results_root, STUDY)
+    results, stale_note = read_current_results(results_root, STUDY)
     header = ("Ablations of bilstm_ner on CoNLL-2003 (test, %, mean ± std over seeds; no std with one seed); "
-              "every run under the same training cap, model selected on dev.\n\n" + common.machine_header(results)
+              "every run under the same training cap, model selected on dev.\n\n" + machine_header(results)
               + stale_note)
-    csv_columns = (["variant", "change", "seeds", "cap (min)"] + common.mean_std_columns(SCORES)
+    csv_columns = (["variant", "change", "seeds", "cap (min)"] + mean_std_columns(SCORES)
                    + ["Δ test F1 vs baseline", "stopped by"])
-    return common.write_table(summary_rows(results), COLUMNS, csv_columns, results_root / f"{STUDY}.md",
+    return write_table(summary_rows(results), COLUMNS, csv_columns, results_root / f"{STUDY}.md",
                               results_root / f"{STUDY}.csv", header=header)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
-    common.add_seed_and_cap_arguments(
+    add_seed_and_cap_arguments(
         parser,
-        f"Wall-clock cap per run, the same for every variant (default 20; smoke {common.SMOKE_MAX_MINUTES}).",
+        f"Wall-clock cap per run, the same for every variant (default 20; smoke {SMOKE_MAX_MINUTES}).",
     )
-    common.add_common_arguments(parser)
+    add_common_arguments(parser)
     args = parser.parse_args()
-    common.resolve_seeds_and_cap(args, 20.0)
-    common.resolve_threads(args)
+    resolve_seeds_and_cap(args, 20.0)
+    resolve_threads(args)
     # All variants, not only those asked for: a cheap check that none of them has rotted.
     check_variants(list(VARIANTS))
-    results = common.results_dir(args)
-    run_root = (common.smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY
-    data = common.prepare_corpus(args.shared, args.work, CORPUS, smoke=args.smoke)
-    vectors = common.prepare_vectors(args.shared, args.work, smoke=args.smoke)
+    results = results_dir(args)
+    run_root = (smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY
+    data = prepare_corpus(args.shared, args.work, CORPUS, smoke=args.smoke)
+    vectors = prepare_vectors(args.shared, args.work, smoke=args.smoke)
     # Seeds in the outer loop: a study stopped early still has every variant at seed 0.
     runs = (
         (f"{variant} / seed {seed}", functools.partial(run_one, args, variant, seed, results, run_root, data, vectors))
         for seed in args.seeds
         for variant in args.variants
     )
-    common.run_study(runs, write_summary, results, STUDY)
+    run_study(runs, write_summary, results, STUDY)
 
 
 if __name__ == "__main__":
-    common.run_main(main)
+    run_main(main)

@@ -17,15 +17,15 @@ type, spaCy's Scorer, sentence by sentence with the corpus's tokens). Systems:
 The systems with vectors see the same vectors directory (GloVe 6B 50d, lowercase keys); the
 others have none. All see the same converted data in the corpus's language (`nlp.lang`), and
 train sentence by sentence (gold_preproc). Each run writes
-benchmarks/results/accuracy/<corpus>__<system>__seed<N>.json; a run whose file exists is
+a run in benchmarks/results/accuracy.json; a run whose file exists is
 skipped (--force reruns it), so a study can be stopped and continued. Models and logs stay
 in benchmarks/work/runs/accuracy/. The summary (mean and std over seeds) is written to
 benchmarks/results/accuracy.md and accuracy.csv after every run.
 
-    python benchmarks/accuracy.py                                   # all but the transformer, 3 seeds
-    python benchmarks/accuracy.py --corpora wnut17 --systems bilstm_crf_transformer --max-minutes 30
-    python benchmarks/accuracy.py --corpora conll2003 --systems spacy_ner_accuracy --seeds 0
-    python benchmarks/accuracy.py --smoke                           # a few minutes at most
+    python -m benchmarks.accuracy                                   # all but the transformer, 3 seeds
+    python -m benchmarks.accuracy --corpora wnut17 --systems bilstm_crf_transformer --max-minutes 30
+    python -m benchmarks.accuracy --corpora conll2003 --systems spacy_ner_accuracy --seeds 0
+    python -m benchmarks.accuracy --smoke                           # a few minutes at most
 """
 import argparse
 import functools
@@ -33,58 +33,62 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+from .arguments import SMOKE_MAX_MINUTES, add_common_arguments, add_seed_and_cap_arguments, add_transformer_argument, resolve_seeds_and_cap, resolve_threads, results_dir, run_main, run_study, smoke_dir, transformer_model
+from .capped import run_training
+from .datasets import CORPORA, corpus_lang, corpus_statistics, prepare_corpus, prepare_vectors
+from .fingerprints import config_fingerprints, config_uses_vectors, is_done, read_current_results
+from .overrides import BILSTM_CRF_CONFIGS, run_overrides, spacy_ner_config
+from .records import BenchmarkError, CONFIGS, command_line, machine_info, now, recorded_overrides, recorded_path, store_run
+from .tables import add_mean_std, machine_header, mean_std_columns, write_table
 
 DEFAULT_SYSTEMS = ["bilstm_crf_vectors", "spacy_ner_efficiency", "spacy_ner_accuracy", "bilstm_crf",
                    "spacy_ner_efficiency_no_vectors"]
 SYSTEMS = DEFAULT_SYSTEMS + ["bilstm_crf_transformer"]
-CORPORA = list(common.CORPORA)
 STUDY = "accuracy"
 
 
 def system_config(system: str, work: Path) -> Path:
-    if system in common.BILSTM_CRF_CONFIGS:
-        return common.CONFIGS / f"{system}.cfg"
+    if system in BILSTM_CRF_CONFIGS:
+        return CONFIGS / f"{system}.cfg"
     if system == "spacy_ner_efficiency_no_vectors":
-        return common.spacy_ner_config("efficiency", work, vectors=False)
+        return spacy_ner_config("efficiency", work, vectors=False)
     if system.startswith("spacy_ner_"):
-        return common.spacy_ner_config(system[len("spacy_ner_"):], work)
-    raise common.BenchmarkError(f"unknown system {system!r}; choose from {', '.join(SYSTEMS)}")
+        return spacy_ner_config(system[len("spacy_ner_"):], work)
+    raise BenchmarkError(f"unknown system {system!r}; choose from {', '.join(SYSTEMS)}")
 
 
-def result_name(corpus: str, system: str, seed: int) -> str:
-    return f"{corpus}__{system}__seed{seed}.json"
+def run_id(corpus: str, system: str, seed: int) -> str:
+    return f"{corpus}__{system}__seed{seed}"
 
 
 def run_one(args: argparse.Namespace, corpus: str, system: str, seed: int, results: Path,
             run_root: Path, vectors: Path) -> None:
-    result_path = results / STUDY / result_name(corpus, system, seed)
     config_path = system_config(system, args.work)
-    if common.is_done(result_path, force=args.force, label=f"{corpus} / {system} / seed {seed}"):
+    if is_done(results, STUDY, run_id(corpus, system, seed), force=args.force,
+               label=f"{corpus} / {system} / seed {seed}"):
         return
-    fingerprints = common.config_fingerprints(config_path)
-    data = common.prepare_corpus(args.shared, args.work, corpus, smoke=args.smoke)
-    overrides = common.run_overrides(data, vectors if common.config_uses_vectors(config_path) else None, seed,
-                                     smoke=args.smoke, lang=common.corpus_lang(corpus))
+    fingerprints = config_fingerprints(config_path)
+    data = prepare_corpus(args.shared, args.work, corpus, smoke=args.smoke)
+    overrides = run_overrides(data, vectors if config_uses_vectors(config_path) else None, seed,
+                                     smoke=args.smoke, lang=corpus_lang(corpus))
     if system == "bilstm_crf_transformer":
-        overrides["paths.transformer"] = common.transformer_model(args.transformer)
+        overrides["paths.transformer"] = transformer_model(args.transformer)
     run_dir = run_root / corpus / system / f"seed{seed}"
     print(f"{corpus} / {system} / seed {seed}: training (cap {args.max_minutes} min), log {run_dir / 'train.log'}",
           file=sys.stderr)
-    summary = common.run_training(config_path=config_path, run_dir=run_dir, overrides=overrides,
+    summary = run_training(config_path=config_path, run_dir=run_dir, overrides=overrides,
                                   max_minutes=args.max_minutes, test_path=data["test"], threads=args.threads)
     result = {
-        "study": STUDY, "corpus": corpus, "system": system, "seed": seed, "smoke": args.smoke,
-        "max_minutes": args.max_minutes, "config": str(config_path), **fingerprints,
-        "overrides": overrides,
-        "run_dir": str(run_dir), "model_dir": str(run_dir / "model-best"),
-        "data": {split: {"path": str(path), **common.corpus_statistics(path)} for split, path in data.items()},
+        "run_id": run_id(corpus, system, seed), "study": STUDY, "corpus": corpus, "system": system, "seed": seed,
+        "smoke": args.smoke, "max_minutes": args.max_minutes, "config": recorded_path(config_path, args.shared),
+        **fingerprints, "overrides": recorded_overrides(overrides, args.shared),
+        "run_dir": recorded_path(run_dir, args.shared), "model_dir": recorded_path(run_dir / "model-best", args.shared),
+        "data": {split: {"path": recorded_path(path, args.shared), **corpus_statistics(path)}
+                 for split, path in data.items()},
         "test": summary["test"], "training": summary["training"], "threads": summary["threads"],
-        "date": common.now(), "machine": common.machine_info(), "command": common.command_line(),
+        "date": now(), "machine": machine_info(), "command": command_line(),
     }
-    common.write_json(result_path, result)
+    store_run(results, STUDY, result)
     test = summary["test"]
     training = summary["training"]
     print(f"  test F1 {test['ents_f'] * 100:.2f} (P {test['ents_p'] * 100:.2f}, R {test['ents_r'] * 100:.2f}); "
@@ -97,23 +101,23 @@ def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     for result in results:
         groups.setdefault((result["corpus"], result["system"]), []).append(result)
     rows = []
-    for (corpus, system), runs in sorted(groups.items(), key=lambda item: (CORPORA.index(item[0][0])
+    for (corpus, system), runs in sorted(groups.items(), key=lambda item: (list(CORPORA).index(item[0][0])
                                                                           if item[0][0] in CORPORA else 99,
                                                                           item[0][1])):
         row: Dict[str, Any] = {"corpus": corpus, "system": system, "seeds": len(runs),
                                "cap (min)": ", ".join(sorted({f"{r['max_minutes']:g}" for r in runs}))}
         for key, label in (("ents_p", "test P"), ("ents_r", "test R"), ("ents_f", "test F1")):
-            common.add_mean_std(row, label, (r["test"][key] for r in runs), scale=100)
-        common.add_mean_std(row, "best dev F1", (r["training"]["best_dev"]["ents_f"] for r in runs), scale=100)
-        common.add_mean_std(row, "min to best dev", (r["training"]["seconds_to_best_dev"] / 60 for r in runs),
+            add_mean_std(row, label, (r["test"][key] for r in runs), scale=100)
+        add_mean_std(row, "best dev F1", (r["training"]["best_dev"]["ents_f"] for r in runs), scale=100)
+        add_mean_std(row, "min to best dev", (r["training"]["seconds_to_best_dev"] / 60 for r in runs),
                             digits=1)
-        common.add_mean_std(row, "training min", (r["training"]["loop_seconds"] / 60 for r in runs), digits=1)
+        add_mean_std(row, "training min", (r["training"]["loop_seconds"] / 60 for r in runs), digits=1)
         row["stopped by"] = ", ".join(sorted({r["training"]["stopped_by"] for r in runs}))
         types = sorted({t for r in runs for t in r["test"]["ents_per_type"]})
         per_type = []
         for entity_type in types:
             # A type absent from a run's test gold and predictions has no score in that run.
-            common.add_mean_std(row, f"test F1 {entity_type}",
+            add_mean_std(row, f"test F1 {entity_type}",
                                 (r["test"]["ents_per_type"].get(entity_type, {}).get("f") for r in runs),
                                 scale=100, digits=1)
             per_type.append(f"{entity_type} {row[f'test F1 {entity_type}']}")
@@ -127,33 +131,33 @@ COLUMNS = ["corpus", "system", "seeds", "cap (min)"] + SCORES + ["stopped by", "
 
 
 def write_summary(results_root: Path) -> str:
-    results, stale_note = common.read_current_results(results_root, STUDY)
+    results, stale_note = read_current_results(results_root, STUDY)
     header = ("Entity-level micro P/R/F1 on test (%, mean ± std over seeds; no std with one seed), "
-              "model selected on dev within the training cap.\n\n" + common.machine_header(results) + stale_note)
+              "model selected on dev within the training cap.\n\n" + machine_header(results) + stale_note)
     rows = summary_rows(results)
     types = sorted({entity_type for r in results for entity_type in r["test"]["ents_per_type"]})
-    type_columns = common.mean_std_columns([f"test F1 {entity_type}" for entity_type in types])
-    csv_columns = ["corpus", "system", "seeds", "cap (min)"] + common.mean_std_columns(SCORES) + ["stopped by"]
-    return common.write_table(rows, COLUMNS, csv_columns + type_columns, results_root / f"{STUDY}.md",
+    type_columns = mean_std_columns([f"test F1 {entity_type}" for entity_type in types])
+    csv_columns = ["corpus", "system", "seeds", "cap (min)"] + mean_std_columns(SCORES) + ["stopped by"]
+    return write_table(rows, COLUMNS, csv_columns + type_columns, results_root / f"{STUDY}.md",
                               results_root / f"{STUDY}.csv", header=header)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpora", nargs="+", choices=CORPORA, default=CORPORA)
+    parser.add_argument("--corpora", nargs="+", choices=list(CORPORA), default=list(CORPORA))
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=DEFAULT_SYSTEMS,
                         help="default: all but bilstm_crf_transformer, which needs the transformers extra")
-    common.add_transformer_argument(parser)
-    common.add_seed_and_cap_arguments(
-        parser, f"Wall-clock cap per training run (default 60; smoke {common.SMOKE_MAX_MINUTES})."
+    add_transformer_argument(parser)
+    add_seed_and_cap_arguments(
+        parser, f"Wall-clock cap per training run (default 60; smoke {SMOKE_MAX_MINUTES})."
     )
-    common.add_common_arguments(parser)
+    add_common_arguments(parser)
     args = parser.parse_args()
-    common.resolve_seeds_and_cap(args, 60.0)
-    common.resolve_threads(args)
-    results = common.results_dir(args)
-    run_root = (common.smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY
-    vectors = common.prepare_vectors(args.shared, args.work, smoke=args.smoke)
+    resolve_seeds_and_cap(args, 60.0)
+    resolve_threads(args)
+    results = results_dir(args)
+    run_root = (smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY
+    vectors = prepare_vectors(args.shared, args.work, smoke=args.smoke)
     # Systems in the inner loop: a study stopped early can already compare them at seed 0.
     runs = (
         (f"{corpus} / {system} / seed {seed}",
@@ -162,8 +166,8 @@ def main() -> None:
         for seed in args.seeds
         for system in args.systems
     )
-    common.run_study(runs, write_summary, results, STUDY)
+    run_study(runs, write_summary, results, STUDY)
 
 
 if __name__ == "__main__":
-    common.run_main(main)
+    run_main(main)

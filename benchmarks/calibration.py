@@ -19,8 +19,8 @@ Writes benchmarks/results/calibration.json and calibration_reliability.png (with
 under <work>/smoke/results, on the first 300 sentences of dev and of test). Nothing is trained
 and the model is not changed; the calibrated copy is not saved (use `spacy-bilstm calibrate`).
 
-    python benchmarks/calibration.py --model /path/to/model-best
-    python benchmarks/calibration.py --model /path/to/model-best --smoke
+    python -m benchmarks.calibration --model /path/to/model-best
+    python -m benchmarks.calibration --model /path/to/model-best --smoke
 """
 import argparse
 import sys
@@ -28,9 +28,9 @@ import time
 from pathlib import Path
 from typing import Any, Dict
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+from .arguments import add_common_arguments, resolve_threads, results_dir, run_main, smoke_dir, threads_in_use
+from .datasets import corpus_statistics, prepare_corpus
+from .records import BenchmarkError, command_line, machine_info, now, write_json
 
 STUDY = "calibration"
 CORPUS = "conll2003"
@@ -76,15 +76,15 @@ def main() -> None:
                         help="CoNLL-2003 dev as a DocBin (default: converted from the shared corpus).")
     parser.add_argument("--test", type=Path, default=None,
                         help="CoNLL-2003 test as a DocBin (default: converted from the shared corpus).")
-    common.add_common_arguments(parser)
+    add_common_arguments(parser)
     args = parser.parse_args()
-    common.resolve_threads(args)
+    resolve_threads(args)
     if args.bins < 1:
-        raise common.BenchmarkError(f"--bins must be 1 or more, not {args.bins}")
+        raise BenchmarkError(f"--bins must be 1 or more, not {args.bins}")
     if not (args.model / "config.cfg").is_file():
-        raise common.BenchmarkError(f"{args.model}: not a pipeline directory (no config.cfg); pass --model DIR "
+        raise BenchmarkError(f"{args.model}: not a pipeline directory (no config.cfg); pass --model DIR "
                                     f"of a trained pipeline, e.g. training/model-best")
-    results = common.results_dir(args)
+    results = results_dir(args)
     result_path = results / f"{STUDY}.json"
     plot_path = results / f"{STUDY}_reliability.png"
     if result_path.exists() and not args.force:
@@ -102,14 +102,14 @@ def main() -> None:
     from spacy_bilstm.evaluation import EvaluationError, load_gold_docs
 
     if args.dev is None or args.test is None:
-        converted = common.prepare_corpus(args.shared, args.work, CORPUS)
+        converted = prepare_corpus(args.shared, args.work, CORPUS)
         args.dev = args.dev or converted["dev"]
         args.test = args.test or converted["test"]
     for path in (args.dev, args.test):
         if not path.is_file():
-            raise common.BenchmarkError(f"{path}: no such DocBin")
+            raise BenchmarkError(f"{path}: no such DocBin")
     limit = SMOKE_SENTENCES if args.smoke else 0
-    scratch = (common.smoke_dir(args.work) if args.smoke else args.work) / STUDY
+    scratch = (smoke_dir(args.work) if args.smoke else args.work) / STUDY
     dev = sentence_docbin(args.dev, scratch / "dev.sentences.spacy", limit)
     test = sentence_docbin(args.test, scratch / "test.sentences.spacy", limit)
     thresholds = threshold_range(*DEFAULT_THRESHOLDS)
@@ -125,32 +125,32 @@ def main() -> None:
         print(f"test, fitted temperature {fit.temperature:.4g}", file=sys.stderr)
         after = evaluate_confidence(nlp, test, n_bins=args.bins, thresholds=thresholds)
     except EvaluationError as error:
-        raise common.BenchmarkError(str(error)) from None
+        raise BenchmarkError(str(error)) from None
     if (before.result.precision, before.result.recall) != (after.result.precision, after.result.recall):
-        raise common.BenchmarkError("the entities changed with the temperature; only their scores may change")
+        raise BenchmarkError("the entities changed with the temperature; only their scores may change")
     if before.calibration.ece is None:
-        raise common.BenchmarkError(f"{args.model} predicts no scored entity on {test}; nothing to calibrate")
+        raise BenchmarkError(f"{args.model} predicts no scored entity on {test}; nothing to calibrate")
 
     result = {
         "study": STUDY, "smoke": args.smoke, "model": str(args.model),
         "component": fit.component, "bins": args.bins, "ece_definition": ECE_DEFINITION.format(bins=args.bins),
         "goal": "ECE <= 0.05 on CoNLL-2003 test",
-        "data": {name: {"path": str(path), **common.corpus_statistics(path)} for name, path in
+        "data": {name: {"path": str(path), **corpus_statistics(path)} for name, path in
                  (("dev", dev), ("test", test))},
         "temperature_before": fit.temperature_before,
         "temperature": fit.temperature,
         "test_before": test_figures(before),
         "test_after": test_figures(after),
         "dev_fit": {**fit.to_dict(), "seconds": round(fit_seconds, 3)},
-        "threads": common.threads_in_use(),
-        "date": common.now(), "machine": common.machine_info(), "command": common.command_line(),
+        "threads": threads_in_use(),
+        "date": now(), "machine": machine_info(), "command": command_line(),
     }
     plot_reliability(
         {f"T = {fit.temperature_before:.3g} (ECE {before.calibration.ece:.3f})": before.calibration.bins,
          f"T = {fit.temperature:.3g} fitted on dev (ECE {after.calibration.ece:.3f})": after.calibration.bins},
         plot_path, f"bilstm_ner entity scores, CoNLL-2003 test{' (smoke)' if args.smoke else ''}",
     )
-    common.write_json(result_path, result)
+    write_json(result_path, result)
     print(f"CoNLL-2003 test: {before.calibration.n_entities:,} scored entities, F1 {100 * before.result.f_score:.2f}")
     print(f"ECE  T = {fit.temperature_before:.4g}: {before.calibration.ece:.4f}   "
           f"T = {fit.temperature:.4g} (fitted on dev): {after.calibration.ece:.4f}")
@@ -159,4 +159,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    common.run_main(main)
+    run_main(main)

@@ -16,13 +16,13 @@ Corpora: CoNLL-2002 Spanish with configs/bilstm_crf.cfg; CoNLL-2003 English with
 configs/bilstm_crf_vectors.cfg and GloVe 6B 50d (converted once by spacy_bilstm.vectors into
 the work folder and reused by every run). One Doc per gold sentence; empty ones are dropped.
 
-Results: ONE JSON (benchmarks/results/choosing/choosing.json), rewritten after every run, with
+Results: ONE JSON (benchmarks/results/choosing.json), rewritten after every run, with
 the table (choosing.md) and the learning curves (choosing.png) beside it. The study resumes
 where it stopped: a round whose result is recorded with the same settings is not trained again,
 and the sentences each round chose are kept in the work folder (benchmarks/work/choosing/).
 
-    python benchmarks/choosing.py --corpora conll2002-es --seeds 0 --steps 250
-    python benchmarks/choosing.py --smoke        # 60/20/20 sentences, 2 rounds of 20, 4 steps
+    python -m benchmarks.choosing --corpora conll2002-es --seeds 0 --steps 250
+    python -m benchmarks.choosing --smoke        # 60/20/20 sentences, 2 rounds of 20, 4 steps
 """
 import argparse
 import json
@@ -33,14 +33,12 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_SHARED = Path(os.environ.get("SPACY_BILSTM_SHARED_DATA") or REPO.parent / "shared")
+from .choosing_report import INITIAL, STRATEGIES, floor_check, markdown_table, plot
+from .records import DEFAULT_SHARED, REPO, RESULTS, BenchmarkError, command_line, recorded_path
+
 DEFAULT_WORK = REPO / "benchmarks" / "work" / "choosing"
-DEFAULT_RESULTS = REPO / "benchmarks" / "results" / "choosing"
+DEFAULT_RESULTS = RESULTS
 STUDY = "choosing"
-# Run in this order: the floor compares uncertainty with random, so entity comes last.
-STRATEGIES = ("uncertainty", "random", "entity")
-INITIAL = "initial"  # the strategy name of round 0, shared by every strategy
 CORPORA: Dict[str, Dict[str, Any]] = {
     "conll2002-es": {
         "config": "bilstm_crf", "lang": "es", "vectors": None,
@@ -54,12 +52,6 @@ CORPORA: Dict[str, Dict[str, Any]] = {
 SMOKE_SENTENCES = {"train": 60, "dev": 20, "test": 20}
 SMOKE_SIZES = {"initial": 20, "round_size": 20, "rounds": 2, "steps": 4, "eval_frequency": 2}
 SMOKE_VECTORS_ROWS = 2000
-# The issue's floor: uncertainty reaches random's last-round F1 with at most this many sentences.
-FLOOR_SENTENCES = 2500
-
-
-class BenchmarkError(Exception):
-    """A problem the user can fix (missing data, bad option): printed without a traceback."""
 
 
 # --------------------------------------------------------------------------- the pool
@@ -162,17 +154,6 @@ def prepared_vectors(shared: Path, work: Path, corpus: str, smoke: bool) -> Opti
 # --------------------------------------------------------------------------- runs
 
 
-def relative(path: Path, shared: Path) -> str:
-    """A path as the results record it: relative to the repository or to the shared folder."""
-    path = Path(path).resolve()
-    for root, prefix in ((REPO, ""), (shared.resolve(), "<shared>/")):
-        try:
-            return prefix + str(path.relative_to(root))
-        except ValueError:
-            continue
-    return path.name
-
-
 def run_key(run: Dict[str, Any]) -> Tuple:
     return run["corpus"], run["seed"], run["strategy"], run["round"], run["settings"]
 
@@ -272,30 +253,6 @@ def run_corpus(args, corpus: str, seed: int, runs: List[Dict[str, Any]], setting
 # --------------------------------------------------------------------------- results
 
 
-def curves(runs: Sequence[Dict[str, Any]], corpus: str, seed: int) -> Dict[str, List[Tuple[int, float]]]:
-    """{strategy: [(sentences, F1), ...]} of one corpus and seed, each starting at the shared round 0."""
-    mine = [run for run in runs if run["corpus"] == corpus and run["seed"] == seed]
-    start = [(run["sentences"], run["f1"]) for run in mine if run["strategy"] == INITIAL]
-    return {strategy: start + sorted((run["sentences"], run["f1"]) for run in mine if run["strategy"] == strategy)
-            for strategy in STRATEGIES}
-
-
-def sentences_to_reach(curve: Sequence[Tuple[int, float]], target: float) -> Optional[int]:
-    """The fewest sentences at which `curve` reaches F1 `target` (None: never)."""
-    return next((sentences for sentences, f1 in curve if f1 >= target), None)
-
-
-def floor_check(runs: Sequence[Dict[str, Any]], corpus: str, seed: int, rounds: int) -> Optional[Dict[str, Any]]:
-    lines = curves(runs, corpus, seed)
-    if len(lines["random"]) < rounds + 1:
-        return None
-    target = lines["random"][-1][1]
-    found = {strategy: sentences_to_reach(lines[strategy], target) for strategy in ("uncertainty", "entity")}
-    holds = None if len(lines["uncertainty"]) < rounds + 1 else (found["uncertainty"] or 10**9) <= FLOOR_SENTENCES
-    return {"random_last_f1": target, "random_last_sentences": lines["random"][-1][0],
-            "sentences_to_reach": found, "floor_sentences": FLOOR_SENTENCES, "floor_holds": holds}
-
-
 def write_results(args, runs: List[Dict[str, Any]]) -> None:
     import platform
 
@@ -318,71 +275,6 @@ def write_results(args, runs: List[Dict[str, Any]]) -> None:
     partial.replace(args.results / f"{STUDY}.json")
     (args.results / f"{STUDY}.md").write_text(markdown_table(runs, pairs, args.rounds, args.commands))
     plot(runs, pairs, args.results / f"{STUDY}.png")
-
-
-def markdown_table(runs: Sequence[Dict[str, Any]], pairs: Sequence[Tuple[str, int]], rounds: int,
-                   commands: Sequence[str]) -> str:
-    lines = ["Test F1 (entity micro, %) by annotated sentences, from " + "; ".join(f"`{c}`" for c in commands), ""]
-    for corpus, seed in pairs:
-        lines_by_strategy = curves(runs, corpus, seed)
-        sizes = sorted({size for curve in lines_by_strategy.values() for size, _ in curve})
-        lines += [f"**{corpus}**, seed {seed}", "", "| strategy | " + " | ".join(str(s) for s in sizes) + " |",
-                  "|---|" + "---:|" * len(sizes)]
-        for strategy, curve in lines_by_strategy.items():
-            by_size = dict(curve)
-            lines.append(f"| {strategy} | " + " | ".join(f"{by_size[s]:.2f}" if s in by_size else "" for s in sizes)
-                         + " |")
-        check = floor_check(runs, corpus, seed, rounds)
-        if check is not None:
-            lines += ["", f"Random's last round: F1 {check['random_last_f1']:.2f} with {check['random_last_sentences']} "
-                      f"sentences. Sentences to reach it: uncertainty {check['sentences_to_reach']['uncertainty']}, "
-                      f"entity {check['sentences_to_reach']['entity']} (None: not reached). Floor (uncertainty "
-                      f"<= {FLOOR_SENTENCES}): {'holds' if check['floor_holds'] else 'not met' if check['floor_holds'] is False else 'pending'}."]
-        lines += ["", *chosen_table(runs, corpus, seed), ""]
-    return "\n".join(lines)
-
-
-def chosen_table(runs: Sequence[Dict[str, Any]], corpus: str, seed: int) -> List[str]:
-    """What each strategy's rounds chose, in all (a sentence is not the unit of annotation cost:
-    tokens and entities are), and what a round took."""
-    lines = ["| strategy | rounds | tokens chosen | entities chosen | select s/round | train s/round |",
-             "|---|---:|---:|---:|---:|---:|"]
-    for strategy in STRATEGIES:
-        mine = [run for run in runs if (run["corpus"], run["seed"], run["strategy"]) == (corpus, seed, strategy)]
-        if mine:
-            lines.append(
-                f"| {strategy} | {len(mine)} | {sum(run['chosen_tokens'] for run in mine)} | "
-                f"{sum(run['chosen_entities'] for run in mine)} | "
-                f"{sum(run['select_seconds'] for run in mine) / len(mine):.0f} | "
-                f"{sum(run['train_seconds'] for run in mine) / len(mine):.0f} |"
-            )
-    return lines
-
-
-def plot(runs: Sequence[Dict[str, Any]], pairs: Sequence[Tuple[str, int]], path: Path) -> None:
-    """The learning curves, one panel per corpus and seed, with random's latest F1 as a line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, max(1, len(pairs)), figsize=(5.5 * max(1, len(pairs)), 4), squeeze=False)
-    for axis, (corpus, seed) in zip(axes[0], pairs):
-        for strategy, curve in curves(runs, corpus, seed).items():
-            if curve:
-                axis.plot(*zip(*curve), marker="o", label=strategy)
-        lines = curves(runs, corpus, seed)
-        if len(lines["random"]) > 1:
-            axis.axhline(lines["random"][-1][1], color="grey", linestyle="--", linewidth=0.8,
-                         label=f"random at {lines['random'][-1][0]}")
-        axis.set_title(f"{corpus}, seed {seed}")
-        axis.set_xlabel("annotated training sentences")
-        axis.set_ylabel("test F1 (%)")
-        axis.grid(alpha=0.3)
-        axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
 
 
 # --------------------------------------------------------------------------- main
@@ -429,13 +321,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     stored = json.loads(results_file.read_text()) if results_file.exists() else {}
     runs = stored.get("runs", [])
     # Every command that added runs to the file (the corpora may be run one after another).
-    command = "python " + " ".join([relative(Path(sys.argv[0]), args.shared)] + sys.argv[1:])
+    command = command_line()
     args.commands = [c for c in stored.get("commands", [stored.get("command")]) if c and c != command] + [command]
     for corpus in args.corpora:
         for seed in args.seeds:
             run_corpus(args, corpus, seed, runs, settings)
     write_results(args, runs)
-    print(f"Results: {relative(results_file, args.shared)}", file=sys.stderr)
+    print(f"Results: {recorded_path(results_file, args.shared)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -28,9 +28,9 @@ invocation, one after another, on the same workload. Results: benchmarks/results
 (skipped when it already holds the same models, by their config.cfg and meta.json, and
 workload; --force reruns) and cost.md / cost.csv.
 
-    python benchmarks/cost.py
-    python benchmarks/cost.py --model ours=training/conll/model-best --model spacy=training/spacy/model-best
-    python benchmarks/cost.py --smoke        # models from accuracy.py --smoke
+    python -m benchmarks.cost
+    python -m benchmarks.cost --model ours=training/conll/model-best --model spacy=training/spacy/model-best
+    python -m benchmarks.cost --smoke        # models from accuracy.py --smoke
 """
 import argparse
 import functools
@@ -43,9 +43,10 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+from .arguments import add_common_arguments, child_environment, resolve_threads, results_dir, run_main, smoke_dir
+from .datasets import prepare_corpus
+from .records import BenchmarkError, command_line, machine_info, now, write_json
+from .tables import machine_header, write_table
 
 CORPUS = "conll2003"
 BATCH_SIZES = (1, 1000)
@@ -120,7 +121,7 @@ def measure_training(model: str, data_path: Path, target_words: int) -> Dict[str
     nlp = spacy.load(model)
     examples = list(Corpus(data_path, gold_preproc=True)(nlp))
     if not examples:
-        raise common.BenchmarkError(f"{data_path} has no training examples")
+        raise BenchmarkError(f"{data_path} has no training examples")
     optimizer = nlp.create_optimizer()
     dropout = nlp.config["training"]["dropout"]
     # As spaCy's training loop updates: frozen components (a frozen transformer) are not
@@ -158,11 +159,11 @@ def run_measurement(kind: str, model: Path, data_path: Path, words: int, threads
                "--data-for-run", str(data_path), "--words", str(words), "--result-for-run", str(output)]
     if batch_size is not None:
         command += ["--batch-size-for-run", str(batch_size)]
-    child = subprocess.Popen(command, env=common.child_environment(threads))
+    child = subprocess.Popen(command, env=child_environment(threads))
     _, status, usage = os.wait4(child.pid, 0)
     code = os.waitstatus_to_exitcode(status)
     if code != 0 or not output.exists():
-        raise common.BenchmarkError(f"{kind} measurement of {model} failed with exit code {code}; see its output above")
+        raise BenchmarkError(f"{kind} measurement of {model} failed with exit code {code}; see its output above")
     result = json.loads(output.read_text())
     # ru_maxrss is in KiB on Linux: the largest resident set of the measuring process.
     result["peak_rss_mib"] = round(usage.ru_maxrss / 1024, 1)
@@ -187,7 +188,7 @@ def parse_models(specs: List[str]) -> Dict[str, Path]:
     for spec in specs:
         name, sep, directory = spec.partition("=")
         if not sep or not name or not directory:
-            raise common.BenchmarkError(f"--model {spec!r}: write NAME=DIR, e.g. --model ours=training/model-best")
+            raise BenchmarkError(f"--model {spec!r}: write NAME=DIR, e.g. --model ours=training/model-best")
         models[name] = Path(directory)
     return models
 
@@ -260,7 +261,7 @@ def table(data: Dict[str, Any], markdown_path: Path, csv_path: Path) -> str:
               f"{next(iter(data['models'].values()))['inference']['batch1']['each_round'][0]['first_pass']['words']:,} "
               f"of them at batch size 1, each sentence met for the first time), {data['workload']['train_words']:,} training "
               f"words; threads: "
-              f"{data['threads'] or 'library default'}.\n\n" + common.machine_header([data]))
+              f"{data['threads'] or 'library default'}.\n\n" + machine_header([data]))
     notes = []
     spacy_models = [name for name in data["models"] if name.startswith("spacy")]
     for name in data["models"]:
@@ -275,7 +276,7 @@ def table(data: Dict[str, Any], markdown_path: Path, csv_path: Path) -> str:
                 ratios.append(f"batch {size}: {median(whole):.2f}x (rounds {_spread(whole)}), first pass "
                               f"{median(first):.2f}x (rounds {_spread(first)})")
             notes.append(f"{name} vs {reference}, inference words/s, median of paired rounds: {'; '.join(ratios)}")
-    text = common.write_table(rows, COLUMNS, COLUMNS, markdown_path, csv_path, header=header)
+    text = write_table(rows, COLUMNS, COLUMNS, markdown_path, csv_path, header=header)
     if notes:
         text += "\n" + "\n".join(f"- {note}" for note in notes) + "\n"
         markdown_path.write_text(text, encoding="utf8")
@@ -306,7 +307,7 @@ def main() -> None:
                         help=f"Training workload (default {DEFAULT_TRAIN_WORDS:,}).")
     parser.add_argument("--rounds", type=int, default=None,
                         help=f"Inference rounds, the models taking turns (default {DEFAULT_ROUNDS}; smoke: 1).")
-    common.add_common_arguments(parser)
+    add_common_arguments(parser)
     # Internal: one measurement, run by run_measurement() in a subprocess.
     parser.add_argument("--measure", choices=["inference", "training"], help=argparse.SUPPRESS)
     parser.add_argument("--model-for-run", help=argparse.SUPPRESS)
@@ -316,28 +317,28 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.measure == "inference":
-        common.write_json(args.result_for_run, measure_inference(args.model_for_run, args.data_for_run, args.words,
+        write_json(args.result_for_run, measure_inference(args.model_for_run, args.data_for_run, args.words,
                                                                  args.batch_size_for_run))
         return
     if args.measure == "training":
-        common.write_json(args.result_for_run, measure_training(args.model_for_run, args.data_for_run, args.words))
+        write_json(args.result_for_run, measure_training(args.model_for_run, args.data_for_run, args.words))
         return
     rounds = args.rounds or (1 if args.smoke else DEFAULT_ROUNDS)
     if rounds < 1:
-        raise common.BenchmarkError(f"--rounds {rounds}: give at least 1")
+        raise BenchmarkError(f"--rounds {rounds}: give at least 1")
 
-    common.resolve_threads(args)
+    resolve_threads(args)
     words = args.words or (SMOKE_WORDS if args.smoke else DEFAULT_WORDS)
     train_words = args.train_words or (SMOKE_TRAIN_WORDS if args.smoke else DEFAULT_TRAIN_WORDS)
-    results = common.results_dir(args)
+    results = results_dir(args)
     models = parse_models(args.model) if args.model else default_models(results)
     if not models:
-        raise common.BenchmarkError(
+        raise BenchmarkError(
             f"no models: none given with --model NAME=DIR and no CoNLL-2003 seed-0 runs in {results / 'accuracy'}; "
             f"run benchmarks/accuracy.py --corpora conll2003 --seeds 0{' --smoke' if args.smoke else ''} first")
     for name, model in models.items():
         if not (model / "config.cfg").exists():
-            raise common.BenchmarkError(f"model {name}: {model} is not a trained pipeline directory (no config.cfg)")
+            raise BenchmarkError(f"model {name}: {model} is not a trained pipeline directory (no config.cfg)")
     output = results / f"{STUDY}.json"
     workload = {"words": words, "train_words": train_words, "rounds": rounds}
     if output.exists() and not args.force:
@@ -349,11 +350,11 @@ def main() -> None:
                   file=sys.stderr)
             print(table(previous, results / f"{STUDY}.md", results / f"{STUDY}.csv"))
             return
-    data_paths = common.prepare_corpus(args.shared, args.work, CORPUS, smoke=args.smoke)
-    work_dir = (common.smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY
+    data_paths = prepare_corpus(args.shared, args.work, CORPUS, smoke=args.smoke)
+    work_dir = (smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY
     work_dir.mkdir(parents=True, exist_ok=True)
-    data: Dict[str, Any] = {"study": STUDY, "smoke": args.smoke, "date": common.now(),
-                            "machine": common.machine_info(), "command": common.command_line(),
+    data: Dict[str, Any] = {"study": STUDY, "smoke": args.smoke, "date": now(),
+                            "machine": machine_info(), "command": command_line(),
                             "threads": args.threads, "workload": workload,
                             "data": {split: str(data_paths[split]) for split in ("train", "test")}, "models": {}}
     inference_rounds: Dict[str, List[Dict[int, Dict[str, Any]]]] = {name: [] for name in models}
@@ -373,10 +374,10 @@ def main() -> None:
                                 "inference": inference_summary(inference_rounds[name]),
                                 "training": training, "model_size_bytes": directory_size(model),
                                 "training_run": training_run_summary(model)}
-    common.write_json(output, data)
+    write_json(output, data)
     print(table(data, results / f"{STUDY}.md", results / f"{STUDY}.csv"))
     print(f"Results: {output}", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    common.run_main(main)
+    run_main(main)

@@ -9,8 +9,8 @@ model gets the b of the grid with the best dev F1 (ties go to the b nearest 0), 
 choose it on their own dev set; the test F1 at that b is set against the test F1 at b = 0, the
 model as shipped. The model runs once per split; only the decoding is repeated per b.
 
-    python benchmarks/decoding.py       # writes results/decoding.{json,md,csv}
-    python benchmarks/decoding.py --corpora wnut17 --systems bilstm_crf
+    python -m benchmarks.decoding       # writes results/decoding.{json,md,csv}
+    python -m benchmarks.decoding --corpora wnut17 --systems bilstm_crf
 
 A study-1 run measured before (same corpus, system, seed and training date) keeps its row;
 --force measures the runs of the corpora and systems given again; the other rows stay.
@@ -21,12 +21,15 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Set, Tuple
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+from .arguments import add_common_arguments, results_dir, run_main
+from .datasets import CORPORA
+from .fingerprints import measure_study1_models
+from .overrides import BILSTM_CRF_CONFIGS
+from .records import command_line, machine_info, now, write_json
+from .tables import add_mean_std, mean_std_columns, write_table
 
 STUDY = "decoding"
-SYSTEMS = common.BILSTM_CRF_CONFIGS
+SYSTEMS = BILSTM_CRF_CONFIGS
 BIASES = (-0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
 BATCH_SIZE = 1000
 
@@ -121,31 +124,31 @@ def summary_rows(measured: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
                                "chosen bias": ", ".join(f"{r['chosen_bias']:g}" for r in runs)}
         for split in ("dev", "test"):
             for which, label in (("shipped", "b = 0"), ("chosen", "chosen b")):
-                common.add_mean_std(row, f"{split} F1, {label}", (r[split][which]["ents_f"] for r in runs), scale=100)
-        common.add_mean_std(row, "test Δ F1", (r["test"]["chosen"]["ents_f"] - r["test"]["shipped"]["ents_f"]
+                add_mean_std(row, f"{split} F1, {label}", (r[split][which]["ents_f"] for r in runs), scale=100)
+        add_mean_std(row, "test Δ F1", (r["test"]["chosen"]["ents_f"] - r["test"]["shipped"]["ents_f"]
                                                 for r in runs), scale=100)
-        common.add_mean_std(row, "test R, chosen b", (r["test"]["chosen"]["ents_r"] for r in runs), scale=100)
+        add_mean_std(row, "test R, chosen b", (r["test"]["chosen"]["ents_r"] for r in runs), scale=100)
         rows.append(row)
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpora", nargs="+", choices=list(common.CORPORA), default=list(common.CORPORA))
+    parser.add_argument("--corpora", nargs="+", choices=list(CORPORA), default=list(CORPORA))
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
-    common.add_common_arguments(parser)
+    add_common_arguments(parser)
     args = parser.parse_args()
-    results = common.results_dir(args)
-    measured = common.measure_study1_models(results, STUDY, SYSTEMS, args.corpora, args.systems, smoke=args.smoke,
+    results = results_dir(args)
+    measured = measure_study1_models(results, STUDY, SYSTEMS, args.corpora, args.systems, smoke=args.smoke,
                                             force=args.force, measure_model=measure_model)
-    common.write_json(results / f"{STUDY}.json", {"date": common.now(), "machine": common.machine_info(),
-                                                  "command": common.command_line(), "biases": list(BIASES),
+    write_json(results / f"{STUDY}.json", {"date": now(), "machine": machine_info(),
+                                                  "command": command_line(), "biases": list(BIASES),
                                                   "runs": measured})
     scores = ["dev F1, b = 0", "dev F1, chosen b", "test F1, b = 0", "test F1, chosen b", "test Δ F1",
               "test R, chosen b"]
     columns = ["corpus", "system", "seeds", "chosen bias"]
-    print(common.write_table(
-        summary_rows(measured), columns + scores, columns + common.mean_std_columns(scores),
+    print(write_table(
+        summary_rows(measured), columns + scores, columns + mean_std_columns(scores),
         results / f"{STUDY}.md", results / f"{STUDY}.csv",
         header="Entity F1 (%, mean ± std over seeds) on each corpus's sentences with a bias b added to every "
                "entity tag's emission before Viterbi decoding; b chosen per model on dev from "
@@ -154,4 +157,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    common.run_main(main)
+    run_main(main)

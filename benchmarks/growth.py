@@ -12,22 +12,20 @@ starts), is split in two: the first `--old-sentences` sentences and the rest.
 
 Every run goes through `spacy_bilstm.training.train` (what `spacy-bilstm train` calls) with a
 fixed step budget, and is tested with `spacy_bilstm.evaluation.evaluate` on CoNLL-2003 test, one
-Doc per sentence. Results: benchmarks/results/growth/growth.json and growth.md, rewritten after
+Doc per sentence. Results: benchmarks/results/growth.json and growth.md, rewritten after
 every run; a run already in the JSON with the same settings is skipped (`--force` reruns).
 
-    python benchmarks/growth.py --stage1-steps 1200 --stage2-steps 400
-    python benchmarks/growth.py --smoke     # 300/100 sentences, a few steps, results under work/
+    python -m benchmarks.growth --stage1-steps 1200 --stage2-steps 400
+    python -m benchmarks.growth --smoke     # 300/100 sentences, a few steps, results under work/
 """
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402  (benchmarks/common.py: machine info, atomic JSON)
+from .records import RESULTS, BenchmarkError, REPO, command_line, machine_info, now, recorded_path, write_json
 
 STUDY = "growth"
 CONFIG = "bilstm_crf_vectors"
@@ -53,7 +51,7 @@ def sentence_docs(docs: Sequence) -> List:
 def split_old_new(docs: Sequence, n_old: int) -> Tuple[List, List]:
     """The first `n_old` docs and the rest, in corpus order."""
     if not 0 < n_old < len(docs):
-        raise common.BenchmarkError(f"--old-sentences {n_old}: the corpus has {len(docs)} sentences; "
+        raise BenchmarkError(f"--old-sentences {n_old}: the corpus has {len(docs)} sentences; "
                                     f"choose a number between 1 and {len(docs) - 1}")
     return list(docs[:n_old]), list(docs[n_old:])
 
@@ -160,11 +158,11 @@ def run_one(name: str, spec: Dict[str, Any], args: argparse.Namespace, work: Pat
     minutes = (time.perf_counter() - started) / 60
     result = evaluate(output / "model-best", test_path)
     per_type = {label: round(100 * scores["f"], 2) for label, scores in sorted(result.per_type.items())}
-    return {**settings_of(name, spec, args), "train_minutes": round(minutes, 2), "date": common.now(),
+    return {**settings_of(name, spec, args), "train_minutes": round(minutes, 2), "date": now(),
             "test_f1": round(100 * result.f_score, 2), "test_f1_per_type": per_type,
-            "train": common.recorded_path(spec["train"], args.shared),
-            "dev": common.recorded_path(spec["dev"], args.shared),
-            "output": common.recorded_path(output, args.shared)}
+            "train": recorded_path(spec["train"], args.shared),
+            "dev": recorded_path(spec["dev"], args.shared),
+            "output": recorded_path(output, args.shared)}
 
 
 # --------------------------------------------------------------------------- report
@@ -227,16 +225,16 @@ def markdown(results: Dict[str, Any]) -> str:
 
 def write_results(results_dir: Path, results: Dict[str, Any]) -> None:
     results["floors"] = floors(results["runs"])
-    common.write_json(results_dir / f"{STUDY}.json", results)
+    write_json(results_dir / f"{STUDY}.json", results)
     (results_dir / f"{STUDY}.md").write_text(markdown(results), encoding="utf-8")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    default_shared = Path(os.environ.get("SPACY_BILSTM_SHARED_DATA") or common.REPO.parent / "shared")
+    default_shared = Path(os.environ.get("SPACY_BILSTM_SHARED_DATA") or REPO.parent / "shared")
     parser.add_argument("--shared", type=Path, default=default_shared, help="folder with corpora/ and vectors/")
-    parser.add_argument("--work", type=Path, default=common.REPO / "benchmarks" / "work" / STUDY)
-    parser.add_argument("--results", type=Path, default=common.REPO / "benchmarks" / "results" / STUDY)
+    parser.add_argument("--work", type=Path, default=REPO / "benchmarks" / "work" / STUDY)
+    parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS), help="in this order")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--old-sentences", type=int, default=12000)
@@ -263,7 +261,7 @@ def main() -> None:
     if results.get("seed") != args.seed:
         results = {"runs": {}}
     results.update({"study": STUDY, "seed": args.seed,
-                    "machine": common.machine_info(), "threads": os.environ.get("SPACY_BILSTM_THREADS"),
+                    "machine": machine_info(), "threads": os.environ.get("SPACY_BILSTM_THREADS"),
                     "split": "one Doc per sentence; old = the first --old-sentences of train, new = the rest",
                     "data": data["counts"]})
     # GloVe converted once, as `train --vectors` converts it, for every run and seed.
@@ -276,12 +274,12 @@ def main() -> None:
             print(f"[{name}] done already (test F1 {done['test_f1']}); --force reruns it")
             continue
         print(f"[{name}] training, {spec['steps']} steps", flush=True)
-        results["command"] = common.command_line()  # the command that ran the runs, not a later report
+        results["command"] = command_line()  # the command that ran the runs, not a later report
         results["runs"][name] = run_one(name, spec, args, work, data["paths"]["test"])
         write_results(args.results, results)
         print(f"[{name}] {results['runs'][name]['test_f1_per_type']} in {results['runs'][name]['train_minutes']} min",
               flush=True)
-    results.setdefault("command", common.command_line())
+    results.setdefault("command", command_line())
     write_results(args.results, results)
     print(markdown(results))
 

@@ -17,13 +17,13 @@ the config of its corpus (CoNLL-2002 Spanish: configs/bilstm_crf.cfg, no vectors
 configs/bilstm_crf_vectors.cfg with GloVe 6B 50d); model-best is chosen on the complete,
 unchanged dev set and tested on the test set (entity micro P/R/F1, exact span and type, as study 1
 tests). The seed chooses both the removed entities and the training run. All runs go to ONE file,
-benchmarks/results/incomplete/incomplete.json, rewritten after each run with the table beside it
+benchmarks/results/incomplete.json, rewritten after each run with the table beside it
 (incomplete.md); a run already there (same corpus, condition, seed and config settings) is skipped,
 so a stopped study continues where it was (--force reruns). Models, logs and the derived training
 sets stay in benchmarks/work/.
 
-    python benchmarks/incomplete.py --threads 1 --max-minutes 6 --corpora conll2002-es
-    python benchmarks/incomplete.py --smoke          # 200/50/50 sentences, 2 steps per run
+    python -m benchmarks.incomplete --threads 1 --max-minutes 6 --corpora conll2002-es
+    python -m benchmarks.incomplete --smoke          # 200/50/50 sentences, 2 steps per run
 """
 import argparse
 import functools
@@ -33,9 +33,13 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+from .arguments import SMOKE_MAX_MINUTES, add_common_arguments, add_seed_and_cap_arguments, resolve_seeds_and_cap, resolve_threads, results_dir, run_main, run_study, smoke_dir
+from .capped import run_training
+from .datasets import SPLITS, corpus_lang, corpus_source, prepare_corpus, prepare_vectors
+from .fingerprints import config_fingerprint, config_fingerprints, config_uses_vectors
+from .overrides import run_overrides
+from .records import BenchmarkError, CONFIGS, REPO, command_line, machine_info, now, recorded_overrides, recorded_path, write_json
+from .tables import add_mean_std, mean_std
 
 STUDY = "incomplete"
 CONDITIONS = ("complete", "as_o", "missing")
@@ -64,7 +68,7 @@ def incomplete_training_docs(docs: Sequence, seed: int, fraction: float = REMOVE
     outside = [(d, token.i) for d, doc in enumerate(docs) for token in doc if token.ent_iob_ == "O"]
     removed_tokens = sum(end - start for _, start, end in removed)
     if removed_tokens > len(outside):
-        raise common.BenchmarkError(f"the training data have {len(outside)} O tokens, fewer than the "
+        raise BenchmarkError(f"the training data have {len(outside)} O tokens, fewer than the "
                                     f"{removed_tokens} tokens of the removed entities")
     hidden_outside: Dict[int, List[int]] = {}
     for d, i in rng.sample(outside, removed_tokens):
@@ -122,7 +126,7 @@ def write_training_sets(train_path: Path, target_dir: Path, seed: int) -> Tuple[
     for condition in ("as_o", "missing"):
         target_dir.mkdir(parents=True, exist_ok=True)
         DocBin(docs=conditions[condition], store_user_data=False).to_disk(paths[condition])
-    common.write_json(counts_path, {"stamp": stamp, "counts": counts})
+    write_json(counts_path, {"stamp": stamp, "counts": counts})
     return paths, counts
 
 
@@ -138,8 +142,8 @@ def read_runs(path: Path) -> List[Dict[str, Any]]:
 
 
 def is_current(run: Dict[str, Any]) -> bool:
-    config = common.REPO / run["config"]
-    return config.is_file() and run.get("config_fingerprint") == common.config_fingerprint(config)
+    config = REPO / run["config"]
+    return config.is_file() and run.get("config_fingerprint") == config_fingerprint(config)
 
 
 def run_one(args: argparse.Namespace, corpus: str, seed: int, condition: str, results_path: Path,
@@ -150,32 +154,33 @@ def run_one(args: argparse.Namespace, corpus: str, seed: int, condition: str, re
     if not args.force and key in done and is_current(done[key]):
         print(f"{label}: done already ({results_path}), skipped", file=sys.stderr)
         return
-    config_path = common.CONFIGS / f"{CORPUS_CONFIGS[corpus]}.cfg"
-    data = common.prepare_corpus(args.shared, args.work, corpus, smoke=args.smoke)
+    config_path = CONFIGS / f"{CORPUS_CONFIGS[corpus]}.cfg"
+    data = prepare_corpus(args.shared, args.work, corpus, smoke=args.smoke)
     train_sets, counts = write_training_sets(data["train"], run_root / corpus / f"seed{seed}" / "data", seed)
     data = {**data, "train": train_sets[condition]}
-    uses_vectors = common.config_uses_vectors(config_path)
-    overrides = common.run_overrides(data, vectors if uses_vectors else None, seed, smoke=args.smoke,
-                                     lang=common.corpus_lang(corpus))
+    uses_vectors = config_uses_vectors(config_path)
+    overrides = run_overrides(data, vectors if uses_vectors else None, seed, smoke=args.smoke,
+                                     lang=corpus_lang(corpus))
     run_dir = run_root / corpus / f"seed{seed}" / condition
     print(f"{label}: training (cap {args.max_minutes} min), log {run_dir / 'train.log'}", file=sys.stderr)
-    summary = common.run_training(config_path=config_path, run_dir=run_dir, overrides=overrides,
+    summary = run_training(config_path=config_path, run_dir=run_dir, overrides=overrides,
                                   max_minutes=args.max_minutes, test_path=data["test"], threads=args.threads)
     training, test = summary["training"], summary["test"]
     run = {
         "corpus": corpus, "condition": condition, "seed": seed, "smoke": args.smoke,
-        "config": common.recorded_path(config_path, args.shared), **common.config_fingerprints(config_path),
-        "vectors": common.recorded_path(vectors, args.shared) if uses_vectors else None,
+        "config": recorded_path(config_path, args.shared), **config_fingerprints(config_path),
+        "vectors": recorded_path(vectors, args.shared) if uses_vectors else None,
         "max_minutes": args.max_minutes, "threads": summary["threads"],
-        "data": {split: common.recorded_path(path, args.shared) for split, path in data.items()},
-        "source": {split: common.recorded_path(common.corpus_source(args.shared, corpus, split), args.shared)
-                   for split in common.SPLITS},
+        "overrides": recorded_overrides(overrides, args.shared),
+        "data": {split: recorded_path(path, args.shared) for split, path in data.items()},
+        "source": {split: recorded_path(corpus_source(args.shared, corpus, split), args.shared)
+                   for split in SPLITS},
         "train_counts": counts,
         "test": {key: test[key] for key in ("ents_p", "ents_r", "ents_f", "ents_per_type", "sentences", "words")},
         "best_dev": training["best_dev"],
         "training": {key: training[key] for key in ("stopped_by", "init_seconds", "loop_seconds", "steps",
                                                     "epochs_completed", "words", "seconds_to_best_dev")},
-        "date": common.now(), "command": common.command_line(),
+        "date": now(), "command": command_line(),
     }
     runs = [r for r in read_runs(results_path) if run_key(r) != key] + [run]
     write_results(results_path, runs)
@@ -185,7 +190,7 @@ def run_one(args: argparse.Namespace, corpus: str, seed: int, condition: str, re
 
 def write_results(results_path: Path, runs: List[Dict[str, Any]]) -> None:
     runs = sorted(runs, key=lambda r: (r["corpus"], r["seed"], CONDITIONS.index(r["condition"])))
-    common.write_json(results_path, {"study": STUDY, "date": common.now(), "machine": common.machine_info(),
+    write_json(results_path, {"study": STUDY, "date": now(), "machine": machine_info(),
                                      "removed_fraction": REMOVED_FRACTION, "runs": runs})
 
 
@@ -205,19 +210,19 @@ def summary_rows(runs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
             {f"{r['max_minutes']:g}" for r in runs if r["corpus"] == corpus}))}
         for condition in CONDITIONS:
             scores = [s[condition]["test"]["ents_f"] for s in by_seed.values() if condition in s]
-            common.add_mean_std(row, condition, scores, scale=100)
+            add_mean_std(row, condition, scores, scale=100)
             row[f"{condition} seeds"] = len(scores)
             row[condition] = f"{row[condition]} ({len(scores)})"
         for name, (high, low) in (("missing − as_o", ("missing", "as_o")),
                                   ("complete − missing", ("complete", "missing"))):
             diffs = [s[high]["test"]["ents_f"] - s[low]["test"]["ents_f"] for s in by_seed.values()
                      if high in s and low in s]
-            common.add_mean_std(row, name, diffs, scale=100)
+            add_mean_std(row, name, diffs, scale=100)
         gain, gap = row["missing − as_o mean"], row["complete − missing mean"]
         row["floors met"] = ("-" if gain is None or gap is None else
                              "yes" if gain >= FLOOR_MISSING_OVER_AS_O and gap <= FLOOR_COMPLETE_OVER_MISSING
                              else "no")
-        mean_steps = {c: common.mean_std(s[c]["training"]["steps"] for s in by_seed.values() if c in s)[0]
+        mean_steps = {c: mean_std(s[c]["training"]["steps"] for s in by_seed.values() if c in s)[0]
                       for c in CONDITIONS}
         row["steps"] = ", ".join(f"{c} {steps:.0f}" for c, steps in mean_steps.items() if steps is not None)
         rows.append(row)
@@ -246,17 +251,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpora", nargs="+", choices=list(CORPUS_CONFIGS), default=list(CORPUS_CONFIGS))
     parser.add_argument("--conditions", nargs="+", choices=CONDITIONS, default=list(CONDITIONS))
-    common.add_seed_and_cap_arguments(parser, f"Wall-clock cap per training run (default 6; smoke "
-                                              f"{common.SMOKE_MAX_MINUTES}).")
-    common.add_common_arguments(parser)
+    add_seed_and_cap_arguments(parser, f"Wall-clock cap per training run (default 6; smoke "
+                                              f"{SMOKE_MAX_MINUTES}).")
+    add_common_arguments(parser)
     args = parser.parse_args()
-    common.resolve_seeds_and_cap(args, 6.0)
-    common.resolve_threads(args)
-    results_path = common.results_dir(args) / STUDY / f"{STUDY}.json"
-    run_root = (common.smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY
+    resolve_seeds_and_cap(args, 6.0)
+    resolve_threads(args)
+    results_path = results_dir(args) / f"{STUDY}.json"
+    run_root = (smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY
     vectors = None
-    if any(common.config_uses_vectors(common.CONFIGS / f"{CORPUS_CONFIGS[c]}.cfg") for c in args.corpora):
-        vectors = common.prepare_vectors(args.shared, args.work, smoke=args.smoke)
+    if any(config_uses_vectors(CONFIGS / f"{CORPUS_CONFIGS[c]}.cfg") for c in args.corpora):
+        vectors = prepare_vectors(args.shared, args.work, smoke=args.smoke)
     # Conditions in the inner loop: a study stopped early can already compare them at seed 0.
     runs = (
         (f"{corpus} / {condition} / seed {seed}",
@@ -265,8 +270,8 @@ def main() -> None:
         for seed in args.seeds
         for condition in args.conditions
     )
-    common.run_study(runs, lambda _results: write_summary(results_path), results_path.parent, STUDY)
+    run_study(runs, lambda _results: write_summary(results_path), results_path.parent, STUDY)
 
 
 if __name__ == "__main__":
-    common.run_main(main)
+    run_main(main)

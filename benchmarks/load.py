@@ -15,9 +15,9 @@ pipeline loading, as a user waits for it. MODEL is the pipeline of the first tra
 (model-last). A table (the median of the rounds per command and setting, and the ratio of the
 two settings) is printed and written with the raw times:
 
-    python benchmarks/load.py                  # 3 rounds, a few minutes on 2 cores
-    python benchmarks/load.py --rounds 5
-    python benchmarks/load.py --quick          # smoke test: 1 round, 5 steps, 150 sentences
+    python -m benchmarks.load                  # 3 rounds, a few minutes on 2 cores
+    python -m benchmarks.load --rounds 5
+    python -m benchmarks.load --quick          # smoke test: 1 round, 5 steps, 150 sentences
 
 Results: benchmarks/results/load.json and load.md (--quick: <work>/smoke/results/).
 """
@@ -31,11 +31,11 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+from .arguments import results_dir, run_main, smoke_dir
+from .records import BenchmarkError, DEFAULT_SHARED, DEFAULT_WORK, REPO, RESULTS, command_line, machine_info, now, write_json
 
 STUDY = "load"
-SAMPLE = common.REPO / "corpora" / "sample"
+SAMPLE = REPO / "corpora" / "sample"
 SETTINGS = ("default", "1")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 BACKGROUND_JOBS = 3
@@ -96,7 +96,7 @@ class Background:
                 stdout=subprocess.PIPE, text=True))
         for process in self.processes:
             if process.stdout.readline().strip() != "ready":
-                raise common.BenchmarkError("a background torch job did not start")
+                raise BenchmarkError("a background torch job did not start")
         return self
 
     def __exit__(self, *exc):
@@ -117,7 +117,7 @@ def timed(command: List[str], env: Dict[str, str], log: Path) -> float:
     seconds = time.perf_counter() - start
     if completed.returncode != 0:
         tail = "".join(log.read_text(encoding="utf8", errors="replace").splitlines(keepends=True)[-15:])
-        raise common.BenchmarkError(f"{' '.join(command[3:])} failed (exit code {completed.returncode}):\n{tail}")
+        raise BenchmarkError(f"{' '.join(command[3:])} failed (exit code {completed.returncode}):\n{tail}")
     return seconds
 
 
@@ -166,20 +166,20 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=1500, help="Sentences to process (default 1500).")
     parser.add_argument("--quick", action="store_true",
                         help="Smoke test: 1 round, 5 steps, 150 sentences; results under <work>/smoke/results.")
-    parser.add_argument("--shared", type=Path, default=common.DEFAULT_SHARED,
-                        help=f"Shared data folder, for CoNLL-2003 test (default {common.DEFAULT_SHARED}).")
-    parser.add_argument("--work", type=Path, default=common.DEFAULT_WORK,
-                        help=f"Scratch folder: trained models, inputs and logs (default {common.DEFAULT_WORK}).")
+    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED,
+                        help=f"Shared data folder, for CoNLL-2003 test (default {DEFAULT_SHARED}).")
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK,
+                        help=f"Scratch folder: trained models, inputs and logs (default {DEFAULT_WORK}).")
     parser.add_argument("--results", type=Path, default=None,
-                        help=f"Results folder (default {common.RESULTS}; with --quick, <work>/smoke/results).")
+                        help=f"Results folder (default {RESULTS}; with --quick, <work>/smoke/results).")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.steps, args.sentences = 1, 5, 150
     if args.rounds < 1 or args.steps < 1 or args.sentences < 1:
-        raise common.BenchmarkError("--rounds, --steps and --sentences must be 1 or more")
+        raise BenchmarkError("--rounds, --steps and --sentences must be 1 or more")
     args.smoke = args.quick
-    results = common.results_dir(args)
-    scratch = (common.smoke_dir(args.work) if args.quick else args.work) / "runs" / STUDY
+    results = results_dir(args)
+    scratch = (smoke_dir(args.work) if args.quick else args.work) / "runs" / STUDY
     scratch.mkdir(parents=True, exist_ok=True)
 
     work = workload(args.shared, args.sentences)
@@ -211,19 +211,19 @@ def main() -> None:
                           file=sys.stderr)
 
     data = {
-        "study": STUDY, "smoke": args.quick, "date": common.now(), "rounds": args.rounds, "train_steps": args.steps,
+        "study": STUDY, "smoke": args.quick, "date": now(), "rounds": args.rounds, "train_steps": args.steps,
         "load": {"background_jobs": BACKGROUND_JOBS, "background_threads": BACKGROUND_THREADS,
                  "background_work": "512x512 float32 matmuls in a loop"},
         "workload": {**work, "sentences": len(work["sentences"])},
         "runs": runs, "summary": summarise(runs),
-        "machine": common.machine_info(), "command": common.command_line(),
+        "machine": machine_info(), "command": command_line(),
     }
     table = markdown(data)
-    common.write_json(results / f"{STUDY}.json", data)
+    write_json(results / f"{STUDY}.json", data)
     (results / f"{STUDY}.md").write_text(table, encoding="utf8")
     print(table)
     print(f"results: {results / STUDY}.json, {results / STUDY}.md", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    common.run_main(main)
+    run_main(main)

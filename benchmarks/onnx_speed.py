@@ -15,7 +15,7 @@ The check (skip with --no-check) tags the gold words of the same file with `eval
 backend: entity F1, documents whose entities differ from torch's, and the largest difference
 of an entity probability where they agree.
 
-    python benchmarks/onnx_speed.py --model EXPORTED [--int8-model EXPORTED_INT8] [--rounds 5]
+    python -m benchmarks.onnx_speed --model EXPORTED [--int8-model EXPORTED_INT8] [--rounds 5]
 """
 import argparse
 import os

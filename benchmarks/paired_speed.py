@@ -9,8 +9,8 @@ holds a `spacy_bilstm` package (a git worktree, or an export of a commit: `git a
 spacy_bilstm | tar -x -C DIR`), put first on PYTHONPATH; --model-of gives a version a pipeline
 of its own (spaCy's `ner` beside ours: then the ratios compare pipelines, on the same texts).
 
-    python benchmarks/paired_speed.py MODEL_DIR TEST.spacy --version before=DIR --version after=. --rounds 3
-    python benchmarks/paired_speed.py MODEL_DIR TEST.spacy --version spacy=. --version ours=. \
+    python -m benchmarks.paired_speed MODEL_DIR TEST.spacy --version before=DIR --version after=. --rounds 3
+    python -m benchmarks.paired_speed MODEL_DIR TEST.spacy --version spacy=. --version ours=. \
         --model-of spacy=SPACY_MODEL
 """
 import argparse

@@ -11,8 +11,8 @@
 Only measured results are drawn; a plot whose results are missing is skipped with a message
 (exit code 1 if no plot could be drawn at all).
 
-    python benchmarks/plots.py
-    python benchmarks/plots.py --smoke        # from the --smoke results of the other scripts
+    python -m benchmarks.plots
+    python -m benchmarks.plots --smoke        # from the --smoke results of the other scripts
 """
 import argparse
 import json
@@ -20,9 +20,10 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+from .arguments import results_dir, run_main
+from .datasets import CORPORA
+from .fingerprints import read_current_results
+from .records import BenchmarkError, DEFAULT_WORK
 
 import matplotlib  # noqa: E402
 
@@ -37,7 +38,7 @@ def _smoke_note(results: List[Dict[str, Any]]) -> str:
 
 
 def plot_dev_f1_vs_time(results_root: Path, corpus: str) -> Optional[Path]:
-    runs = [r for r in common.read_current_results(results_root, "accuracy")[0] if r.get("corpus") == corpus]
+    runs = [r for r in read_current_results(results_root, "accuracy")[0] if r.get("corpus") == corpus]
     if not runs:
         print(f"dev F1 against time: no accuracy results for {corpus} in {results_root / 'accuracy'}, skipped",
               file=sys.stderr)
@@ -96,7 +97,7 @@ def plot_words_per_second(results_root: Path) -> Optional[Path]:
 def plot_ablations(results_root: Path) -> Optional[Path]:
     import ablations
 
-    runs, _ = common.read_current_results(results_root, "ablations")
+    runs, _ = read_current_results(results_root, "ablations")
     if not runs:
         print(f"ablation chart: no results in {results_root / 'ablations'}, skipped", file=sys.stderr)
         return None
@@ -132,20 +133,20 @@ def _save(fig, path: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", default="conll2003", choices=list(common.CORPORA),
+    parser.add_argument("--corpus", default="conll2003", choices=list(CORPORA),
                         help="Corpus of the dev-F1-against-time plot (default conll2003).")
-    parser.add_argument("--work", type=Path, default=common.DEFAULT_WORK, help="As for the other scripts (smoke).")
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="As for the other scripts (smoke).")
     parser.add_argument("--results", type=Path, default=None,
                         help="Results folder to read and write (default benchmarks/results; "
                         "smoke: <work>/smoke/results).")
     parser.add_argument("--smoke", action="store_true", help="Plot the --smoke results of the other scripts.")
     args = parser.parse_args()
-    results = common.results_dir(args)
+    results = results_dir(args)
     written = [plot for plot in (plot_dev_f1_vs_time(results, args.corpus), plot_words_per_second(results),
                                  plot_ablations(results)) if plot is not None]
     if not written:
-        raise common.BenchmarkError(f"no results to plot in {results}; run accuracy.py, cost.py or ablations.py first")
+        raise BenchmarkError(f"no results to plot in {results}; run accuracy.py, cost.py or ablations.py first")
 
 
 if __name__ == "__main__":
-    common.run_main(main)
+    run_main(main)

@@ -9,7 +9,7 @@ it. The table gives the median over --repeats passes of microseconds per token a
 With --cprofile, the functions that take the most time of their own at each batch size
 (cProfile, one pass), for the Python call overhead that the stage clocks do not show.
 
-    OMP_NUM_THREADS=1 python benchmarks/profile_tagging.py MODEL_DIR TEST.spacy --limit 1000 --cprofile
+    OMP_NUM_THREADS=1 python -m benchmarks.profile_tagging MODEL_DIR TEST.spacy --limit 1000 --cprofile
 """
 import argparse
 import cProfile

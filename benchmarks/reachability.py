@@ -9,20 +9,19 @@ never be predicted) when the tagger reads
 - what the shipped configs read (their `reading`, after their sentencizer): the default a
   user trains with; it must leave no entity unreachable.
 
-    python benchmarks/reachability.py            # writes results/reachability.{json,md}
+    python -m benchmarks.reachability           # writes results/reachability.{json,md}
 """
 import argparse
 import json
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+from spacy_bilstm.corpora.readers import read_corpus
+from spacy_bilstm.reachability import shipped_reading, unreachable_entities, with_sentencizer_sentences
 
-from spacy_bilstm.corpora.readers import read_corpus  # noqa: E402
-from spacy_bilstm.reachability import shipped_reading, unreachable_entities, with_sentencizer_sentences  # noqa: E402
+from .records import DEFAULT_SHARED, RESULTS
 
-SHARED = HERE.parent.parent / "shared" / "corpora"
+SHARED = DEFAULT_SHARED / "corpora"
 # (corpus, files, language, files read with --repair: one entity each continues across a sentence
 # break or starts with I-)
 CORPORA = [
@@ -37,7 +36,7 @@ CORPORA = [
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=SHARED, help="the corpora folder")
-    parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     rows = []
     reading = shipped_reading()

@@ -9,8 +9,8 @@ when the model is loaded, the weights are the same. It scores entities against g
 Scorer, exact span and type) and counts the gold entities the sentencizer cuts in two, which
 sentence reading can never predict.
 
-    python benchmarks/reading.py        # writes results/reading.{json,md,csv}
-    python benchmarks/reading.py --corpora wnut17 --systems bilstm_crf
+    python -m benchmarks.reading        # writes results/reading.{json,md,csv}
+    python -m benchmarks.reading --corpora wnut17 --systems bilstm_crf
 
 A study-1 run measured before (same corpus, system, seed and training date) keeps its row;
 --force measures the runs of the corpora and systems given again; the other rows stay.
@@ -20,13 +20,16 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+from .arguments import add_common_arguments, results_dir, run_main
+from .datasets import CORPORA, corpus_lang
+from .fingerprints import measure_study1_models
+from .overrides import BILSTM_CRF_CONFIGS
+from .records import BenchmarkError, command_line, machine_info, now, write_json
+from .tables import add_mean_std, mean_std_columns, write_table
 
 STUDY = "reading"
 READINGS = ("sentence", "document")
-SYSTEMS = common.BILSTM_CRF_CONFIGS
+SYSTEMS = BILSTM_CRF_CONFIGS
 
 
 def score_model(model_dir: Path, test_path: Path, reading: str) -> Dict[str, Any]:
@@ -38,7 +41,7 @@ def score_model(model_dir: Path, test_path: Path, reading: str) -> Dict[str, Any
 
     nlp = spacy.load(model_dir, config={"components": {"bilstm_ner": {"model": {"reading": reading}}}})
     if "sentencizer" not in nlp.pipe_names:
-        raise common.BenchmarkError(f"{model_dir} has no sentencizer: both readings would read whole documents")
+        raise BenchmarkError(f"{model_dir} has no sentencizer: both readings would read whole documents")
     result = evaluate(nlp, test_path)
     return {"ents_p": result.precision, "ents_r": result.recall, "ents_f": result.f_score,
             "documents": result.n_docs, "words": result.n_words}
@@ -58,13 +61,13 @@ def sentencizer_cuts(test_path: Path, lang: str) -> Dict[str, int]:
 
 def measure(results_root: Path, corpora: List[str], systems: List[str], *, smoke: bool,
             force: bool = False) -> List[Dict[str, Any]]:
-    """Rows for the current study-1 runs of `corpora` x `systems` (common.measure_study1_models)."""
+    """Rows for the current study-1 runs of `corpora` x `systems` (measure_study1_models)."""
     cuts: Dict[str, Dict[str, int]] = {}
 
     def measure_model(run: Dict[str, Any]) -> Dict[str, Any]:
         model_dir, test_path = Path(run["model_dir"]), Path(run["data"]["test"]["path"])
         if run["corpus"] not in cuts:
-            cuts[run["corpus"]] = sentencizer_cuts(test_path, common.corpus_lang(run["corpus"]))
+            cuts[run["corpus"]] = sentencizer_cuts(test_path, corpus_lang(run["corpus"]))
         row = {"test": str(test_path), **cuts[run["corpus"]]}
         for reading in READINGS:
             row[reading] = score_model(model_dir, test_path, reading)
@@ -73,7 +76,7 @@ def measure(results_root: Path, corpora: List[str], systems: List[str], *, smoke
               file=sys.stderr)
         return row
 
-    return common.measure_study1_models(results_root, STUDY, SYSTEMS, corpora, systems, smoke=smoke, force=force,
+    return measure_study1_models(results_root, STUDY, SYSTEMS, corpora, systems, smoke=smoke, force=force,
                                         measure_model=measure_model)
 
 
@@ -86,26 +89,26 @@ def summary_rows(measured: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         row: Dict[str, Any] = {"corpus": corpus, "system": system, "seeds": len(runs),
                                "test entities": runs[0]["entities"], "cut by the sentencizer": runs[0]["cut"]}
         for reading in READINGS:
-            common.add_mean_std(row, f"F1, {reading} reading", (r[reading]["ents_f"] for r in runs), scale=100)
-        common.add_mean_std(row, "Δ F1", (r["document"]["ents_f"] - r["sentence"]["ents_f"] for r in runs), scale=100)
+            add_mean_std(row, f"F1, {reading} reading", (r[reading]["ents_f"] for r in runs), scale=100)
+        add_mean_std(row, "Δ F1", (r["document"]["ents_f"] - r["sentence"]["ents_f"] for r in runs), scale=100)
         rows.append(row)
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpora", nargs="+", choices=list(common.CORPORA), default=list(common.CORPORA))
+    parser.add_argument("--corpora", nargs="+", choices=list(CORPORA), default=list(CORPORA))
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
-    common.add_common_arguments(parser)
+    add_common_arguments(parser)
     args = parser.parse_args()
-    results = common.results_dir(args)
+    results = results_dir(args)
     measured = measure(results, args.corpora, args.systems, smoke=args.smoke, force=args.force)
-    common.write_json(results / f"{STUDY}.json", {"date": common.now(), "machine": common.machine_info(),
-                                                  "command": common.command_line(), "runs": measured})
+    write_json(results / f"{STUDY}.json", {"date": now(), "machine": machine_info(),
+                                                  "command": command_line(), "runs": measured})
     scores = [f"F1, {reading} reading" for reading in READINGS] + ["Δ F1"]
     columns = ["corpus", "system", "seeds", "test entities", "cut by the sentencizer"]
-    print(common.write_table(
-        summary_rows(measured), columns + scores, columns + common.mean_std_columns(scores),
+    print(write_table(
+        summary_rows(measured), columns + scores, columns + mean_std_columns(scores),
         results / f"{STUDY}.md", results / f"{STUDY}.csv",
         header="Test entity F1 (%, mean ± std over seeds) on whole test documents, sentences found by the "
                "pipeline's sentencizer; Δ = document reading minus sentence reading.",
@@ -113,4 +116,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    common.run_main(main)
+    run_main(main)

@@ -14,10 +14,10 @@ excluded; the Dask workers' own pipeline loading is included). Peak memory: the 
 summed RSS of the configuration's process tree (sampled every 0.1 s with psutil) and the
 largest single process's max RSS (from wait4).
 
-    python benchmarks/speed.py --bilstm-model training/conll/model-best \\
+    python -m benchmarks.speed --bilstm-model training/conll/model-best \\
         --spacy-model training/spacy-ner/model-best
-    python benchmarks/speed.py --bilstm-model M1 --spacy-model M2 --smoke   # < 1 minute
-    python benchmarks/speed.py ... --configs bilstm-n1 bilstm-n2 --repeat 5 --words 500000 \\
+    python -m benchmarks.speed --bilstm-model M1 --spacy-model M2 --smoke   # < 1 minute
+    python -m benchmarks.speed ... --configs bilstm-n1 bilstm-n2 --repeat 5 --words 500000 \\
         --output benchmarks/results/speed_rounds.json   # the n2/n1 ratio over 5 rounds
 
 Results go to benchmarks/results/speed.json (a configuration already there is skipped

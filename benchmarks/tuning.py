@@ -7,16 +7,16 @@ wall-clock cap and protocol as study 1 (model-best selected on dev, gold_preproc
 summary compares best dev F1 only: test scores are computed (the harness always does) and
 kept in the run's JSON, but left out of the table, so that no choice is made on test.
 
-    python benchmarks/tuning.py --name lr0.001 --set training.optimizer.learn_rate=0.001
-    python benchmarks/tuning.py --name baseline            # the config as shipped
-    python benchmarks/tuning.py --smoke --name smoke --set training.dropout=0.2
+    python -m benchmarks.tuning --name lr0.001 --set training.optimizer.learn_rate=0.001
+    python -m benchmarks.tuning --name baseline            # the config as shipped
+    python -m benchmarks.tuning --smoke --name smoke --set training.dropout=0.2
 
-    python benchmarks/tuning.py --config bilstm_crf --corpus conll2002-es --name avg \
+    python -m benchmarks.tuning --config bilstm_crf --corpus conll2002-es --name avg \
         --set training.optimizer.use_averages=true
-    python benchmarks/tuning.py --config bilstm_crf_transformer --corpus wnut17 --name fine_tuned \
+    python -m benchmarks.tuning --config bilstm_crf_transformer --corpus wnut17 --name fine_tuned \
         --set 'training.frozen_components=[]' --set 'training.annotating_components=["sentencizer"]'
 
-Results: benchmarks/results/tuning/<corpus>__<name>__seed<N>.json (bilstm_crf_vectors) or
+Results: the runs in benchmarks/results/tuning.json, run_id <corpus>__<name>__seed<N> (bilstm_crf_vectors) or
 <corpus>__<config>__<name>__seed<N>.json; summary tuning.md/.csv.
 """
 import argparse
@@ -26,18 +26,22 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+from .arguments import SMOKE_MAX_MINUTES, add_common_arguments, add_seed_and_cap_arguments, add_transformer_argument, resolve_seeds_and_cap, resolve_threads, results_dir, run_main, run_study, smoke_dir, transformer_model
+from .capped import run_training
+from .datasets import CORPORA, UNITS, as_units, corpus_lang, prepare_corpus, prepare_vectors
+from .fingerprints import config_fingerprints, config_uses_vectors, is_done
+from .overrides import BILSTM_CRF_CONFIGS, DOCUMENT_UNIT_OVERRIDES, run_overrides
+from .records import (BenchmarkError, CONFIGS, command_line, find_run, machine_info, now, read_runs, recorded_overrides,
+                      recorded_path, store_run)
+from .tables import add_mean_std, machine_header, mean_std_columns, write_table
 
 STUDY = "tuning"
-CONFIGS = common.BILSTM_CRF_CONFIGS
 
 
 def parse_setting(text: str) -> Dict[str, Any]:
     key, separator, value = text.partition("=")
     if not separator or not key:
-        raise common.BenchmarkError(f"--set takes KEY=VALUE (a dotted config path), not {text!r}")
+        raise BenchmarkError(f"--set takes KEY=VALUE (a dotted config path), not {text!r}")
     try:
         return {key: json.loads(value)}
     except json.JSONDecodeError:
@@ -46,36 +50,35 @@ def parse_setting(text: str) -> Dict[str, Any]:
 
 def run_one(args: argparse.Namespace, seed: int, changes: Dict[str, Any], results: Path, run_root: Path,
             vectors: Path) -> None:
-    config_path = common.CONFIGS / f"{args.config}.cfg"
+    config_path = CONFIGS / f"{args.config}.cfg"
     prefix = "" if args.config == "bilstm_crf_vectors" else f"{args.config}__"
-    result_path = results / STUDY / f"{args.corpus}__{prefix}{args.name}__seed{seed}.json"
-    if result_path.exists() and not args.force:
-        previous = json.loads(result_path.read_text()).get("changes")
-        if previous != changes:
-            raise common.BenchmarkError(f"{result_path} holds a run named {args.name!r} with other settings "
-                                        f"({previous}); choose another --name or pass --force")
-    if common.is_done(result_path, force=args.force, label=f"{args.name} / seed {seed}"):
+    run_id = f"{args.corpus}__{prefix}{args.name}__seed{seed}"
+    stored = find_run(results, STUDY, run_id)
+    if stored is not None and not args.force and stored.get("changes") != changes:
+        raise BenchmarkError(f"{STUDY}.json holds a run {run_id} named {args.name!r} with other settings "
+                             f"({stored.get('changes')}); choose another --name or pass --force")
+    if is_done(results, STUDY, run_id, force=args.force, label=f"{args.name} / seed {seed}"):
         return
-    fingerprints = common.config_fingerprints(config_path)
-    data = common.as_units(common.prepare_corpus(args.shared, args.work, args.corpus, smoke=args.smoke), args.units)
-    unit_overrides = common.DOCUMENT_UNIT_OVERRIDES if args.units == "documents" else {}
-    run_vectors = vectors if common.config_uses_vectors(config_path, changes) else None
-    overrides = {**common.run_overrides(data, run_vectors, seed, smoke=args.smoke,
-                                        lang=common.corpus_lang(args.corpus)), **unit_overrides, **changes}
+    fingerprints = config_fingerprints(config_path)
+    data = as_units(prepare_corpus(args.shared, args.work, args.corpus, smoke=args.smoke), args.units)
+    unit_overrides = DOCUMENT_UNIT_OVERRIDES if args.units == "documents" else {}
+    run_vectors = vectors if config_uses_vectors(config_path, changes) else None
+    overrides = {**run_overrides(data, run_vectors, seed, smoke=args.smoke,
+                                        lang=corpus_lang(args.corpus)), **unit_overrides, **changes}
     if args.config == "bilstm_crf_transformer":
-        overrides["paths.transformer"] = common.transformer_model(args.transformer)
+        overrides["paths.transformer"] = transformer_model(args.transformer)
     run_dir = run_root / args.corpus / f"{prefix}{args.name}" / f"seed{seed}"
     print(f"{args.corpus} / {args.name} / seed {seed}: training (cap {args.max_minutes} min), "
           f"log {run_dir / 'train.log'}", file=sys.stderr)
-    summary = common.run_training(config_path=config_path, run_dir=run_dir, overrides=overrides,
+    summary = run_training(config_path=config_path, run_dir=run_dir, overrides=overrides,
                                   max_minutes=args.max_minutes, test_path=data["test"], threads=args.threads)
-    common.write_json(result_path, {
-        "study": STUDY, "corpus": args.corpus, "name": args.name, "seed": seed, "smoke": args.smoke,
-        "changes": changes, "units": args.units, "max_minutes": args.max_minutes, "config": str(config_path),
-        **fingerprints, "overrides": overrides,
-        "run_dir": str(run_dir), "test": summary["test"], "training": summary["training"],
-        "threads": summary["threads"], "date": common.now(), "machine": common.machine_info(),
-        "command": common.command_line(),
+    store_run(results, STUDY, {
+        "run_id": run_id, "study": STUDY, "corpus": args.corpus, "name": args.name, "seed": seed, "smoke": args.smoke,
+        "changes": changes, "units": args.units, "max_minutes": args.max_minutes,
+        "config": recorded_path(config_path, args.shared), **fingerprints,
+        "overrides": recorded_overrides(overrides, args.shared), "run_dir": recorded_path(run_dir, args.shared), "test": summary["test"], "training": summary["training"],
+        "threads": summary["threads"], "date": now(), "machine": machine_info(),
+        "command": command_line(),
     })
     training = summary["training"]
     print(f"  best dev F1 {training['best_dev']['ents_f'] * 100:.2f} after {training['seconds_to_best_dev']:.0f} s; "
@@ -100,10 +103,10 @@ def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
             "stopped by": ", ".join(sorted({r["training"]["stopped_by"] for r in runs})),
         }
         for key, label in (("ents_p", "best dev P"), ("ents_r", "best dev R"), ("ents_f", "best dev F1")):
-            common.add_mean_std(row, label, (r["training"]["best_dev"][key] for r in runs), scale=100)
-        common.add_mean_std(row, "min to best dev", (r["training"]["seconds_to_best_dev"] / 60 for r in runs),
+            add_mean_std(row, label, (r["training"]["best_dev"][key] for r in runs), scale=100)
+        add_mean_std(row, "min to best dev", (r["training"]["seconds_to_best_dev"] / 60 for r in runs),
                             digits=1)
-        common.add_mean_std(row, "training min", (r["training"]["loop_seconds"] / 60 for r in runs), digits=1)
+        add_mean_std(row, "training min", (r["training"]["loop_seconds"] / 60 for r in runs), digits=1)
         rows.append(row)
     return rows
 
@@ -113,15 +116,15 @@ COLUMNS = ["corpus", "config", "name", "base config", "changes", "seeds", "cap (
 
 
 def write_summary(results_root: Path) -> str:
-    results = [r for r in common.read_results(results_root / STUDY) if r.get("study") == STUDY]
+    results = [r for r in read_runs(results_root, STUDY)]
     header = ("Tuning on dev: best dev entity P/R/F1 (%, mean ± std over seeds) of the shipped config with "
               "the settings shown changed; `base config` is the start of the fingerprint of the settings of the "
               "shipped config the changes were made to (its `config_fingerprint`, comments and layout left out; "
               "the sha256 of its text for runs that predate fingerprints). Test scores are in the run files, "
               "not here.\n\n"
-              + common.machine_header(results))
-    csv_columns = ["corpus", "config", "name", "base config", "changes", "seeds", "cap (min)"] + common.mean_std_columns(SCORES)
-    return common.write_table(summary_rows(results), COLUMNS, csv_columns, results_root / f"{STUDY}.md",
+              + machine_header(results))
+    csv_columns = ["corpus", "config", "name", "base config", "changes", "seeds", "cap (min)"] + mean_std_columns(SCORES)
+    return write_table(summary_rows(results), COLUMNS, csv_columns, results_root / f"{STUDY}.md",
                               results_root / f"{STUDY}.csv", header=header)
 
 
@@ -130,32 +133,32 @@ def main() -> None:
     parser.add_argument("--name", required=True, help="Name of this setting (the result files' key).")
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                         help="A config setting to change (repeatable), e.g. training.optimizer.learn_rate=0.001.")
-    parser.add_argument("--config", choices=CONFIGS, default="bilstm_crf_vectors",
+    parser.add_argument("--config", choices=BILSTM_CRF_CONFIGS, default="bilstm_crf_vectors",
                         help="The shipped config to change (default bilstm_crf_vectors).")
-    parser.add_argument("--corpus", choices=list(common.CORPORA), default="conll2003")
-    common.add_transformer_argument(parser)
-    parser.add_argument("--units", choices=common.UNITS, default="sentences",
+    parser.add_argument("--corpus", choices=list(CORPORA), default="conll2003")
+    add_transformer_argument(parser)
+    parser.add_argument("--units", choices=UNITS, default="sentences",
                         help="What the LSTM reads: the corpus's sentences (default) or whole documents.")
-    common.add_seed_and_cap_arguments(
-        parser, f"Wall-clock cap per training run (default 60; smoke {common.SMOKE_MAX_MINUTES}).",
+    add_seed_and_cap_arguments(
+        parser, f"Wall-clock cap per training run (default 60; smoke {SMOKE_MAX_MINUTES}).",
         seeds_help="Default 0: a setting is screened on one seed, then confirmed on more (--seeds 0 1 2).",
     )
-    common.add_common_arguments(parser)
+    add_common_arguments(parser)
     args = parser.parse_args()
     if args.seeds is None:
         args.seeds = [0]
-    common.resolve_seeds_and_cap(args, 60.0)
-    common.resolve_threads(args)
+    resolve_seeds_and_cap(args, 60.0)
+    resolve_threads(args)
     changes: Dict[str, Any] = {}
     for setting in args.settings:
         changes.update(parse_setting(setting))
-    results = common.results_dir(args)
-    run_root = (common.smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY
-    vectors = common.prepare_vectors(args.shared, args.work, smoke=args.smoke)
+    results = results_dir(args)
+    run_root = (smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY
+    vectors = prepare_vectors(args.shared, args.work, smoke=args.smoke)
     runs = ((f"{args.name} / seed {seed}",
              functools.partial(run_one, args, seed, changes, results, run_root, vectors)) for seed in args.seeds)
-    common.run_study(runs, write_summary, results, STUDY)
+    run_study(runs, write_summary, results, STUDY)
 
 
 if __name__ == "__main__":
-    common.run_main(main)
+    run_main(main)

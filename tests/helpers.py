@@ -83,13 +83,8 @@ def save_trained_pipeline(
 
 
 def load_benchmark_script(name: str):
-    """The module of benchmarks/NAME.py, loaded as the study runs it (beside its common.py)."""
-    import importlib.util
-    import sys
+    """The module of the study benchmarks/NAME.py, as `python -m benchmarks.NAME` runs it."""
+    import importlib
 
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", REPO / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(f"benchmarks.{name}")
 

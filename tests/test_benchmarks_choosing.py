@@ -1,22 +1,16 @@
 """benchmarks/choosing.py: the pool bookkeeping of the selection study (fast, no training) and,
 marked slow, its --smoke run end to end on the shared corpora."""
-import importlib.util
 import json
 import subprocess
 import sys
 
 import pytest
 
-from .helpers import REPO, SHARED
-
-SCRIPT = REPO / "benchmarks" / "choosing.py"
+from .helpers import REPO, SHARED, load_benchmark_script
 
 
 def choosing():
-    spec = importlib.util.spec_from_file_location("benchmarks_choosing", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("choosing")
 
 
 def write_selection(path, ids):
@@ -84,7 +78,7 @@ def test_the_floor_is_pending_until_randoms_last_round_is_in():
 @pytest.mark.slow
 @pytest.mark.skipif(not (SHARED / "corpora").is_dir(), reason=f"the shared data folder {SHARED} is absent")
 def test_the_smoke_study_trains_every_round_of_every_strategy_and_resumes(tmp_path):
-    command = [sys.executable, str(SCRIPT), "--smoke", "--shared", str(SHARED), "--work", str(tmp_path)]
+    command = [sys.executable, "-m", "benchmarks.choosing", "--smoke", "--shared", str(SHARED), "--work", str(tmp_path)]
     first = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     assert first.returncode == 0, first.stderr
     results = json.loads((tmp_path / "smoke" / "results" / "choosing.json").read_text())

@@ -1,12 +1,11 @@
 """benchmarks/profile_tagging.py times the stages of a real pipeline by wrapping its objects: the
 wrapped pipeline must tag as the pipeline does, and every stage's clock must run (a renamed
 layer or method would otherwise leave its stage silently at zero)."""
-import importlib.util
 
 import pytest
 import spacy
 
-from .helpers import REPO, TRAIN_DATA, save_trained_pipeline
+from .helpers import TRAIN_DATA, load_benchmark_script, save_trained_pipeline
 
 TINY_MODEL = {
     "hidden_width": 8,
@@ -15,10 +14,7 @@ TINY_MODEL = {
 
 
 def _profile_script():
-    spec = importlib.util.spec_from_file_location("profile_tagging", REPO / "benchmarks" / "profile_tagging.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("profile_tagging")
 
 
 def _entities(docs):

@@ -2,7 +2,6 @@
 training steps) on the real corpora, so that the scripts cannot rot between long studies
 (marked slow: each trains through a subprocess). Everything goes to a temporary work folder;
 benchmarks/results is never touched."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -12,6 +11,11 @@ from pathlib import Path
 
 import pytest
 import spacy
+
+from benchmarks import capped
+from benchmarks import datasets
+from benchmarks import fingerprints
+from benchmarks import records
 
 from .helpers import REPO, SHARED
 
@@ -24,19 +28,12 @@ pytestmark = pytest.mark.skipif(
 
 def run_script(name, *arguments, work):
     shared = [] if name == "plots.py" else ["--shared", str(SHARED)]  # plots only read results
-    command = [sys.executable, str(BENCHMARKS / name), "--smoke", *shared, "--work", str(work), *arguments]
+    command = [sys.executable, "-m", f"benchmarks.{name.removesuffix('.py')}", "--smoke", *shared, "--work", str(work), *arguments]
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
     result.seconds = time.perf_counter() - start
     return result
-
-
-def benchmarks_common():
-    spec = importlib.util.spec_from_file_location("benchmarks_common", BENCHMARKS / "common.py")
-    common = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(common)
-    return common
 
 
 def results_listing():
@@ -109,10 +106,9 @@ def test_accuracy_skips_runs_already_done(accuracy_runs, work):
 
 @pytest.mark.slow
 def test_wall_clock_cap_stops_training_with_a_whole_model_best(accuracy_runs, work, tmp_path):
-    common = benchmarks_common()
-    data = common.prepare_corpus(SHARED, work, "conll2003", smoke=True)
-    summary = common.run_training(
-        config_path=common.CONFIGS / "bilstm_crf.cfg", run_dir=tmp_path / "run", threads=1,
+    data = datasets.prepare_corpus(SHARED, work, "conll2003", smoke=True)
+    summary = capped.run_training(
+        config_path=records.CONFIGS / "bilstm_crf.cfg", run_dir=tmp_path / "run", threads=1,
         overrides={"paths.train": str(data["train"]), "paths.dev": str(data["dev"]),
                    "training.max_steps": 100_000, "training.eval_frequency": 1},
         max_minutes=0.001, test_path=data["test"], grace_minutes=3,
@@ -141,7 +137,7 @@ def test_decoding_smoke_chooses_a_bias_on_dev_and_at_zero_reproduces_study1s_tes
         accuracy_runs, work, smoke_results):
     run_script("decoding.py", "--corpora", "wnut17", "wikiann-en", "--systems", "bilstm_crf_vectors", work=work)
     measured = json.loads((smoke_results / "decoding.json").read_text())
-    study1 = {(r["corpus"], r["seed"]): r for r in benchmarks_common().read_results(smoke_results / "accuracy")
+    study1 = {(r["corpus"], r["seed"]): r for r in records.read_runs(smoke_results, "accuracy")
               if r["system"] == "bilstm_crf_vectors"}
     assert sorted(run["corpus"] for run in measured["runs"]) == ["wikiann-en", "wnut17"]
     for run in measured["runs"]:
@@ -229,7 +225,7 @@ def test_speed_smoke_measures_rounds_and_reports_the_floors(accuracy_runs, smoke
               ["model_dir"] for system in ("bilstm_crf_vectors", "spacy_ner_efficiency")}
     output = tmp_path / "speed.json"
     command = [
-        sys.executable, str(BENCHMARKS / "speed.py"), "--smoke", "--corpus", str(SHARED / "corpora" / "conll2003" / "test.txt"),
+        sys.executable, "-m", "benchmarks.speed", "--smoke", "--corpus", str(SHARED / "corpora" / "conll2003" / "test.txt"),
         "--bilstm-model", models["bilstm_crf_vectors"], "--spacy-model", models["spacy_ner_efficiency"],
         "--configs", "bilstm-n1", "bilstm-n2", "spacy-ner", "--repeat", "2", "--output", str(output),
     ]
@@ -251,8 +247,8 @@ def test_tuning_smoke_reports_dev_scores_only(accuracy_runs, work, smoke_results
     assert result["overrides"]["training.dropout"] == 0.2 and result["overrides"]["corpora.train.gold_preproc"]
     table = (smoke_results / "tuning.md").read_text()
     shipped = REPO / "configs" / "bilstm_crf_vectors.cfg"
-    assert result["config_sha256"] == benchmarks_common().config_sha256(shipped)
-    fingerprint = benchmarks_common().config_fingerprint(shipped)
+    assert result["config_sha256"] == fingerprints.config_sha256(shipped)
+    fingerprint = fingerprints.config_fingerprint(shipped)
     assert result["config_fingerprint"] == fingerprint
     assert f"| dropout0.2 | {fingerprint[:8]} | training.dropout=0.2 |" in table and "best dev F1" in table
     assert "test P" not in table and "test F1" not in table
@@ -262,7 +258,6 @@ def test_document_units_hand_the_model_whole_documents_on_the_corpus_tokens(tmp_
     from spacy.tokens import Doc, DocBin
     from spacy.training import Corpus
 
-    common = benchmarks_common()
     nlp = spacy.blank("en")
     words = ["Rain", "in", "Paris", ".", "Sun", "in", "Rome", "."]
     doc = Doc(nlp.vocab, words=words, sent_starts=[True, False, False, False, True, False, False, False],
@@ -270,15 +265,15 @@ def test_document_units_hand_the_model_whole_documents_on_the_corpus_tokens(tmp_
     sentences = tmp_path / "train.spacy"
     DocBin(docs=[doc]).to_disk(sentences)
 
-    assert common.as_units({"train": sentences}, "sentences") == {"train": sentences}
-    documents = common.as_units({"train": sentences}, "documents")["train"]
+    assert datasets.as_units({"train": sentences}, "sentences") == {"train": sentences}
+    documents = datasets.as_units({"train": sentences}, "documents")["train"]
     assert documents != sentences
     [example] = Corpus(documents, gold_preproc=True)(nlp)
     assert [t.text for t in example.predicted] == words
     assert [(e.text, e.label_) for e in example.reference.ents] == [("Paris", "LOC"), ("Rome", "LOC")]
     assert len(list(Corpus(sentences, gold_preproc=True)(nlp))) == 2
-    with pytest.raises(common.BenchmarkError, match="units must be one of"):
-        common.as_units({"train": sentences}, "paragraphs")
+    with pytest.raises(records.BenchmarkError, match="units must be one of"):
+        datasets.as_units({"train": sentences}, "paragraphs")
 
 
 def _config_with_dropout(path, dropout, comment=""):
@@ -288,44 +283,42 @@ def _config_with_dropout(path, dropout, comment=""):
 
 
 def test_a_result_goes_stale_when_its_settings_change_not_its_comments(tmp_path):
-    common = benchmarks_common()
     config = tmp_path / "model.cfg"
     _config_with_dropout(config, 0.1)
-    result = {"config": str(config), **common.config_fingerprints(config)}
-    legacy = {"config": str(config), "config_sha256": common.config_sha256(config)}
+    result = {"config": str(config), **fingerprints.config_fingerprints(config)}
+    legacy = {"config": str(config), "config_sha256": fingerprints.config_sha256(config)}
     unknown = {"config": str(config)}
-    assert common.current_results([result, legacy, unknown]) == ([result, legacy], common.current_results([unknown])[1])
-    assert common.result_is_current(result) and not common.result_is_current(unknown)
+    assert fingerprints.current_results([result, legacy, unknown]) == ([result, legacy], fingerprints.current_results([unknown])[1])
+    assert fingerprints.result_is_current(result) and not fingerprints.result_is_current(unknown)
 
     # A comment, and leaving out a setting at spaCy's default value, change the text only.
     _config_with_dropout(config, 0.1, comment="# a new comment\n")
     default = '[nlp.vectors]\n@vectors = "spacy.Vectors.v1"\n\n'
     assert default in config.read_text()
     config.write_text(config.read_text().replace(default, ""))
-    assert common.config_sha256(config) != result["config_sha256"]
-    assert common.config_fingerprint(config) == result["config_fingerprint"]
-    assert common.result_is_current(result)
-    assert not common.result_is_current(legacy)  # results without a fingerprint compare the text
+    assert fingerprints.config_sha256(config) != result["config_sha256"]
+    assert fingerprints.config_fingerprint(config) == result["config_fingerprint"]
+    assert fingerprints.result_is_current(result)
+    assert not fingerprints.result_is_current(legacy)  # results without a fingerprint compare the text
 
     _config_with_dropout(config, 0.2)
-    assert not common.result_is_current(result)
-    current, note = common.current_results([result])
+    assert not fingerprints.result_is_current(result)
+    current, note = fingerprints.current_results([result])
     assert current == [] and "1 stored result(s) trained with an earlier version" in note
     config.unlink()
-    assert not common.result_is_current(result)
+    assert not fingerprints.result_is_current(result)
 
 
 def test_the_backend_setting_chooses_how_a_pipeline_runs_and_leaves_results_current(tmp_path):
-    common = benchmarks_common()
     config = tmp_path / "model.cfg"
     _config_with_dropout(config, 0.1)
-    result = {"config": str(config), **common.config_fingerprints(config)}
+    result = {"config": str(config), **fingerprints.config_fingerprints(config)}
     text = config.read_text()
     assert '\nbackend = "torch"\n' in text
     config.write_text(text.replace('\nbackend = "torch"\n', '\nbackend = "onnxruntime"\n'))
-    assert common.result_is_current(result)
+    assert fingerprints.result_is_current(result)
     config.write_text(text.replace('\nbackend = "torch"\n', "\n"))  # as configs read before the setting
-    assert common.result_is_current(result)
+    assert fingerprints.result_is_current(result)
 
 
 @pytest.mark.parametrize("config", sorted(p.name for p in (REPO / "configs").glob("*.cfg")))
@@ -334,29 +327,29 @@ def test_every_shipped_config_has_a_fingerprint_with_its_paths_left_unset(config
     # data, like its training file, so the fingerprint must not need it.
     if "transformer" in config:
         pytest.importorskip("spacy_transformers", reason="the transformers extra is not installed")
-    fingerprints = benchmarks_common().config_fingerprints(REPO / "configs" / config)
-    assert len(fingerprints["config_fingerprint"]) == 64
+    recorded = fingerprints.config_fingerprints(REPO / "configs" / config)
+    assert len(recorded["config_fingerprint"]) == 64
 
 
 def test_every_stored_result_records_both_fingerprints():
-    for path in sorted((BENCHMARKS / "results").rglob("*.json")):
-        result = json.loads(path.read_text())
-        if isinstance(result, dict) and "config_sha256" in result:
-            assert len(result.get("config_fingerprint") or "") == 64, path
+    for path in sorted((BENCHMARKS / "results").glob("*.json")):
+        data = json.loads(path.read_text())
+        for run in data.get("runs", []) if isinstance(data, dict) else []:
+            if isinstance(run, dict) and "config_sha256" in run:
+                assert len(run.get("config_fingerprint") or "") == 64, (path, run.get("run_id"))
 
 
 def test_a_run_is_skipped_only_while_its_result_is_current(tmp_path, capsys):
-    common = benchmarks_common()
     config = tmp_path / "model.cfg"
     _config_with_dropout(config, 0.1)
-    result_path = tmp_path / "run.json"
-    assert not common.is_done(result_path, force=False, label="run")
-    result_path.write_text(json.dumps({"config": str(config), **common.config_fingerprints(config)}))
-    assert common.is_done(result_path, force=False, label="run")
+    assert not fingerprints.is_done(tmp_path, "study", "run", force=False, label="run")
+    records.store_run(tmp_path, "study", {"run_id": "run", "config": str(config),
+                                          **fingerprints.config_fingerprints(config)})
+    assert fingerprints.is_done(tmp_path, "study", "run", force=False, label="run")
     assert "run: done already" in capsys.readouterr().err
-    assert not common.is_done(result_path, force=True, label="run")
+    assert not fingerprints.is_done(tmp_path, "study", "run", force=True, label="run")
     _config_with_dropout(config, 0.2)
-    assert not common.is_done(result_path, force=False, label="run")
+    assert not fingerprints.is_done(tmp_path, "study", "run", force=False, label="run")
     assert "trained with an earlier version of model.cfg; rerunning" in capsys.readouterr().err
 
 
@@ -367,10 +360,10 @@ def test_killing_a_study_also_stops_the_training_it_waits_for(tmp_path):
     training.write_text(f"import os, time\nopen({str(child_pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)\n")
     study = tmp_path / "study.py"
     study.write_text(
-        f"import subprocess, sys\nsys.path.insert(0, {str(BENCHMARKS)!r})\nimport common\n"
-        f"common.run_main(lambda: subprocess.run([sys.executable, {str(training)!r}]))\n"
+        f"import subprocess, sys\nfrom benchmarks.arguments import run_main\n"
+        f"run_main(lambda: subprocess.run([sys.executable, {str(training)!r}]))\n"
     )
-    process = subprocess.Popen([sys.executable, str(study)])
+    process = subprocess.Popen([sys.executable, str(study)], env={**os.environ, "PYTHONPATH": str(REPO)})
     deadline = time.monotonic() + 60
     while not (child_pid_file.exists() and child_pid_file.read_text()) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -384,15 +377,14 @@ def test_killing_a_study_also_stops_the_training_it_waits_for(tmp_path):
 
 
 def test_a_cached_conversion_follows_its_sources_content_not_its_mtime(tmp_path):
-    common = benchmarks_common()
     source = tmp_path / "train.txt"
     source.write_text("EU B-ORG\n")
-    stamp = common._source_stamp(source)
+    stamp = datasets._source_stamp(source)
     later = time.time() + 3600
     os.utime(source, (later, later))
-    assert common._source_stamp(source) == stamp
+    assert datasets._source_stamp(source) == stamp
     source.write_text("EU B-LOC\n")
-    assert common._source_stamp(source) != stamp
+    assert datasets._source_stamp(source) != stamp
 
 
 @pytest.mark.slow
@@ -400,11 +392,9 @@ def test_studies_started_together_build_the_cache_once(tmp_path):
     """Two studies started at the same moment once built the same vectors folder at once, and
     one of them crashed; the second now waits for the first and finds the cache done."""
     script = (
-        "import sys, importlib.util\n"
-        f"spec = importlib.util.spec_from_file_location('c', {str(BENCHMARKS / 'common.py')!r})\n"
-        "c = importlib.util.module_from_spec(spec); spec.loader.exec_module(c)\n"
+        "from benchmarks.datasets import prepare_vectors\n"
         "from pathlib import Path\n"
-        f"print(c.prepare_vectors(Path({str(SHARED)!r}), Path({str(tmp_path)!r}), smoke=True))\n"
+        f"print(prepare_vectors(Path({str(SHARED)!r}), Path({str(tmp_path)!r}), smoke=True))\n"
     )
     processes = [
         subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -413,5 +403,5 @@ def test_studies_started_together_build_the_cache_once(tmp_path):
     ]
     outputs = [process.communicate() for process in processes]
     assert [process.returncode for process in processes] == [0, 0], outputs
-    assert sum("Preparing vectors" in stderr for _, stderr in outputs) == 1
+    assert sum("Converting the vectors" in stderr for _, stderr in outputs) == 1
     assert spacy.load(outputs[0][0].strip()).vocab.vectors.shape[0] > 0

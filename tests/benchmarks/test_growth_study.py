@@ -47,7 +47,7 @@ def test_split_keeps_corpus_order_and_loses_nothing(growth):
 @pytest.mark.parametrize("n_old", [0, 6, 7])
 def test_split_refuses_a_size_that_leaves_a_side_empty(growth, n_old):
     sentences = growth.sentence_docs(two_sentence_docs(3))
-    with pytest.raises(growth.common.BenchmarkError, match="--old-sentences"):
+    with pytest.raises(growth.BenchmarkError, match="--old-sentences"):
         growth.split_old_new(sentences, n_old)
 
 
