@@ -15,8 +15,8 @@ default 20), keeps its best dev checkpoint and is scored on test like study 1:
 Each run writes a run in benchmarks/results/ablations.json (skipped
 when present and trained with the config as it is now, --force reruns); the baseline takes
 study 1's run with the same seed when that is the same run (study1_run_to_reuse). Models and
-logs stay in benchmarks/work/runs/ablations/, and the summary (mean and std over seeds,
-difference to the baseline) goes to benchmarks/results/ablations.md and .csv.
+logs stay in benchmarks/work/runs/ablations/; the table (mean and std over seeds, difference to
+the baseline) is printed at the end.
 
     python -m benchmarks.ablations                       # 6 variants x 3 seeds x 20 minutes
     python -m benchmarks.ablations --variants baseline unidirectional --seeds 0
@@ -29,14 +29,14 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from .arguments import SMOKE_MAX_MINUTES, add_common_arguments, add_seed_and_cap_arguments, resolve_seeds_and_cap, resolve_threads, results_dir, run_main, run_study, smoke_dir
-from .capped import run_training
-from .datasets import corpus_statistics, prepare_corpus, prepare_vectors
+from .arguments import SMOKE_MAX_MINUTES, add_common_arguments, add_seed_and_cap_arguments, resolve_seeds_and_cap, resolve_threads, results_dir, run_main, run_study, runs_folder
+from .capped import run_record, run_training
+from .datasets import prepare_corpus, prepare_vectors
 from .fingerprints import config_fingerprints, is_done, read_current_results, result_is_current
 from .overrides import run_overrides
-from .records import (BenchmarkError, CONFIGS, command_line, find_run, machine_info, now, recorded_overrides,
-                      recorded_path, resolved_path, store_run)
-from .tables import add_mean_std, machine_header, mean_std_columns, write_table
+from .records import (BenchmarkError, CONFIGS, find_run, recorded_overrides,
+                      resolved_path, store_run)
+from .tables import add_mean_std, machine_header, markdown_table, overrides_line
 
 MODEL = "components.bilstm_ner.model"
 VARIANTS: Dict[str, Dict[str, Any]] = {
@@ -51,6 +51,8 @@ VARIANTS: Dict[str, Dict[str, Any]] = {
                           f"{MODEL}.tok2vec.attrs": ["NORM"], f"{MODEL}.tok2vec.rows": [5000]},
     "depth2": {f"{MODEL}.depth": 2},
 }
+# The keys the variants change, shown in the table's change column rather than its overrides line.
+CHANGED_KEYS = tuple(sorted({key for changes in VARIANTS.values() for key in changes}))
 CORPUS = "conll2003"
 CONFIG = CONFIGS / "bilstm_crf_vectors.cfg"
 STUDY = "ablations"
@@ -92,14 +94,9 @@ def run_one(args: argparse.Namespace, variant: str, seed: int, results: Path, ru
                                   max_minutes=args.max_minutes, test_path=data["test"], threads=args.threads)
     result = {
         "run_id": run_id, "study": STUDY, "corpus": CORPUS, "variant": variant, "system": "bilstm_crf_vectors",
-        "seed": seed, "smoke": args.smoke, "max_minutes": args.max_minutes,
-        "config": recorded_path(CONFIG, args.shared), **fingerprints,
-        "changes": VARIANTS[variant], "overrides": recorded_overrides(overrides, args.shared),
-        "run_dir": recorded_path(run_dir, args.shared), "model_dir": recorded_path(run_dir / "model-best", args.shared),
-        "data": {split: {"path": recorded_path(path, args.shared), **corpus_statistics(path)}
-                 for split, path in data.items()},
-        "test": summary["test"], "training": summary["training"], "threads": summary["threads"],
-        "date": now(), "machine": machine_info(), "command": command_line(),
+        "seed": seed, "changes": VARIANTS[variant],
+        **run_record(args, summary, config_path=CONFIG, fingerprints=fingerprints, overrides=overrides,
+                     run_dir=run_dir, data=data),
     }
     store_run(results, STUDY, result)
     print(f"  test F1 {summary['test']['ents_f'] * 100:.2f}; stopped by {summary['training']['stopped_by']} "
@@ -136,7 +133,6 @@ def study1_run_to_reuse(args: argparse.Namespace, seed: int, results: Path,
     }
 
 
-SCORES = ["test P", "test R", "test F1", "best dev F1", "min to best dev", "training min"]
 COLUMNS = ["variant", "change", "seeds", "cap (min)", "test F1", "Δ test F1 vs baseline", "test P", "test R",
            "best dev F1", "min to best dev", "training min", "stopped by"]
 
@@ -170,15 +166,12 @@ def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return rows
 
 
-def write_summary(results_root: Path) -> str:
+def summary(results_root: Path) -> str:
     results, stale_note = read_current_results(results_root, STUDY)
     header = ("Ablations of bilstm_ner on CoNLL-2003 (test, %, mean ± std over seeds; no std with one seed); "
-              "every run under the same training cap, model selected on dev.\n\n" + machine_header(results)
-              + stale_note)
-    csv_columns = (["variant", "change", "seeds", "cap (min)"] + mean_std_columns(SCORES)
-                   + ["Δ test F1 vs baseline", "stopped by"])
-    return write_table(summary_rows(results), COLUMNS, csv_columns, results_root / f"{STUDY}.md",
-                              results_root / f"{STUDY}.csv", header=header)
+              "every run under the same training cap, model selected on dev.\n"
+              + overrides_line(results, ignore=CHANGED_KEYS) + "\n\n" + machine_header(results) + stale_note)
+    return markdown_table(summary_rows(results), COLUMNS, header=header)
 
 
 def main() -> None:
@@ -195,7 +188,7 @@ def main() -> None:
     # All variants, not only those asked for: a cheap check that none of them has rotted.
     check_variants(list(VARIANTS))
     results = results_dir(args)
-    run_root = (smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY
+    run_root = runs_folder(args, STUDY)
     data = prepare_corpus(args.shared, args.work, CORPUS, smoke=args.smoke)
     vectors = prepare_vectors(args.shared, args.work, smoke=args.smoke)
     # Seeds in the outer loop: a study stopped early still has every variant at seed 0.
@@ -204,7 +197,7 @@ def main() -> None:
         for seed in args.seeds
         for variant in args.variants
     )
-    run_study(runs, write_summary, results, STUDY)
+    run_study(runs, summary, results, STUDY)
 
 
 if __name__ == "__main__":

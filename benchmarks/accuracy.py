@@ -19,8 +19,8 @@ others have none. All see the same converted data in the corpus's language (`nlp
 train sentence by sentence (gold_preproc). Each run writes
 a run in benchmarks/results/accuracy.json; a run whose file exists is
 skipped (--force reruns it), so a study can be stopped and continued. Models and logs stay
-in benchmarks/work/runs/accuracy/. The summary (mean and std over seeds) is written to
-benchmarks/results/accuracy.md and accuracy.csv after every run.
+in benchmarks/work/runs/accuracy/. The table (mean and std over seeds, per-type F1, the overrides
+the runs applied) is printed at the end; a run of a study already done prints it again.
 
     python -m benchmarks.accuracy                                   # all but the transformer, 3 seeds
     python -m benchmarks.accuracy --corpora wnut17 --systems bilstm_crf_transformer --max-minutes 30
@@ -33,13 +33,13 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
-from .arguments import SMOKE_MAX_MINUTES, add_common_arguments, add_seed_and_cap_arguments, add_transformer_argument, resolve_seeds_and_cap, resolve_threads, results_dir, run_main, run_study, smoke_dir, transformer_model
-from .capped import run_training
-from .datasets import CORPORA, corpus_lang, corpus_statistics, prepare_corpus, prepare_vectors
+from .arguments import SMOKE_MAX_MINUTES, add_common_arguments, add_seed_and_cap_arguments, add_transformer_argument, resolve_seeds_and_cap, resolve_threads, results_dir, run_main, run_study, runs_folder, transformer_model
+from .capped import run_record, run_training
+from .datasets import CORPORA, corpus_lang, prepare_corpus, prepare_vectors
 from .fingerprints import config_fingerprints, config_uses_vectors, is_done, read_current_results
 from .overrides import BILSTM_CRF_CONFIGS, run_overrides, spacy_ner_config
-from .records import BenchmarkError, CONFIGS, command_line, machine_info, now, recorded_overrides, recorded_path, store_run
-from .tables import add_mean_std, machine_header, mean_std_columns, write_table
+from .records import BenchmarkError, CONFIGS, store_run
+from .tables import add_mean_std, machine_header, markdown_table, overrides_line
 
 DEFAULT_SYSTEMS = ["bilstm_crf_vectors", "spacy_ner_efficiency", "spacy_ner_accuracy", "bilstm_crf",
                    "spacy_ner_efficiency_no_vectors"]
@@ -80,13 +80,8 @@ def run_one(args: argparse.Namespace, corpus: str, system: str, seed: int, resul
                                   max_minutes=args.max_minutes, test_path=data["test"], threads=args.threads)
     result = {
         "run_id": run_id(corpus, system, seed), "study": STUDY, "corpus": corpus, "system": system, "seed": seed,
-        "smoke": args.smoke, "max_minutes": args.max_minutes, "config": recorded_path(config_path, args.shared),
-        **fingerprints, "overrides": recorded_overrides(overrides, args.shared),
-        "run_dir": recorded_path(run_dir, args.shared), "model_dir": recorded_path(run_dir / "model-best", args.shared),
-        "data": {split: {"path": recorded_path(path, args.shared), **corpus_statistics(path)}
-                 for split, path in data.items()},
-        "test": summary["test"], "training": summary["training"], "threads": summary["threads"],
-        "date": now(), "machine": machine_info(), "command": command_line(),
+        **run_record(args, summary, config_path=config_path, fingerprints=fingerprints, overrides=overrides,
+                     run_dir=run_dir, data=data),
     }
     store_run(results, STUDY, result)
     test = summary["test"]
@@ -130,16 +125,12 @@ SCORES = ["test P", "test R", "test F1", "best dev F1", "min to best dev", "trai
 COLUMNS = ["corpus", "system", "seeds", "cap (min)"] + SCORES + ["stopped by", "test F1 per type"]
 
 
-def write_summary(results_root: Path) -> str:
+def summary(results_root: Path) -> str:
     results, stale_note = read_current_results(results_root, STUDY)
     header = ("Entity-level micro P/R/F1 on test (%, mean ± std over seeds; no std with one seed), "
-              "model selected on dev within the training cap.\n\n" + machine_header(results) + stale_note)
-    rows = summary_rows(results)
-    types = sorted({entity_type for r in results for entity_type in r["test"]["ents_per_type"]})
-    type_columns = mean_std_columns([f"test F1 {entity_type}" for entity_type in types])
-    csv_columns = ["corpus", "system", "seeds", "cap (min)"] + mean_std_columns(SCORES) + ["stopped by"]
-    return write_table(rows, COLUMNS, csv_columns + type_columns, results_root / f"{STUDY}.md",
-                              results_root / f"{STUDY}.csv", header=header)
+              "model selected on dev within the training cap.\n" + overrides_line(results) + "\n\n"
+              + machine_header(results) + stale_note)
+    return markdown_table(summary_rows(results), COLUMNS, header=header)
 
 
 def main() -> None:
@@ -156,7 +147,7 @@ def main() -> None:
     resolve_seeds_and_cap(args, 60.0)
     resolve_threads(args)
     results = results_dir(args)
-    run_root = (smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY
+    run_root = runs_folder(args, STUDY)
     vectors = prepare_vectors(args.shared, args.work, smoke=args.smoke)
     # Systems in the inner loop: a study stopped early can already compare them at seed 0.
     runs = (
@@ -166,7 +157,7 @@ def main() -> None:
         for seed in args.seeds
         for system in args.systems
     )
-    run_study(runs, write_summary, results, STUDY)
+    run_study(runs, summary, results, STUDY)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from .records import DEFAULT_SHARED, DEFAULT_WORK, RESULTS, BenchmarkError
 
@@ -36,6 +36,15 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         help="A few hundred sentences and a few training steps per run, to check that the script works; "
         "results go under <work>/smoke/, never into benchmarks/results.",
     )
+
+
+def add_study1_model_arguments(parser: argparse.ArgumentParser, corpora: Sequence[str],
+                               systems: Sequence[str]) -> None:
+    """The options of a study that measures study 1's trained models (reading, decoding): which
+    corpora and systems, all by default, and the common ones."""
+    parser.add_argument("--corpora", nargs="+", choices=list(corpora), default=list(corpora))
+    parser.add_argument("--systems", nargs="+", choices=list(systems), default=list(systems))
+    add_common_arguments(parser)
 
 
 def resolve_threads(args: argparse.Namespace) -> None:
@@ -104,9 +113,10 @@ def resolve_seeds_and_cap(args: argparse.Namespace, default_minutes: float) -> N
         raise BenchmarkError(f"--max-minutes must be positive, not {args.max_minutes}")
 
 
-def run_study(runs, write_summary: Callable[[Path], str], results: Path, study: str) -> None:
-    """Run each (label, run) of a study in order, rewriting the summary after each. One failed
-    run must not end a study of many hours: failures are reported together at the end."""
+def run_study(runs, summary: Callable[[Path], str], results: Path, study: str) -> None:
+    """Run each (label, run) of a study in order (each stores its run in results/<study>.json as
+    it ends), then print the study's table. One failed run must not end a study of many hours:
+    failures are reported together at the end."""
     failures = []
     for label, run in runs:
         try:
@@ -114,11 +124,16 @@ def run_study(runs, write_summary: Callable[[Path], str], results: Path, study: 
         except BenchmarkError as err:
             print(f"error: {err}", file=sys.stderr)
             failures.append(label)
-        write_summary(results)
-    print(write_summary(results))
-    print(f"Results: {results / study}, summary {results / (study + '.md')}", file=sys.stderr)
+    print(summary(results))
+    print(f"Results: {results / (study + '.json')}", file=sys.stderr)
     if failures:
         raise BenchmarkError(f"{len(failures)} run(s) failed: {'; '.join(failures)}")
+
+
+def runs_folder(args: argparse.Namespace, study: str) -> Path:
+    """Where a study's runs keep their models and logs: <work>/runs/<study>, under <work>/smoke/ in
+    smoke mode."""
+    return (smoke_dir(args.work) if args.smoke else args.work) / "runs" / study
 
 
 def transformer_model(name: Optional[str]) -> str:

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .arguments import child_environment, threads_in_use
-from .records import REPO, BenchmarkError, write_json
+from .records import (REPO, BenchmarkError, command_line, machine_info, now, recorded_overrides, recorded_path,
+                      write_json)
 
 CAP_CALLBACK = "benchmarks.stop_at_cap.v1"
 RECORDING_LOGGER = "benchmarks.recording_logger.v1"
@@ -207,6 +208,29 @@ def evaluate_on(model_dir: Path, data_path: Path) -> Dict[str, Any]:
         "words": sum(len(eg.reference) for eg in examples),
         "seconds": round(seconds, 3),
     }
+
+
+def run_record(args: argparse.Namespace, summary: Dict[str, Any], *, config_path: Path,
+               fingerprints: Dict[str, str], overrides: Dict[str, Any], run_dir: Path,
+               data: Optional[Dict[str, Path]] = None) -> Dict[str, Any]:
+    """What a capped study's result records of a run of `run_training`, after the keys that say
+    which run it is (run_id, corpus, system or variant, seed): its settings, where its model is,
+    its data (when given) with their sizes, its scores, and where and how it ran. Paths as
+    records.recorded_path writes them."""
+    from .datasets import corpus_statistics
+
+    record: Dict[str, Any] = {
+        "smoke": args.smoke, "max_minutes": args.max_minutes, "config": recorded_path(config_path, args.shared),
+        **fingerprints, "overrides": recorded_overrides(overrides, args.shared),
+        "run_dir": recorded_path(run_dir, args.shared),
+        "model_dir": recorded_path(run_dir / "model-best", args.shared),
+    }
+    if data is not None:
+        record["data"] = {split: {"path": recorded_path(path, args.shared), **corpus_statistics(path)}
+                          for split, path in data.items()}
+    record.update(test=summary["test"], training=summary["training"], threads=summary["threads"], date=now(),
+                  machine=machine_info(), command=command_line())
+    return record
 
 
 def run_training(*, config_path: Path, run_dir: Path, overrides: Dict[str, Any], max_minutes: float,

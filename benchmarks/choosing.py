@@ -17,7 +17,7 @@ configs/bilstm_crf_vectors.cfg and GloVe 6B 50d (converted once by spacy_bilstm.
 the work folder and reused by every run). One Doc per gold sentence; empty ones are dropped.
 
 Results: ONE JSON (benchmarks/results/choosing.json), rewritten after every run, with
-the table (choosing.md) and the learning curves (choosing.png) beside it. The study resumes
+the learning curves (choosing.png) beside it; the table is printed at the end. The study resumes
 where it stopped: a round whose result is recorded with the same settings is not trained again,
 and the sentences each round chose are kept in the work folder (benchmarks/work/choosing/).
 
@@ -253,7 +253,7 @@ def run_corpus(args, corpus: str, seed: int, runs: List[Dict[str, Any]], setting
 # --------------------------------------------------------------------------- results
 
 
-def write_results(args, runs: List[Dict[str, Any]]) -> None:
+def write_results(args, runs: List[Dict[str, Any]]) -> str:
     import platform
 
     from spacy_bilstm.about import __version__
@@ -273,8 +273,8 @@ def write_results(args, runs: List[Dict[str, Any]]) -> None:
     partial = args.results / f"{STUDY}.json.partial"
     partial.write_text(json.dumps(data, indent=1) + "\n")
     partial.replace(args.results / f"{STUDY}.json")
-    (args.results / f"{STUDY}.md").write_text(markdown_table(runs, pairs, args.rounds, args.commands))
     plot(runs, pairs, args.results / f"{STUDY}.png")
+    return markdown_table(runs, pairs, args.rounds, args.commands)
 
 
 # --------------------------------------------------------------------------- main
@@ -326,7 +326,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     for corpus in args.corpora:
         for seed in args.seeds:
             run_corpus(args, corpus, seed, runs, settings)
-    write_results(args, runs)
+    print(write_results(args, runs))
     print(f"Results: {recorded_path(results_file, args.shared)}", file=sys.stderr)
 
 

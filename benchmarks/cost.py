@@ -26,7 +26,7 @@ Models default to seed 0 of each system trained on CoNLL-2003 by accuracy.py; pa
 --model NAME=DIR (repeatable) to choose others. All models are measured in the same
 invocation, one after another, on the same workload. Results: benchmarks/results/cost.json
 (skipped when it already holds the same models, by their config.cfg and meta.json, and
-workload; --force reruns) and cost.md / cost.csv.
+workload; --force reruns); the table is printed.
 
     python -m benchmarks.cost
     python -m benchmarks.cost --model ours=training/conll/model-best --model spacy=training/spacy/model-best
@@ -45,8 +45,8 @@ from typing import Any, Dict, List, Optional
 
 from .arguments import add_common_arguments, child_environment, resolve_threads, results_dir, run_main, smoke_dir
 from .datasets import prepare_corpus
-from .records import BenchmarkError, command_line, machine_info, now, write_json
-from .tables import machine_header, write_table
+from .records import BenchmarkError, command_line, find_run, machine_info, now, resolved_path, write_json
+from .tables import machine_header, markdown_table
 
 CORPUS = "conll2003"
 BATCH_SIZES = (1, 1000)
@@ -177,9 +177,9 @@ def directory_size(path: Path) -> int:
 def default_models(results_root: Path) -> Dict[str, Path]:
     models = {}
     for system in DEFAULT_SYSTEMS:
-        result_path = results_root / "accuracy" / f"{CORPUS}__{system}__seed0.json"
-        if result_path.exists():
-            models[system] = Path(json.loads(result_path.read_text())["model_dir"])
+        run = find_run(results_root, "accuracy", f"{CORPUS}__{system}__seed0")
+        if run is not None:
+            models[system] = resolved_path(run["model_dir"])
     return models
 
 
@@ -239,7 +239,7 @@ COLUMNS = ["model", "words/s batch 1", "batch 1, first pass", "words/s batch 100
            "min to best dev F1", "load s"]
 
 
-def table(data: Dict[str, Any], markdown_path: Path, csv_path: Path) -> str:
+def table(data: Dict[str, Any]) -> str:
     rows = []
     for name, result in data["models"].items():
         run = result.get("training_run") or {}
@@ -276,10 +276,9 @@ def table(data: Dict[str, Any], markdown_path: Path, csv_path: Path) -> str:
                 ratios.append(f"batch {size}: {median(whole):.2f}x (rounds {_spread(whole)}), first pass "
                               f"{median(first):.2f}x (rounds {_spread(first)})")
             notes.append(f"{name} vs {reference}, inference words/s, median of paired rounds: {'; '.join(ratios)}")
-    text = write_table(rows, COLUMNS, COLUMNS, markdown_path, csv_path, header=header)
+    text = markdown_table(rows, COLUMNS, header=header)
     if notes:
         text += "\n" + "\n".join(f"- {note}" for note in notes) + "\n"
-        markdown_path.write_text(text, encoding="utf8")
     return text
 
 
@@ -334,7 +333,7 @@ def main() -> None:
     models = parse_models(args.model) if args.model else default_models(results)
     if not models:
         raise BenchmarkError(
-            f"no models: none given with --model NAME=DIR and no CoNLL-2003 seed-0 runs in {results / 'accuracy'}; "
+            f"no models: none given with --model NAME=DIR and no CoNLL-2003 seed-0 runs in {results / 'accuracy.json'}; "
             f"run benchmarks/accuracy.py --corpora conll2003 --seeds 0{' --smoke' if args.smoke else ''} first")
     for name, model in models.items():
         if not (model / "config.cfg").exists():
@@ -348,7 +347,7 @@ def main() -> None:
                                                               for name, model in models.items()}:
             print(f"{output} already holds these models on this workload, skipped (--force to rerun)",
                   file=sys.stderr)
-            print(table(previous, results / f"{STUDY}.md", results / f"{STUDY}.csv"))
+            print(table(previous))
             return
     data_paths = prepare_corpus(args.shared, args.work, CORPUS, smoke=args.smoke)
     work_dir = (smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY
@@ -375,7 +374,7 @@ def main() -> None:
                                 "training": training, "model_size_bytes": directory_size(model),
                                 "training_run": training_run_summary(model)}
     write_json(output, data)
-    print(table(data, results / f"{STUDY}.md", results / f"{STUDY}.csv"))
+    print(table(data))
     print(f"Results: {output}", file=sys.stderr)
 
 

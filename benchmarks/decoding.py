@@ -9,7 +9,7 @@ model gets the b of the grid with the best dev F1 (ties go to the b nearest 0), 
 choose it on their own dev set; the test F1 at that b is set against the test F1 at b = 0, the
 model as shipped. The model runs once per split; only the decoding is repeated per b.
 
-    python -m benchmarks.decoding       # writes results/decoding.{json,md,csv}
+    python -m benchmarks.decoding       # writes results/decoding.json, prints the table
     python -m benchmarks.decoding --corpora wnut17 --systems bilstm_crf
 
 A study-1 run measured before (same corpus, system, seed and training date) keeps its row;
@@ -21,12 +21,12 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Set, Tuple
 
-from .arguments import add_common_arguments, results_dir, run_main
+from .arguments import add_study1_model_arguments, results_dir, run_main
 from .datasets import CORPORA
 from .fingerprints import measure_study1_models
 from .overrides import BILSTM_CRF_CONFIGS
-from .records import command_line, machine_info, now, write_json
-from .tables import add_mean_std, mean_std_columns, write_table
+from .records import write_study
+from .tables import add_mean_std, markdown_table
 
 STUDY = "decoding"
 SYSTEMS = BILSTM_CRF_CONFIGS
@@ -132,24 +132,20 @@ def summary_rows(measured: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return rows
 
 
+SCORES = ["dev F1, b = 0", "dev F1, chosen b", "test F1, b = 0", "test F1, chosen b", "test Δ F1", "test R, chosen b"]
+COLUMNS = ["corpus", "system", "seeds", "chosen bias"] + SCORES
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpora", nargs="+", choices=list(CORPORA), default=list(CORPORA))
-    parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
-    add_common_arguments(parser)
+    add_study1_model_arguments(parser, CORPORA, SYSTEMS)
     args = parser.parse_args()
     results = results_dir(args)
     measured = measure_study1_models(results, STUDY, SYSTEMS, args.corpora, args.systems, smoke=args.smoke,
-                                            force=args.force, measure_model=measure_model)
-    write_json(results / f"{STUDY}.json", {"date": now(), "machine": machine_info(),
-                                                  "command": command_line(), "biases": list(BIASES),
-                                                  "runs": measured})
-    scores = ["dev F1, b = 0", "dev F1, chosen b", "test F1, b = 0", "test F1, chosen b", "test Δ F1",
-              "test R, chosen b"]
-    columns = ["corpus", "system", "seeds", "chosen bias"]
-    print(write_table(
-        summary_rows(measured), columns + scores, columns + mean_std_columns(scores),
-        results / f"{STUDY}.md", results / f"{STUDY}.csv",
+                                     force=args.force, measure_model=measure_model)
+    write_study(results, STUDY, measured, biases=list(BIASES))
+    print(markdown_table(
+        summary_rows(measured), COLUMNS,
         header="Entity F1 (%, mean ± std over seeds) on each corpus's sentences with a bias b added to every "
                "entity tag's emission before Viterbi decoding; b chosen per model on dev from "
                f"{', '.join(f'{b:g}' for b in BIASES)}; b = 0 is the model as shipped.",

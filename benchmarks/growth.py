@@ -12,8 +12,8 @@ starts), is split in two: the first `--old-sentences` sentences and the rest.
 
 Every run goes through `spacy_bilstm.training.train` (what `spacy-bilstm train` calls) with a
 fixed step budget, and is tested with `spacy_bilstm.evaluation.evaluate` on CoNLL-2003 test, one
-Doc per sentence. Results: benchmarks/results/growth.json and growth.md, rewritten after
-every run; a run already in the JSON with the same settings is skipped (`--force` reruns).
+Doc per sentence. Results: benchmarks/results/growth.json, rewritten after every run (the
+table is printed at the end); a run already in the JSON with the same settings is skipped (`--force` reruns).
 
     python -m benchmarks.growth --stage1-steps 1200 --stage2-steps 400
     python -m benchmarks.growth --smoke     # 300/100 sentences, a few steps, results under work/
@@ -226,7 +226,6 @@ def markdown(results: Dict[str, Any]) -> str:
 def write_results(results_dir: Path, results: Dict[str, Any]) -> None:
     results["floors"] = floors(results["runs"])
     write_json(results_dir / f"{STUDY}.json", results)
-    (results_dir / f"{STUDY}.md").write_text(markdown(results), encoding="utf-8")
 
 
 def main() -> None:

@@ -17,8 +17,8 @@ the config of its corpus (CoNLL-2002 Spanish: configs/bilstm_crf.cfg, no vectors
 configs/bilstm_crf_vectors.cfg with GloVe 6B 50d); model-best is chosen on the complete,
 unchanged dev set and tested on the test set (entity micro P/R/F1, exact span and type, as study 1
 tests). The seed chooses both the removed entities and the training run. All runs go to ONE file,
-benchmarks/results/incomplete.json, rewritten after each run with the table beside it
-(incomplete.md); a run already there (same corpus, condition, seed and config settings) is skipped,
+benchmarks/results/incomplete.json, rewritten after each run (the table is printed at the
+end); a run already there (same corpus, condition, seed and config settings) is skipped,
 so a stopped study continues where it was (--force reruns). Models, logs and the derived training
 sets stay in benchmarks/work/.
 
@@ -33,13 +33,13 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from .arguments import SMOKE_MAX_MINUTES, add_common_arguments, add_seed_and_cap_arguments, resolve_seeds_and_cap, resolve_threads, results_dir, run_main, run_study, smoke_dir
+from .arguments import SMOKE_MAX_MINUTES, add_common_arguments, add_seed_and_cap_arguments, resolve_seeds_and_cap, resolve_threads, results_dir, run_main, run_study, runs_folder
 from .capped import run_training
 from .datasets import SPLITS, corpus_lang, corpus_source, prepare_corpus, prepare_vectors
-from .fingerprints import config_fingerprint, config_fingerprints, config_uses_vectors
+from .fingerprints import config_fingerprints, config_uses_vectors, read_current_results, result_is_current
 from .overrides import run_overrides
-from .records import BenchmarkError, CONFIGS, REPO, command_line, machine_info, now, recorded_overrides, recorded_path, write_json
-from .tables import add_mean_std, mean_std
+from .records import BenchmarkError, CONFIGS, command_line, machine_info, now, read_runs, recorded_overrides, recorded_path, write_json
+from .tables import add_mean_std, markdown_table, mean_std, overrides_line
 
 STUDY = "incomplete"
 CONDITIONS = ("complete", "as_o", "missing")
@@ -137,21 +137,12 @@ def run_key(run: Dict[str, Any]) -> Tuple[str, str, int, bool]:
     return run["corpus"], run["condition"], run["seed"], bool(run.get("smoke"))
 
 
-def read_runs(path: Path) -> List[Dict[str, Any]]:
-    return json.loads(path.read_text())["runs"] if path.exists() else []
-
-
-def is_current(run: Dict[str, Any]) -> bool:
-    config = REPO / run["config"]
-    return config.is_file() and run.get("config_fingerprint") == config_fingerprint(config)
-
-
 def run_one(args: argparse.Namespace, corpus: str, seed: int, condition: str, results_path: Path,
             run_root: Path, vectors: Optional[Path]) -> None:
     label = f"{corpus} / {condition} / seed {seed}"
     key = (corpus, condition, seed, args.smoke)
-    done = {run_key(run): run for run in read_runs(results_path)}
-    if not args.force and key in done and is_current(done[key]):
+    done = {run_key(run): run for run in read_runs(results_path.parent, STUDY)}
+    if not args.force and key in done and result_is_current(done[key]):
         print(f"{label}: done already ({results_path}), skipped", file=sys.stderr)
         return
     config_path = CONFIGS / f"{CORPUS_CONFIGS[corpus]}.cfg"
@@ -182,7 +173,7 @@ def run_one(args: argparse.Namespace, corpus: str, seed: int, condition: str, re
                                                     "epochs_completed", "words", "seconds_to_best_dev")},
         "date": now(), "command": command_line(),
     }
-    runs = [r for r in read_runs(results_path) if run_key(r) != key] + [run]
+    runs = [r for r in read_runs(results_path.parent, STUDY) if run_key(r) != key] + [run]
     write_results(results_path, runs)
     print(f"  test F1 {test['ents_f'] * 100:.2f}; best dev F1 {training['best_dev']['ents_f'] * 100:.2f}; "
           f"{training['steps']} steps in {training['loop_seconds']:.0f} s", file=sys.stderr)
@@ -233,18 +224,13 @@ COLUMNS = ["corpus", "cap (min)", "complete", "as_o", "missing", "missing − as
            "floors met", "steps"]
 
 
-def write_summary(results_path: Path) -> str:
-    runs = [r for r in read_runs(results_path) if is_current(r)]
+def summary(results_root: Path) -> str:
+    runs, stale_note = read_current_results(results_root, STUDY)
     header = ("Test entity F1 (%, mean ± std over seeds; number of seeds in brackets) with half the training "
               "entities removed (complete: none removed), model-best on the complete dev set; differences "
               "paired by seed. Floors (issue 30): missing − as_o >= 2 and complete − missing <= 2. steps: mean "
-              "training steps within the cap.")
-    lines = [f"| {' | '.join(COLUMNS)} |", "|" + "---|" * len(COLUMNS)]
-    for row in summary_rows(runs):
-        lines.append("| " + " | ".join(str(row.get(column, "-")) for column in COLUMNS) + " |")
-    text = header + "\n\n" + "\n".join(lines) + "\n"
-    results_path.with_suffix(".md").write_text(text, encoding="utf8")
-    return text
+              "training steps within the cap.\n" + overrides_line(runs) + stale_note)
+    return markdown_table(summary_rows(runs), COLUMNS, header=header)
 
 
 def main() -> None:
@@ -258,7 +244,7 @@ def main() -> None:
     resolve_seeds_and_cap(args, 6.0)
     resolve_threads(args)
     results_path = results_dir(args) / f"{STUDY}.json"
-    run_root = (smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY
+    run_root = runs_folder(args, STUDY)
     vectors = None
     if any(config_uses_vectors(CONFIGS / f"{CORPUS_CONFIGS[c]}.cfg") for c in args.corpora):
         vectors = prepare_vectors(args.shared, args.work, smoke=args.smoke)
@@ -270,7 +256,7 @@ def main() -> None:
         for seed in args.seeds
         for condition in args.conditions
     )
-    run_study(runs, lambda _results: write_summary(results_path), results_path.parent, STUDY)
+    run_study(runs, summary, results_path.parent, STUDY)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ two settings) is printed and written with the raw times:
     python -m benchmarks.load --rounds 5
     python -m benchmarks.load --quick          # smoke test: 1 round, 5 steps, 150 sentences
 
-Results: benchmarks/results/load.json and load.md (--quick: <work>/smoke/results/).
+Results: benchmarks/results/load.json, the table printed (--quick: <work>/smoke/results/).
 """
 import argparse
 import json
@@ -220,9 +220,8 @@ def main() -> None:
     }
     table = markdown(data)
     write_json(results / f"{STUDY}.json", data)
-    (results / f"{STUDY}.md").write_text(table, encoding="utf8")
     print(table)
-    print(f"results: {results / STUDY}.json, {results / STUDY}.md", file=sys.stderr)
+    print(f"results: {results / STUDY}.json", file=sys.stderr)
 
 
 if __name__ == "__main__":

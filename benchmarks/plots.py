@@ -1,7 +1,7 @@
 """Study 4: plots of the results of studies 1-3 (PNG, matplotlib, Agg backend).
 
   dev_f1_vs_time_<corpus>.png  dev entity F1 against training time (minutes, dev evaluations
-                               included) for every system and seed in results/accuracy/ on the
+                               included) for every system and seed in results/accuracy.json on the
                                corpus (default CoNLL-2003); the best dev checkpoint is marked
   words_per_second.png         inference words/s at batch sizes 1 and 1000 and training words/s
                                per model, from results/cost.json
@@ -40,7 +40,7 @@ def _smoke_note(results: List[Dict[str, Any]]) -> str:
 def plot_dev_f1_vs_time(results_root: Path, corpus: str) -> Optional[Path]:
     runs = [r for r in read_current_results(results_root, "accuracy")[0] if r.get("corpus") == corpus]
     if not runs:
-        print(f"dev F1 against time: no accuracy results for {corpus} in {results_root / 'accuracy'}, skipped",
+        print(f"dev F1 against time: no accuracy results for {corpus} in {results_root / 'accuracy.json'}, skipped",
               file=sys.stderr)
         return None
     systems = sorted({r["system"] for r in runs},

@@ -9,7 +9,7 @@ never be predicted) when the tagger reads
 - what the shipped configs read (their `reading`, after their sentencizer): the default a
   user trains with; it must leave no entity unreachable.
 
-    python -m benchmarks.reachability           # writes results/reachability.{json,md}
+    python -m benchmarks.reachability           # writes results/reachability.json, prints the table
 """
 import argparse
 import json
@@ -65,7 +65,6 @@ def main() -> None:
              "|---|---|---|---|---|---|"]
     lines += [f"| {r['file']} | {r['entities']:,} | {r['sentencizer_sentences']:,} | {r['gold_sentences']:,} | "
               f"{r['documents']:,} | {r['shipped']:,} |" for r in rows]
-    (args.out / "reachability.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -9,7 +9,7 @@ when the model is loaded, the weights are the same. It scores entities against g
 Scorer, exact span and type) and counts the gold entities the sentencizer cuts in two, which
 sentence reading can never predict.
 
-    python -m benchmarks.reading        # writes results/reading.{json,md,csv}
+    python -m benchmarks.reading        # writes results/reading.json, prints the table
     python -m benchmarks.reading --corpora wnut17 --systems bilstm_crf
 
 A study-1 run measured before (same corpus, system, seed and training date) keeps its row;
@@ -20,12 +20,12 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
-from .arguments import add_common_arguments, results_dir, run_main
+from .arguments import add_study1_model_arguments, results_dir, run_main
 from .datasets import CORPORA, corpus_lang
 from .fingerprints import measure_study1_models
 from .overrides import BILSTM_CRF_CONFIGS
-from .records import BenchmarkError, command_line, machine_info, now, write_json
-from .tables import add_mean_std, mean_std_columns, write_table
+from .records import BenchmarkError, write_study
+from .tables import add_mean_std, markdown_table
 
 STUDY = "reading"
 READINGS = ("sentence", "document")
@@ -95,21 +95,19 @@ def summary_rows(measured: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return rows
 
 
+SCORES = [f"F1, {reading} reading" for reading in READINGS] + ["Δ F1"]
+COLUMNS = ["corpus", "system", "seeds", "test entities", "cut by the sentencizer"] + SCORES
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpora", nargs="+", choices=list(CORPORA), default=list(CORPORA))
-    parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
-    add_common_arguments(parser)
+    add_study1_model_arguments(parser, CORPORA, SYSTEMS)
     args = parser.parse_args()
     results = results_dir(args)
     measured = measure(results, args.corpora, args.systems, smoke=args.smoke, force=args.force)
-    write_json(results / f"{STUDY}.json", {"date": now(), "machine": machine_info(),
-                                                  "command": command_line(), "runs": measured})
-    scores = [f"F1, {reading} reading" for reading in READINGS] + ["Δ F1"]
-    columns = ["corpus", "system", "seeds", "test entities", "cut by the sentencizer"]
-    print(write_table(
-        summary_rows(measured), columns + scores, columns + mean_std_columns(scores),
-        results / f"{STUDY}.md", results / f"{STUDY}.csv",
+    write_study(results, STUDY, measured)
+    print(markdown_table(
+        summary_rows(measured), COLUMNS,
         header="Test entity F1 (%, mean ± std over seeds) on whole test documents, sentences found by the "
                "pipeline's sentencizer; Δ = document reading minus sentence reading.",
     ))

@@ -120,6 +120,13 @@ def write_json(path: Path, data: Any) -> None:
     os.replace(partial, path)
 
 
+def write_study(results_root: Path, study: str, runs: List[Dict[str, Any]], **fields: Any) -> None:
+    """Write a study measured in one go (all its runs at once): its runs, with the date, machine
+    and command of the measurement and any `fields` the study adds."""
+    write_json(study_path(results_root, study), {"study": study, "date": now(), "machine": machine_info(),
+                                                 "command": command_line(), **fields, "runs": runs})
+
+
 def study_path(results_root: Path, study: str) -> Path:
     """The one result file of a study."""
     return results_root / f"{study}.json"

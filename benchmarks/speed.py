@@ -18,7 +18,7 @@ largest single process's max RSS (from wait4).
         --spacy-model training/spacy-ner/model-best
     python -m benchmarks.speed --bilstm-model M1 --spacy-model M2 --smoke   # < 1 minute
     python -m benchmarks.speed ... --configs bilstm-n1 bilstm-n2 --repeat 5 --words 500000 \\
-        --output benchmarks/results/speed_rounds.json   # the n2/n1 ratio over 5 rounds
+        --output /tmp/speed_rounds.json   # the n2/n1 ratio over 5 rounds, beside the study's file
 
 Results go to benchmarks/results/speed.json (a configuration already there is skipped
 unless --force) and a markdown table is printed. --smoke uses a few hundred sentences and
@@ -290,7 +290,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                     "python": platform.python_version(),
                     "cpus": os.cpu_count(),
                 }
-                data["command"] = " ".join([Path(sys.executable).name, "benchmarks/speed.py"] + sys.argv[1:])
+                data["command"] = " ".join(["python", "-m", "benchmarks.speed"] + sys.argv[1:])
                 # Written after each run, so an interrupted benchmark keeps what it measured.
                 output.write_text(json.dumps(data, indent=2) + "\n")
     print(markdown_table(data))

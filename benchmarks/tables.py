@@ -1,10 +1,8 @@
-"""The tables of the studies: mean ± std cells, markdown and CSV writers, the header that
-names the machine, and the line that names every override the runs applied."""
-import csv
+"""The tables of the studies: mean ± std cells, the markdown table a study prints, the header
+that names the machine, and the line that names every override the runs applied."""
 import json
 import math
 import statistics
-from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 def mean_std(values: Iterable[float]) -> Tuple[Optional[float], Optional[float], int]:
@@ -24,35 +22,23 @@ def format_mean_std(mean: Optional[float], std: Optional[float], scale: float = 
     return text
 
 
-def write_table(rows: List[Dict[str, Any]], markdown_columns: List[str], csv_columns: List[str],
-                markdown_path: Path, csv_path: Path, header: str = "") -> str:
-    """Write rows as a markdown table (display columns, `header` above it) and as CSV (numeric
-    columns, for other tools); return the markdown."""
-    markdown_path.parent.mkdir(parents=True, exist_ok=True)
-    with csv_path.open("w", newline="", encoding="utf8") as stream:
-        writer = csv.DictWriter(stream, fieldnames=csv_columns, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({key: ("" if row.get(key) is None else row.get(key)) for key in csv_columns})
-    lines = [f"| {' | '.join(markdown_columns)} |", "|" + "---|" * len(markdown_columns)]
+def markdown_table(rows: List[Dict[str, Any]], columns: List[str], header: str = "") -> str:
+    """Rows as a markdown table of `columns`, with `header` above it. The study's JSON holds every
+    figure; the table is printed, never written beside it, so that benchmarks/results keeps one
+    file per study."""
+    lines = [f"| {' | '.join(columns)} |", "|" + "---|" * len(columns)]
     for row in rows:
-        lines.append("| " + " | ".join(_cell(row.get(key)) for key in markdown_columns) + " |")
-    text = (header + "\n\n" if header else "") + "\n".join(lines) + "\n"
-    markdown_path.write_text(text, encoding="utf8")
-    return text
+        lines.append("| " + " | ".join(_cell(row.get(key)) for key in columns) + " |")
+    return (header + "\n\n" if header else "") + "\n".join(lines) + "\n"
 
 
 def add_mean_std(row: Dict[str, Any], name: str, values: Iterable[Optional[float]], *, scale: float = 1.0,
                  digits: int = 2) -> None:
-    """Set row[name] (text "mean ± std" for markdown) and row[name + " mean"], row[name + " std"] (numbers, CSV)."""
+    """Set row[name] (text "mean ± std" for markdown) and row[name + " mean"], row[name + " std"] (numbers)."""
     mean, std, _ = mean_std(values)
     row[name] = format_mean_std(mean, std, scale=scale, digits=digits)
     row[f"{name} mean"] = None if mean is None else round(mean * scale, 4)
     row[f"{name} std"] = None if std is None else round(std * scale, 4)
-
-
-def mean_std_columns(names: Sequence[str]) -> List[str]:
-    return [f"{name} {part}" for name in names for part in ("mean", "std")]
 
 
 def _cell(value: Any) -> str:
@@ -86,12 +72,16 @@ def overrides_line(runs: Iterable[Dict[str, Any]], ignore: Sequence[str] = ()) -
     `spacy-bilstm train` command to repeat a run. `ignore`: keys the table shows in a column."""
     from .overrides import CLI_SET_OVERRIDES
 
+    runs = list(runs)
     values: Dict[str, set] = {}
     for run in runs:
         for key, value in (run.get("overrides") or {}).items():
             if key not in CLI_SET_OVERRIDES and key not in ignore:
                 values.setdefault(key, set()).add(json.dumps(value))
+    # Runs stored before results recorded their overrides must not read as runs with none.
+    unrecorded = sum("overrides" not in run for run in runs)
+    note = f" ({unrecorded} of {len(runs)} runs predate recorded overrides)" if unrecorded else ""
     if not values:
-        return "Overrides beyond `spacy-bilstm train`'s options: none."
+        return f"Overrides beyond `spacy-bilstm train`'s options: none{note}."
     return "Overrides beyond `spacy-bilstm train`'s options: " + "; ".join(
-        f"`{key}` = {' / '.join(sorted(shown))}" for key, shown in sorted(values.items())) + "."
+        f"`{key}` = {' / '.join(sorted(shown))}" for key, shown in sorted(values.items())) + f"{note}."

@@ -17,7 +17,7 @@ kept in the run's JSON, but left out of the table, so that no choice is made on 
         --set 'training.frozen_components=[]' --set 'training.annotating_components=["sentencizer"]'
 
 Results: the runs in benchmarks/results/tuning.json, run_id <corpus>__<name>__seed<N> (bilstm_crf_vectors) or
-<corpus>__<config>__<name>__seed<N>.json; summary tuning.md/.csv.
+<corpus>__<config>__<name>__seed<N>; the table is printed at the end.
 """
 import argparse
 import functools
@@ -26,14 +26,13 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
-from .arguments import SMOKE_MAX_MINUTES, add_common_arguments, add_seed_and_cap_arguments, add_transformer_argument, resolve_seeds_and_cap, resolve_threads, results_dir, run_main, run_study, smoke_dir, transformer_model
-from .capped import run_training
+from .arguments import SMOKE_MAX_MINUTES, add_common_arguments, add_seed_and_cap_arguments, add_transformer_argument, resolve_seeds_and_cap, resolve_threads, results_dir, run_main, run_study, runs_folder, transformer_model
+from .capped import run_record, run_training
 from .datasets import CORPORA, UNITS, as_units, corpus_lang, prepare_corpus, prepare_vectors
 from .fingerprints import config_fingerprints, config_uses_vectors, is_done
 from .overrides import BILSTM_CRF_CONFIGS, DOCUMENT_UNIT_OVERRIDES, run_overrides
-from .records import (BenchmarkError, CONFIGS, command_line, find_run, machine_info, now, read_runs, recorded_overrides,
-                      recorded_path, store_run)
-from .tables import add_mean_std, machine_header, mean_std_columns, write_table
+from .records import (BenchmarkError, CONFIGS, find_run, read_runs, store_run)
+from .tables import add_mean_std, machine_header, markdown_table, overrides_line
 
 STUDY = "tuning"
 
@@ -73,12 +72,10 @@ def run_one(args: argparse.Namespace, seed: int, changes: Dict[str, Any], result
     summary = run_training(config_path=config_path, run_dir=run_dir, overrides=overrides,
                                   max_minutes=args.max_minutes, test_path=data["test"], threads=args.threads)
     store_run(results, STUDY, {
-        "run_id": run_id, "study": STUDY, "corpus": args.corpus, "name": args.name, "seed": seed, "smoke": args.smoke,
-        "changes": changes, "units": args.units, "max_minutes": args.max_minutes,
-        "config": recorded_path(config_path, args.shared), **fingerprints,
-        "overrides": recorded_overrides(overrides, args.shared), "run_dir": recorded_path(run_dir, args.shared), "test": summary["test"], "training": summary["training"],
-        "threads": summary["threads"], "date": now(), "machine": machine_info(),
-        "command": command_line(),
+        "run_id": run_id, "study": STUDY, "corpus": args.corpus, "name": args.name, "seed": seed,
+        "changes": changes, "units": args.units,
+        **run_record(args, summary, config_path=config_path, fingerprints=fingerprints, overrides=overrides,
+                     run_dir=run_dir),
     })
     training = summary["training"]
     print(f"  best dev F1 {training['best_dev']['ents_f'] * 100:.2f} after {training['seconds_to_best_dev']:.0f} s; "
@@ -115,17 +112,16 @@ SCORES = ["best dev P", "best dev R", "best dev F1", "min to best dev", "trainin
 COLUMNS = ["corpus", "config", "name", "base config", "changes", "seeds", "cap (min)"] + SCORES + ["stopped by"]
 
 
-def write_summary(results_root: Path) -> str:
-    results = [r for r in read_runs(results_root, STUDY)]
+def summary(results_root: Path) -> str:
+    results = read_runs(results_root, STUDY)
+    changed = sorted({key for result in results for key in result.get("changes") or {}})
     header = ("Tuning on dev: best dev entity P/R/F1 (%, mean ± std over seeds) of the shipped config with "
               "the settings shown changed; `base config` is the start of the fingerprint of the settings of the "
               "shipped config the changes were made to (its `config_fingerprint`, comments and layout left out; "
               "the sha256 of its text for runs that predate fingerprints). Test scores are in the run files, "
-              "not here.\n\n"
+              "not here.\n" + overrides_line(results, ignore=changed) + " (and each run's changes)\n\n"
               + machine_header(results))
-    csv_columns = ["corpus", "config", "name", "base config", "changes", "seeds", "cap (min)"] + mean_std_columns(SCORES)
-    return write_table(summary_rows(results), COLUMNS, csv_columns, results_root / f"{STUDY}.md",
-                              results_root / f"{STUDY}.csv", header=header)
+    return markdown_table(summary_rows(results), COLUMNS, header=header)
 
 
 def main() -> None:
@@ -153,11 +149,11 @@ def main() -> None:
     for setting in args.settings:
         changes.update(parse_setting(setting))
     results = results_dir(args)
-    run_root = (smoke_dir(args.work) if args.smoke else args.work) / "runs" / STUDY
+    run_root = runs_folder(args, STUDY)
     vectors = prepare_vectors(args.shared, args.work, smoke=args.smoke)
     runs = ((f"{args.name} / seed {seed}",
              functools.partial(run_one, args, seed, changes, results, run_root, vectors)) for seed in args.seeds)
-    run_study(runs, write_summary, results, STUDY)
+    run_study(runs, summary, results, STUDY)
 
 
 if __name__ == "__main__":

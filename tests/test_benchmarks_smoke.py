@@ -71,7 +71,7 @@ EXPECTED_ACCURACY_RUNS = [
 @pytest.mark.slow
 @pytest.mark.parametrize("corpus,system", EXPECTED_ACCURACY_RUNS)
 def test_accuracy_smoke_writes_one_result_per_run(accuracy_runs, smoke_results, corpus, system):
-    result = json.loads((smoke_results / "accuracy" / f"{corpus}__{system}__seed0.json").read_text())
+    result = records.find_run(smoke_results, "accuracy", f"{corpus}__{system}__seed0")
     assert result["smoke"] is True
     assert (result["corpus"], result["system"], result["seed"]) == (corpus, system, 0)
     assert 0.0 <= result["test"]["ents_f"] <= 1.0
@@ -89,12 +89,13 @@ def test_accuracy_smoke_writes_one_result_per_run(accuracy_runs, smoke_results, 
 
 
 @pytest.mark.slow
-def test_accuracy_smoke_summarises_every_run(accuracy_runs, smoke_results):
-    markdown = (smoke_results / "accuracy.md").read_text()
-    csv_lines = (smoke_results / "accuracy.csv").read_text().splitlines()
-    assert len(csv_lines) == 1 + len(EXPECTED_ACCURACY_RUNS)
+def test_accuracy_smoke_prints_a_table_of_every_run_and_writes_one_file(accuracy_runs, smoke_results):
+    _, corpora = accuracy_runs
     for corpus, system in EXPECTED_ACCURACY_RUNS:
-        assert f"| {corpus} | {system} | 1 |" in markdown
+        assert f"| {corpus} | {system} | 1 |" in corpora.stdout
+    assert "`corpora.train.gold_preproc` = true" in corpora.stdout  # the table names the runs' overrides
+    assert len(records.read_runs(smoke_results, "accuracy")) == len(EXPECTED_ACCURACY_RUNS)
+    assert not [path.name for path in smoke_results.iterdir() if path.suffix in (".md", ".csv")]
 
 
 @pytest.mark.slow
@@ -120,13 +121,13 @@ def test_wall_clock_cap_stops_training_with_a_whole_model_best(accuracy_runs, wo
 
 
 def test_reading_smoke_scores_each_study1_model_read_both_ways(accuracy_runs, work, smoke_results):
-    run_script("reading.py", "--corpora", "wnut17", "wikiann-en", "--systems", "bilstm_crf_vectors", work=work)
+    first = run_script("reading.py", "--corpora", "wnut17", "wikiann-en", "--systems", "bilstm_crf_vectors", work=work)
     measured = json.loads((smoke_results / "reading.json").read_text())["runs"]
     assert sorted(run["corpus"] for run in measured) == ["wikiann-en", "wnut17"]
     for run in measured:
         assert 0 <= run["cut"] <= run["entities"]
         assert all(0.0 <= run[reading]["ents_f"] <= 1.0 for reading in ("sentence", "document"))
-    assert "| wnut17 | bilstm_crf_vectors | 1 |" in (smoke_results / "reading.md").read_text()
+    assert "| wnut17 | bilstm_crf_vectors | 1 |" in first.stdout
     again = run_script("reading.py", "--corpora", "wnut17", "wikiann-en", "--systems", "bilstm_crf_vectors", work=work)
     assert "test F1" not in again.stderr, "a run measured before was measured again"
     assert json.loads((smoke_results / "reading.json").read_text())["runs"] == measured
@@ -135,7 +136,8 @@ def test_reading_smoke_scores_each_study1_model_read_both_ways(accuracy_runs, wo
 @pytest.mark.slow
 def test_decoding_smoke_chooses_a_bias_on_dev_and_at_zero_reproduces_study1s_test_score(
         accuracy_runs, work, smoke_results):
-    run_script("decoding.py", "--corpora", "wnut17", "wikiann-en", "--systems", "bilstm_crf_vectors", work=work)
+    first = run_script("decoding.py", "--corpora", "wnut17", "wikiann-en", "--systems", "bilstm_crf_vectors",
+                       work=work)
     measured = json.loads((smoke_results / "decoding.json").read_text())
     study1 = {(r["corpus"], r["seed"]): r for r in records.read_runs(smoke_results, "accuracy")
               if r["system"] == "bilstm_crf_vectors"}
@@ -145,7 +147,7 @@ def test_decoding_smoke_chooses_a_bias_on_dev_and_at_zero_reproduces_study1s_tes
         assert run["chosen_bias"] in measured["biases"]
         assert dev_f[run["chosen_bias"]] == max(dev_f.values())
         assert run["test"]["shipped"]["ents_f"] == pytest.approx(study1[run["corpus"], run["seed"]]["test"]["ents_f"])
-    assert "| wnut17 | bilstm_crf_vectors | 1 |" in (smoke_results / "decoding.md").read_text()
+    assert "| wnut17 | bilstm_crf_vectors | 1 |" in first.stdout
     again = run_script("decoding.py", "--corpora", "wnut17", "wikiann-en", "--systems", "bilstm_crf_vectors",
                        work=work)
     assert "test F1" not in again.stderr, "a run measured before was measured again"
@@ -161,31 +163,30 @@ def ablation_run(accuracy_runs, work):
 
 
 @pytest.mark.slow
-def test_ablations_smoke_writes_results_and_a_summary(ablation_run, smoke_results):
+def test_ablations_smoke_records_each_variant_and_prints_a_table(ablation_run, smoke_results):
     for variant, change in (("baseline", {}), ("unidirectional", {"components.bilstm_ner.model.bidirectional": False})):
-        result = json.loads((smoke_results / "ablations" / f"conll2003__{variant}__seed0.json").read_text())
+        result = records.find_run(smoke_results, "ablations", f"conll2003__{variant}__seed0")
         assert result["changes"] == change
         assert 0.0 <= result["test"]["ents_f"] <= 1.0
         assert (Path(result["run_dir"]) / "model-best" / "meta.json").exists()
-    markdown = (smoke_results / "ablations.md").read_text()
-    assert "| baseline |" in markdown and "| unidirectional | bidirectional=False |" in markdown
+    assert "| baseline |" in ablation_run.stdout and "| unidirectional | bidirectional=False |" in ablation_run.stdout
 
 
 @pytest.mark.slow
 def test_ablation_baseline_reuses_study1s_identical_run(ablation_run, smoke_results):
-    study1 = smoke_results / "accuracy" / "conll2003__bilstm_crf_vectors__seed0.json"
-    baseline = json.loads((smoke_results / "ablations" / "conll2003__baseline__seed0.json").read_text())
-    unidirectional = json.loads((smoke_results / "ablations" / "conll2003__unidirectional__seed0.json").read_text())
-    assert baseline["reused_from"] == str(study1)
-    assert baseline["test"] == json.loads(study1.read_text())["test"]
+    study1 = records.find_run(smoke_results, "accuracy", "conll2003__bilstm_crf_vectors__seed0")
+    baseline = records.find_run(smoke_results, "ablations", "conll2003__baseline__seed0")
+    unidirectional = records.find_run(smoke_results, "ablations", "conll2003__unidirectional__seed0")
+    assert baseline["reused_from"] == "accuracy.json, conll2003__bilstm_crf_vectors__seed0"
+    assert baseline["test"] == study1["test"]
     assert "reused_from" not in unidirectional
     assert "reused" in ablation_run.stderr
 
 
 @pytest.fixture(scope="module")
 def cost_run(accuracy_runs, work, smoke_results):
-    models = {system: json.loads((smoke_results / "accuracy" / f"conll2003__{system}__seed0.json").read_text())
-              ["model_dir"] for system in ("bilstm_crf_vectors", "spacy_ner_efficiency")}
+    models = {system: records.find_run(smoke_results, "accuracy", f"conll2003__{system}__seed0")["model_dir"]
+              for system in ("bilstm_crf_vectors", "spacy_ner_efficiency")}
     return run_script("cost.py", *[f"--model={name}={path}" for name, path in models.items()], work=work)
 
 
@@ -206,8 +207,8 @@ def test_cost_smoke_measures_both_models_in_one_run(cost_run, smoke_results):
         assert result["inference"]["peak_rss_mib"] > 50
         assert result["model_size_bytes"] > 0
         assert "seconds_to_best_dev" in result["training_run"]
-    assert "bilstm_crf_vectors vs spacy_ner_efficiency" in (smoke_results / "cost.md").read_text()
-    assert "first pass" in (smoke_results / "cost.md").read_text()
+    assert "bilstm_crf_vectors vs spacy_ner_efficiency" in cost_run.stdout
+    assert "first pass" in cost_run.stdout
 
 
 @pytest.mark.slow
@@ -221,8 +222,8 @@ def test_plots_smoke_draws_every_plot(accuracy_runs, ablation_run, cost_run, wor
 
 @pytest.mark.slow
 def test_speed_smoke_measures_rounds_and_reports_the_floors(accuracy_runs, smoke_results, tmp_path):
-    models = {system: json.loads((smoke_results / "accuracy" / f"conll2003__{system}__seed0.json").read_text())
-              ["model_dir"] for system in ("bilstm_crf_vectors", "spacy_ner_efficiency")}
+    models = {system: records.find_run(smoke_results, "accuracy", f"conll2003__{system}__seed0")["model_dir"]
+              for system in ("bilstm_crf_vectors", "spacy_ner_efficiency")}
     output = tmp_path / "speed.json"
     command = [
         sys.executable, "-m", "benchmarks.speed", "--smoke", "--corpus", str(SHARED / "corpora" / "conll2003" / "test.txt"),
@@ -241,11 +242,11 @@ def test_speed_smoke_measures_rounds_and_reports_the_floors(accuracy_runs, smoke
 
 @pytest.mark.slow
 def test_tuning_smoke_reports_dev_scores_only(accuracy_runs, work, smoke_results):
-    run_script("tuning.py", "--name", "dropout0.2", "--set", "training.dropout=0.2", work=work)
-    result = json.loads((smoke_results / "tuning" / "conll2003__dropout0.2__seed0.json").read_text())
+    run = run_script("tuning.py", "--name", "dropout0.2", "--set", "training.dropout=0.2", work=work)
+    result = records.find_run(smoke_results, "tuning", "conll2003__dropout0.2__seed0")
     assert result["changes"] == {"training.dropout": 0.2}
     assert result["overrides"]["training.dropout"] == 0.2 and result["overrides"]["corpora.train.gold_preproc"]
-    table = (smoke_results / "tuning.md").read_text()
+    table = run.stdout
     shipped = REPO / "configs" / "bilstm_crf_vectors.cfg"
     assert result["config_sha256"] == fingerprints.config_sha256(shipped)
     fingerprint = fingerprints.config_fingerprint(shipped)

@@ -332,7 +332,7 @@ def test_calibrate_refuses_dev_data_without_entities(model_dirs, tmp_path):
 def test_calibration_benchmark_smoke(model_dirs, tmp_path):
     if not (SHARED / "corpora" / "conll2003").is_dir():
         pytest.skip(f"the shared data folder {SHARED} (corpora/conll2003) is absent")
-    command = [sys.executable, str(REPO / "benchmarks" / "calibration.py"), "--smoke", "--shared", str(SHARED),
+    command = [sys.executable, "-m", "benchmarks.calibration", "--smoke", "--shared", str(SHARED),
                "--work", str(tmp_path), "--model", str(model_dirs["sharp"])]
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
