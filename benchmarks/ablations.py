@@ -30,13 +30,13 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from .arguments import SMOKE_MAX_MINUTES, add_common_arguments, add_seed_and_cap_arguments, resolve_seeds_and_cap, resolve_threads, results_dir, run_main, run_study, runs_folder
-from .capped import run_record, run_training
+from .capped import add_score_columns, run_record, run_training
 from .datasets import prepare_corpus, prepare_vectors
 from .fingerprints import config_fingerprints, is_done, read_current_results, result_is_current
 from .overrides import run_overrides
 from .records import (BenchmarkError, CONFIGS, find_run, recorded_overrides,
                       resolved_path, store_run)
-from .tables import add_mean_std, machine_header, markdown_table, overrides_line
+from .tables import machine_header, markdown_table, overrides_line
 
 MODEL = "components.bilstm_ner.model"
 VARIANTS: Dict[str, Dict[str, Any]] = {
@@ -152,12 +152,7 @@ def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
             "cap (min)": ", ".join(sorted({f"{r['max_minutes']:g}" for r in runs})),
             "stopped by": ", ".join(sorted({r["training"]["stopped_by"] for r in runs})),
         }
-        for key, label in (("ents_p", "test P"), ("ents_r", "test R"), ("ents_f", "test F1")):
-            add_mean_std(row, label, (r["test"][key] for r in runs), scale=100)
-        add_mean_std(row, "best dev F1", (r["training"]["best_dev"]["ents_f"] for r in runs), scale=100)
-        add_mean_std(row, "min to best dev", (r["training"]["seconds_to_best_dev"] / 60 for r in runs),
-                            digits=1)
-        add_mean_std(row, "training min", (r["training"]["loop_seconds"] / 60 for r in runs), digits=1)
+        add_score_columns(row, runs)
         rows.append(row)
     baseline = next((row for row in rows if row["variant"] == "baseline"), None)
     for row in rows:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 from .arguments import SMOKE_MAX_MINUTES, add_common_arguments, add_seed_and_cap_arguments, add_transformer_argument, resolve_seeds_and_cap, resolve_threads, results_dir, run_main, run_study, runs_folder, transformer_model
-from .capped import run_record, run_training
+from .capped import add_score_columns, run_record, run_training
 from .datasets import CORPORA, corpus_lang, prepare_corpus, prepare_vectors
 from .fingerprints import config_fingerprints, config_uses_vectors, is_done, read_current_results
 from .overrides import BILSTM_CRF_CONFIGS, run_overrides, spacy_ner_config
@@ -101,12 +101,7 @@ def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
                                                                           item[0][1])):
         row: Dict[str, Any] = {"corpus": corpus, "system": system, "seeds": len(runs),
                                "cap (min)": ", ".join(sorted({f"{r['max_minutes']:g}" for r in runs}))}
-        for key, label in (("ents_p", "test P"), ("ents_r", "test R"), ("ents_f", "test F1")):
-            add_mean_std(row, label, (r["test"][key] for r in runs), scale=100)
-        add_mean_std(row, "best dev F1", (r["training"]["best_dev"]["ents_f"] for r in runs), scale=100)
-        add_mean_std(row, "min to best dev", (r["training"]["seconds_to_best_dev"] / 60 for r in runs),
-                            digits=1)
-        add_mean_std(row, "training min", (r["training"]["loop_seconds"] / 60 for r in runs), digits=1)
+        add_score_columns(row, runs)
         row["stopped by"] = ", ".join(sorted({r["training"]["stopped_by"] for r in runs}))
         types = sorted({t for r in runs for t in r["test"]["ents_per_type"]})
         per_type = []

@@ -233,6 +233,18 @@ def run_record(args: argparse.Namespace, summary: Dict[str, Any], *, config_path
     return record
 
 
+def add_score_columns(row: Dict[str, Any], runs: Sequence[Dict[str, Any]]) -> None:
+    """The columns a study's table shows of its runs' records (run_record): test P/R/F1, best dev
+    F1, minutes to best dev and training minutes, mean ± std over the runs (tables.add_mean_std)."""
+    from .tables import add_mean_std
+
+    for key, label in (("ents_p", "test P"), ("ents_r", "test R"), ("ents_f", "test F1")):
+        add_mean_std(row, label, (r["test"][key] for r in runs), scale=100)
+    add_mean_std(row, "best dev F1", (r["training"]["best_dev"]["ents_f"] for r in runs), scale=100)
+    add_mean_std(row, "min to best dev", (r["training"]["seconds_to_best_dev"] / 60 for r in runs), digits=1)
+    add_mean_std(row, "training min", (r["training"]["loop_seconds"] / 60 for r in runs), digits=1)
+
+
 def run_training(*, config_path: Path, run_dir: Path, overrides: Dict[str, Any], max_minutes: float,
                  test_path: Path, threads: Optional[int] = None, grace_minutes: float = 30.0) -> Dict[str, Any]:
     """Train and test in a subprocess (log: <run_dir>/train.log); return its summary."""
