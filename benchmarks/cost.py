@@ -45,7 +45,7 @@ from typing import Any, Dict, List, Optional
 
 from .arguments import add_common_arguments, child_environment, resolve_threads, results_dir, run_main, smoke_dir
 from .datasets import prepare_corpus
-from .records import BenchmarkError, command_line, find_run, machine_info, now, resolved_path, write_json
+from .records import REPO, BenchmarkError, command_line, find_run, machine_info, now, resolved_path, write_json
 from .tables import machine_header, markdown_table
 
 CORPUS = "conll2003"
@@ -155,11 +155,12 @@ def run_measurement(kind: str, model: Path, data_path: Path, words: int, threads
     """Run one measurement in a subprocess; add its peak memory (max RSS from wait4)."""
     output = work_dir / f"{kind}.json"
     output.unlink(missing_ok=True)
-    command = [sys.executable, str(Path(__file__).resolve()), "--measure", kind, "--model-for-run", str(model),
+    # As a module from the repository, like every study: the package's relative imports need it.
+    command = [sys.executable, "-m", "benchmarks.cost", "--measure", kind, "--model-for-run", str(model),
                "--data-for-run", str(data_path), "--words", str(words), "--result-for-run", str(output)]
     if batch_size is not None:
         command += ["--batch-size-for-run", str(batch_size)]
-    child = subprocess.Popen(command, env=child_environment(threads))
+    child = subprocess.Popen(command, env=child_environment(threads), cwd=REPO)
     _, status, usage = os.wait4(child.pid, 0)
     code = os.waitstatus_to_exitcode(status)
     if code != 0 or not output.exists():

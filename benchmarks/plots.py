@@ -95,7 +95,7 @@ def plot_words_per_second(results_root: Path) -> Optional[Path]:
 
 
 def plot_ablations(results_root: Path) -> Optional[Path]:
-    import ablations
+    from . import ablations
 
     runs, _ = read_current_results(results_root, "ablations")
     if not runs:
