@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-"${VENV:-.venv}/bin/python" -m pytest "$@"
+# Two workers, each test file on one of them (its module fixtures are built once); TEST_WORKERS=0
+# runs everything in this process.
+"${VENV:-.venv}/bin/python" -m pytest -n "${TEST_WORKERS:-2}" --dist loadfile "$@"
