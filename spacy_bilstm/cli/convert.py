@@ -38,6 +38,7 @@ def convert_cli(
     overlaps: str = typer.Option("error", "--overlaps", help="brat entities that overlap: error, keep-longest or keep-first (the one starting first); those left out are counted."),
     repair: bool = typer.Option(False, "--repair", help="Read invalid tag sequences as the nearest valid one (counted in the summary)."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of the input."),
+    tokens: str = typer.Option("gold", "--tokens", help="Column files: what training reads, the file's own tokens (gold) or spaCy's re-tokenisation of their text (spacy). gold scores higher on gold tokens, spacy on raw text in some corpora (benchmarks/README.md, study 16)."),
     comment_prefix: Optional[str] = typer.Option(None, "--comment-prefix", help="Skip column lines starting with this (e.g. '#' for GermEval)."),
 ) -> None:
     """Convert an NER corpus, check it, and print what it holds.
@@ -51,7 +52,7 @@ def convert_cli(
             tag_column=tag_column, token_column=token_column, n_sents=n_sents,
             strip_prefix=None if strip_prefix == "none" else strip_prefix, alignment=alignment, repair=repair,
             encoding=encoding, comment_prefix=comment_prefix, text_key=text_key, discontinuous=discontinuous,
-            overlaps=overlaps,
+            overlaps=overlaps, tokens=tokens,
         )
     except SpacyBilstmError as err:
         typer.echo(f"error: {err}", err=True)

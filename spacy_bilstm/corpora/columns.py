@@ -42,6 +42,10 @@ class _Table:
     lines_with_trailing_empty_columns: int
 
 
+# What a DocBin of column documents trains on: the file's tokens ("gold"), or spaCy's
+# re-tokenisation of their text joined by spaces ("spacy"), closer to raw text at prediction.
+COLUMN_TOKENS = ("gold", "spacy")
+
 def read_columns(path: Path, text: str, options: dict, requested: Optional[str]) -> ConversionResult:
     lines = LINE_BREAK.split(text)
     try:
@@ -92,7 +96,9 @@ def _read_columns(path: Path, lines: List[str], options: dict, requested: Option
 
     grouped = _group(documents, has_docstart, options["n_sents"], notes)
     span_iter = iter(spans_per_sentence)
-    docs = [_build_doc(options["vocab"], group, span_iter) for group in grouped]
+    docs = [_build_doc(options["vocab"], group, span_iter, options["tokens"]) for group in grouped]
+    if options["tokens"] == "spacy":
+        notes.append("whitespace marked known (--tokens spacy): spaCy's corpus reader re-tokenises the joined text")
     summary = summarise(path, docs, fmt, scheme, repairs, notes)
     summary.format_detail = format_detail
     summary.scheme_detail = scheme_detail if options["scheme"] == "auto" else "as given"
@@ -315,7 +321,7 @@ def _group(documents: List[List[_Sentence]], has_docstart: bool, n_sents: Option
     return [doc[i: i + size] for doc in documents for i in range(0, len(doc), size)]
 
 
-def _build_doc(vocab: Vocab, sentences: Sequence[_Sentence], spans_iter) -> Doc:
+def _build_doc(vocab: Vocab, sentences: Sequence[_Sentence], spans_iter, tokens: str) -> Doc:
     words: List[str] = []
     sent_starts: List[bool] = []
     entities: List[Tuple[int, int, str]] = []
@@ -331,6 +337,10 @@ def _build_doc(vocab: Vocab, sentences: Sequence[_Sentence], spans_iter) -> Doc:
     spaces = [True] * len(words)
     spaces[-1] = False
     doc = Doc(vocab, words=words, spaces=spaces, sent_starts=sent_starts)
+    # A column file gives tokens, not the whitespace between them. Marked unknown (as spaCy's own
+    # CoNLL converter leaves it), spaCy's corpus reader trains and evaluates on these tokens, whole
+    # documents, instead of re-tokenising their text (benchmarks/README.md, study 16).
+    doc.has_unknown_spaces = tokens == "gold"
     doc.set_ents(
         [Span(doc, start, end, label=label) for start, end, label in entities],
         missing=[doc[i: i + 1] for i in missing], default="outside",

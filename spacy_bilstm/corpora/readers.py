@@ -9,7 +9,7 @@ from typing import List, Optional, Tuple, Union
 from spacy.vocab import Vocab
 
 from .brat import DISCONTINUOUS, OVERLAPS, is_brat, read_brat
-from .columns import DOCSTART, read_columns
+from .columns import COLUMN_TOKENS, DOCSTART, read_columns
 from .docbin import read_docbin
 from .errors import CorpusError
 from .jsonl import read_jsonl
@@ -62,6 +62,7 @@ def read_corpus(
     text_key: str = "text",
     discontinuous: str = "error",
     overlaps: str = "error",
+    tokens: str = "gold",
 ) -> ConversionResult:
     """Read a corpus file, `.gz` file or directory into Docs with entities and sentence starts.
 
@@ -100,8 +101,10 @@ def read_corpus(
         format=format, scheme=scheme, lang=lang, tag_column=tag_column, n_sents=n_sents,
         strip_prefix=strip_prefix, alignment=alignment, repair=repair, vocab=vocab, encoding=encoding,
         token_column=token_column, comment_prefix=comment_prefix, text_key=text_key, discontinuous=discontinuous,
-        overlaps=overlaps,
+        overlaps=overlaps, tokens=tokens,
     )
+    if tokens not in COLUMN_TOKENS:
+        raise CorpusError(f"unknown --tokens {tokens!r}", path=path, hint=f"choose one of {', '.join(COLUMN_TOKENS)}")
     if format == "brat" or (format == "auto" and is_brat(path)):
         return read_brat(path, options)
     if path.is_dir():

@@ -272,3 +272,47 @@ def test_auto_detection_refuses_a_file_that_fits_no_single_scheme(tmp_path):
     path = write(tmp_path, "bad.txt", "Ann S-PER\n\nBob U-PER\n")
     error = assert_clear_error(path, 1, "mixes BIOES")
     assert "--scheme" in error.hint
+
+
+def test_column_documents_keep_their_tokens_through_a_docbin_and_spacys_corpus_reader(tmp_path):
+    """A column file has no whitespace: its docs say so, and spaCy's Corpus then trains on the
+    file's own tokens, whole documents, instead of re-tokenising the joined text."""
+    import spacy
+    from spacy.training import Corpus
+
+    from spacy_bilstm.corpora.writers import write_docbin
+
+    source = tmp_path / "train.conll"
+    source.write_text("-DOCSTART- O\n\nParis-based B-MISC\nforces O\n\nsaid O\nthat O\n\n"
+                      "-DOCSTART- O\n\n:-) O\nhi O\n", encoding="utf-8")
+    docs = read_corpus(source).docs
+    assert all(doc.has_unknown_spaces for doc in docs)
+    write_docbin(docs, tmp_path / "train.spacy")
+    nlp = spacy.blank("en")
+    examples = list(Corpus(tmp_path / "train.spacy")(nlp))
+    assert [[token.text for token in eg.predicted] for eg in examples] == [
+        ["Paris-based", "forces", "said", "that"], [":-)", "hi"]]
+    assert [token.text for token in nlp.make_doc(examples[0].reference.text)][:1] != ["Paris-based"]
+
+
+def test_tokens_spacy_lets_spacys_corpus_reader_retokenise_the_text(tmp_path):
+    import spacy
+    from spacy.training import Corpus
+
+    from spacy_bilstm.corpora.writers import write_docbin
+
+    source = tmp_path / "train.conll"
+    source.write_text("Paris-based B-MISC\nforces O\n", encoding="utf-8")
+    result = read_corpus(source, tokens="spacy")
+    assert not result.docs[0].has_unknown_spaces
+    assert any("--tokens spacy" in note for note in result.summary.notes)
+    write_docbin(result.docs, tmp_path / "train.spacy")
+    example = next(iter(Corpus(tmp_path / "train.spacy")(spacy.blank("en"))))
+    assert [token.text for token in example.predicted] == ["Paris", "-", "based", "forces"]
+
+
+def test_an_unknown_tokens_choice_is_refused_with_the_choices(tmp_path):
+    source = tmp_path / "train.conll"
+    source.write_text("Paris B-LOC\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="gold, spacy"):
+        read_corpus(source, tokens="words")
