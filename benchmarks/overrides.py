@@ -41,6 +41,8 @@ STUDY_OVERRIDES: Dict[str, Tuple[str, ...]] = {
     "incomplete": _CAPPED,
     "choosing": ("nlp.lang", "training.max_steps", "training.eval_frequency"),
     "growth": ("nlp.lang", "training.max_steps", "training.eval_frequency"),
+    # gold_preproc is the reading under study (its `gold_sentences` runs), not a protocol setting.
+    "tokenisation": ("nlp.lang", "training.max_steps", "training.eval_frequency", *GOLD_PREPROC),
 }
 
 

@@ -24,10 +24,9 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_SHARED = REPO.parent / "shared"
-DEFAULT_WORK = REPO / "benchmarks" / "runs" / "tokenisation"
-DEFAULT_RESULTS = REPO / "benchmarks" / "results" / "tokenisation.json"
+from .overrides import GOLD_PREPROC, unlisted_overrides
+from .records import DEFAULT_SHARED, DEFAULT_WORK, REPO, RESULTS, BenchmarkError, study_path
+
 STUDY = "tokenisation"
 READINGS = ("retokenised", "gold_sentences", "gold_documents")
 CORPORA = {
@@ -119,7 +118,10 @@ def run_one(args, corpus: str, reading: str, seed: int) -> Dict[str, Any]:
     overrides = {"training.max_steps": args.steps, "training.eval_frequency": args.eval_frequency,
                  "nlp.lang": spec["lang"]}
     if reading == "gold_sentences":
-        overrides.update({"corpora.train.gold_preproc": True, "corpora.dev.gold_preproc": True})
+        overrides.update(GOLD_PREPROC)
+    unlisted = unlisted_overrides(STUDY, overrides)
+    if unlisted:
+        raise BenchmarkError(f"overrides not listed for {STUDY} in benchmarks/overrides.py: {', '.join(unlisted)}")
     run_dir = args.work / corpus / reading / f"seed{seed}"
     start = time.perf_counter()
     run_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -153,6 +155,18 @@ def summary(runs: Sequence[Dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _what_was_run(arguments: Sequence[str]) -> List[str]:
+    kept, skip = [], False
+    for argument in arguments:
+        if skip:
+            skip = False
+        elif argument in ("--shared", "--work", "--results"):
+            skip = True
+        elif not argument.startswith(("--shared=", "--work=", "--results=")):
+            kept.append(argument)
+    return kept
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpora", nargs="+", default=["conll2003", "wnut17", "conll2002-es"], choices=sorted(CORPORA))
@@ -162,14 +176,16 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--eval-frequency", type=int, default=250, help="training.eval_frequency (250).")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
-    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
-    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK / "runs" / STUDY)
+    parser.add_argument("--results", type=Path, default=study_path(RESULTS, STUDY),
+                        help="The result file (default benchmarks/results/tokenisation.json).")
     args = parser.parse_args(argv)
     for name in ("SPACY_BILSTM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = str(args.threads)
     stored = json.loads(args.results.read_text()) if args.results.exists() else {}
     runs: List[Dict[str, Any]] = stored.get("runs", [])
-    command = "python -m benchmarks.tokenisation " + " ".join(sys.argv[1:])
+    # The study's own options only: --shared, --work and --results are where, not what.
+    command = "python -m benchmarks.tokenisation " + " ".join(_what_was_run(sys.argv[1:]))
     commands = [c for c in stored.get("commands", []) if c != command] + [command]
     for seed in args.seeds:
         for corpus in args.corpora:
