@@ -46,6 +46,7 @@ class _Table:
 # re-tokenisation of their text joined by spaces ("spacy"), closer to raw text at prediction.
 COLUMN_TOKENS = ("gold", "spacy")
 
+
 def read_columns(path: Path, text: str, options: dict, requested: Optional[str]) -> ConversionResult:
     lines = LINE_BREAK.split(text)
     try:

@@ -77,7 +77,9 @@ def read_corpus(
     each task's `data` holding the text. brat: `discontinuous` ("error", "span": one entity from
     the first start to the last end, "drop") and `overlaps` ("error", "keep-longest",
     "keep-first") say what to do with entities a tag sequence cannot hold; what is left out is
-    counted in the summary. Tokens marked as not annotated (a `-` tag, tokens outside a
+    counted in the summary. Column files: `tokens` says what training reads, the file's own tokens
+    ("gold": their whitespace is marked unknown, as spaCy's CoNLL converter leaves it) or spaCy's
+    re-tokenisation of their text ("spacy"). Tokens marked as not annotated (a `-` tag, tokens outside a
     record's "annotated" ranges) become missing values, counted as unannotated tokens.
     Every problem raises `CorpusError` naming the file and line.
     """
@@ -87,7 +89,7 @@ def read_corpus(
     if scheme != "auto" and scheme not in SCHEMES:
         raise CorpusError(f"unknown tag scheme {scheme!r}; choose auto or one of {', '.join(SCHEMES)}")
     for name, value, choices in (("alignment", alignment, ALIGNMENTS), ("discontinuous", discontinuous, DISCONTINUOUS),
-                                 ("overlaps", overlaps, OVERLAPS)):
+                                 ("overlaps", overlaps, OVERLAPS), ("tokens", tokens, COLUMN_TOKENS)):
         if value not in choices:
             raise CorpusError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
     for name, value in (("n_sents", n_sents), ("tag_column", tag_column), ("token_column", token_column)):
@@ -103,8 +105,6 @@ def read_corpus(
         token_column=token_column, comment_prefix=comment_prefix, text_key=text_key, discontinuous=discontinuous,
         overlaps=overlaps, tokens=tokens,
     )
-    if tokens not in COLUMN_TOKENS:
-        raise CorpusError(f"unknown --tokens {tokens!r}", path=path, hint=f"choose one of {', '.join(COLUMN_TOKENS)}")
     if format == "brat" or (format == "auto" and is_brat(path)):
         return read_brat(path, options)
     if path.is_dir():
