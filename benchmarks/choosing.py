@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .choosing_report import INITIAL, STRATEGIES, floor_check, markdown_table, plot
+from .datasets import prepare_vectors
 from .records import DEFAULT_SHARED, REPO, RESULTS, BenchmarkError, command_line, recorded_path
 
 DEFAULT_WORK = REPO / "benchmarks" / "work" / "choosing"
@@ -41,17 +42,16 @@ DEFAULT_RESULTS = RESULTS
 STUDY = "choosing"
 CORPORA: Dict[str, Dict[str, Any]] = {
     "conll2002-es": {
-        "config": "bilstm_crf", "lang": "es", "vectors": None,
+        "config": "bilstm_crf", "lang": "es", "vectors": False,
         "files": {"train": "corpora/conll2002/esp.train", "dev": "corpora/conll2002/esp.testa", "test": "corpora/conll2002/esp.testb"},
     },
     "conll2003": {
-        "config": "bilstm_crf_vectors", "lang": "en", "vectors": "vectors/glove.6B.50d.txt.gz",
+        "config": "bilstm_crf_vectors", "lang": "en", "vectors": True,  # GloVe 6B 50d (datasets.GLOVE)
         "files": {"train": "corpora/conll2003/train.txt", "dev": "corpora/conll2003/valid.txt", "test": "corpora/conll2003/test.txt"},
     },
 }
 SMOKE_SENTENCES = {"train": 60, "dev": 20, "test": 20}
 SMOKE_SIZES = {"initial": 20, "round_size": 20, "rounds": 2, "steps": 4, "eval_frequency": 2}
-SMOKE_VECTORS_ROWS = 2000
 
 
 # --------------------------------------------------------------------------- the pool
@@ -132,23 +132,11 @@ def shared_file(shared: Path, relative: str) -> Path:
 
 
 def prepared_vectors(shared: Path, work: Path, corpus: str, smoke: bool) -> Optional[Path]:
-    """The corpus's vectors converted once (spacy_bilstm.vectors, as `train --vectors` does) into
-    the work folder; every run of the study loads this directory."""
-    if CORPORA[corpus]["vectors"] is None:
+    """The corpus's vectors converted once, as every study converts them (datasets.prepare_vectors,
+    the function `train --vectors` runs); every run of the study loads that directory."""
+    if not CORPORA[corpus]["vectors"]:
         return None
-    from spacy_bilstm.vectors import prepare_vectors
-
-    source = shared_file(shared, CORPORA[corpus]["vectors"])
-    if smoke:  # the first rows only: converting 400,000 vectors takes minutes
-        import gzip
-
-        source_small = work / "vectors" / f"first{SMOKE_VECTORS_ROWS}.txt"
-        if not source_small.exists():
-            source_small.parent.mkdir(parents=True, exist_ok=True)
-            with gzip.open(source, "rt", encoding="utf8") as lines:
-                source_small.write_text("".join(next(lines) for _ in range(SMOKE_VECTORS_ROWS)), encoding="utf8")
-        source = source_small
-    return prepare_vectors(source, work / "vectors" / "converted", lang=CORPORA[corpus]["lang"], log=lambda _: None)
+    return prepare_vectors(shared, work, smoke=smoke)
 
 
 # --------------------------------------------------------------------------- runs

@@ -104,39 +104,44 @@ def _cache_lock(work: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def prepare_corpus(shared: Path, work: Path, corpus: str, *, smoke: bool = False) -> Dict[str, Path]:
-    """Convert the corpus's splits into DocBins once; return {split: path}.
+def prepare_corpus(shared: Path, work: Path, corpus: str, *, smoke: bool = False, tokens: str = "gold") -> Dict[str, Path]:
+    """Convert the corpus's splits into DocBins once; return {split: path}. `tokens` is
+    `spacy-bilstm convert --tokens`: "gold" (the default, what `spacy-bilstm train` reads) or
+    "spacy" (spaCy re-tokenises the text in training), converted into a folder of its own.
 
     Smoke mode writes, next to the full conversion, DocBins holding the first
     SMOKE_SENTENCES[split] sentences, one sentence per Doc."""
     check_shared(shared)
     with _cache_lock(work):
-        return _prepare_corpus(shared, work, corpus, smoke=smoke)
+        return _prepare_corpus(shared, work, corpus, smoke=smoke, tokens=tokens)
 
 
-def _prepare_corpus(shared: Path, work: Path, corpus: str, *, smoke: bool) -> Dict[str, Path]:
+def _prepare_corpus(shared: Path, work: Path, corpus: str, *, smoke: bool, tokens: str) -> Dict[str, Path]:
     paths: Dict[str, Path] = {}
+    folder = work / "corpora" / corpus / ("" if tokens == "gold" else f"tokens-{tokens}")
     for split in SPLITS:
         source = corpus_source(shared, corpus, split)
-        target = work / "corpora" / corpus / f"{split}.spacy"
+        target = folder / f"{split}.spacy"
         manifest = target.with_suffix(".json")
-        stamp = _source_stamp(source)
+        # With the reading in the stamp, a conversion made before `convert` kept column tokens
+        # (or with the other reading) is made again.
+        stamp = {**_source_stamp(source), "tokens": tokens}
         if not (target.exists() and manifest.exists() and json.loads(manifest.read_text()).get("stamp") == stamp):
-            _convert(source, target, manifest, stamp, repair=CORPORA[corpus][split].get("repair", False))
+            _convert(source, target, manifest, stamp, repair=CORPORA[corpus][split].get("repair", False),
+                     tokens=tokens)
         paths[split] = target
         if smoke:
-            paths[split] = _smoke_subset(target, smoke_dir(work) / "corpora" / corpus / f"{split}.spacy",
-                                         SMOKE_SENTENCES[split])
+            paths[split] = _smoke_subset(target, smoke_dir(work) / target.relative_to(work), SMOKE_SENTENCES[split])
     return paths
 
 
-def _convert(source: Path, target: Path, manifest: Path, stamp: Dict[str, Any], *, repair: bool) -> None:
+def _convert(source: Path, target: Path, manifest: Path, stamp: Dict[str, Any], *, repair: bool, tokens: str) -> None:
     from spacy_bilstm.corpora import CorpusError, convert
 
     target.parent.mkdir(parents=True, exist_ok=True)
     print(f"Converting {source} -> {target}", file=sys.stderr)
     try:
-        summary = convert(source, target, to="spacy", repair=repair)
+        summary = convert(source, target, to="spacy", repair=repair, tokens=tokens)
     except CorpusError as err:
         raise BenchmarkError(f"could not convert {source}: {err}") from err
     manifest.write_text(json.dumps({"stamp": stamp, "repair": repair, "summary": summary.to_dict()}, indent=2) + "\n")

@@ -6,8 +6,10 @@ then train on three readings of the same documents:
 - `retokenised`: spaCy re-tokenises the text (the tokens joined by spaces) and aligns the gold
   entities to its tokens (`gold_preproc = false`, spaCy's default);
 - `gold_sentences`: the file's own tokens, one example per sentence (`gold_preproc = true`);
-- `gold_documents`: the file's own tokens, whole documents (what spaCy's reader does for a
-  document whose whitespace is unknown).
+- `gold_documents`: the file's own tokens, whole documents (`spacy-bilstm convert`'s default,
+  which marks a column file's whitespace unknown).
+
+`retokenised` trains on `convert --tokens spacy`, the other two on `convert`'s default.
 
 Each reading is trained through `spacy_bilstm.training.train` (the function behind `spacy-bilstm
 train`) for the same steps and seed, and model-best is scored on the dev set twice: on the gold
@@ -18,68 +20,23 @@ tokens, and on the dev text tokenised by spaCy, which is what a user's raw text 
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+from .datasets import corpus_lang, prepare_corpus, prepare_vectors
+from .fingerprints import config_uses_vectors
 from .overrides import GOLD_PREPROC, unlisted_overrides
-from .records import DEFAULT_SHARED, DEFAULT_WORK, REPO, RESULTS, BenchmarkError, study_path
+from .records import DEFAULT_SHARED, DEFAULT_WORK, REPO, RESULTS, BenchmarkError, study_path, write_study
 
 STUDY = "tokenisation"
 READINGS = ("retokenised", "gold_sentences", "gold_documents")
-CORPORA = {
-    "conll2003": {"dir": "conll2003", "train": "train.txt", "dev": "valid.txt", "lang": "en",
-                  "config": "bilstm_crf_vectors", "vectors": True, "repair": False},
-    "wnut17": {"dir": "wnut17", "train": "train.conll", "dev": "dev.conll", "lang": "en",
-               "config": "bilstm_crf_vectors", "vectors": True, "repair": True},
-    "conll2002-es": {"dir": "conll2002", "train": "esp.train", "dev": "esp.testa", "lang": "es",
-                     "config": "bilstm_crf", "vectors": False, "repair": True},
-    "wikiann-en": {"dir": "wikiann-en", "train": "train.txt", "dev": "dev.txt", "lang": "en",
-                   "config": "bilstm_crf", "vectors": False, "repair": False},
-}
-VECTORS = "vectors/glove.6B.50d.txt.gz"
-
-
-def convert_split(shared: Path, work: Path, corpus: str, split: str) -> Path:
-    """The split as a DocBin, converted once by `spacy-bilstm convert`'s function."""
-    from spacy_bilstm.corpora.writers import convert
-
-    spec = CORPORA[corpus]
-    target = work / "corpora" / corpus / f"{split}.spacy"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        convert(shared / "corpora" / spec["dir"] / spec[split], target, to="spacy", lang=spec["lang"],
-                repair=spec["repair"])
-    return target
-
-
-def with_unknown_spaces(source: Path, target: Path, lang: str) -> Path:
-    """The same documents, marked as having unknown whitespace: spaCy's reader then keeps their
-    tokens and does not split them into sentences."""
-    import spacy
-    from spacy.tokens import Doc, DocBin, Span
-
-    if target.exists():
-        return target
-    vocab = spacy.blank(lang).vocab
-    docs = []
-    for doc in DocBin().from_disk(source).get_docs(vocab):
-        unknown = Doc(vocab, words=[token.text for token in doc], spaces=None,
-                      sent_starts=[bool(token.is_sent_start) for token in doc])
-        unknown.ents = [Span(unknown, ent.start, ent.end, label=ent.label_) for ent in doc.ents]
-        docs.append(unknown)
-    DocBin(docs=docs).to_disk(target)
-    return target
-
-
-def converted_vectors(shared: Path, work: Path) -> Path:
-    """GloVe converted once by the function `spacy-bilstm train` converts it with; the runs read
-    the converted pipeline directory, which `train` uses as it is."""
-    from spacy_bilstm.vectors import prepare_vectors
-
-    return prepare_vectors(shared / VECTORS, work / "vectors", lang="en", log=lambda text: None)
+# The shipped config each corpus trains (GloVe where the config reads static vectors).
+CONFIGS = {"conll2003": "bilstm_crf_vectors", "wnut17": "bilstm_crf_vectors", "conll2002-es": "bilstm_crf",
+           "wikiann-en": "bilstm_crf"}
+# `spacy-bilstm convert --tokens` of each reading; gold_sentences adds gold_preproc to the gold tokens.
+CONVERT_TOKENS = {"retokenised": "spacy", "gold_sentences": "gold", "gold_documents": "gold"}
 
 
 def dev_scores(model_dir: Path, dev_path: Path) -> Dict[str, float]:
@@ -104,33 +61,30 @@ def dev_scores(model_dir: Path, dev_path: Path) -> Dict[str, float]:
     return scores
 
 
-def run_one(args, corpus: str, reading: str, seed: int) -> Dict[str, Any]:
+def run_one(args, corpus: str, reading: str, seed: int, vectors: Optional[Path]) -> Dict[str, Any]:
     from spacy_bilstm.training import train
 
-    spec = CORPORA[corpus]
-    train_path = convert_split(args.shared, args.work, corpus, "train")
-    dev_path = convert_split(args.shared, args.work, corpus, "dev")
-    if reading == "gold_documents":
-        train_path = with_unknown_spaces(train_path, train_path.with_name("train.unknown_spaces.spacy"), spec["lang"])
-        dev_training = with_unknown_spaces(dev_path, dev_path.with_name("dev.unknown_spaces.spacy"), spec["lang"])
-    else:
-        dev_training = dev_path
+    config = CONFIGS[corpus]
+    config_path = REPO / "configs" / f"{config}.cfg"
+    data = prepare_corpus(args.shared, args.work, corpus, tokens=CONVERT_TOKENS[reading])
+    # Scored on the gold conversion: its tokens are the gold ones, and its text is the same.
+    dev_path = prepare_corpus(args.shared, args.work, corpus)["dev"]
     overrides = {"training.max_steps": args.steps, "training.eval_frequency": args.eval_frequency,
-                 "nlp.lang": spec["lang"]}
+                 "nlp.lang": corpus_lang(corpus)}
     if reading == "gold_sentences":
         overrides.update(GOLD_PREPROC)
     unlisted = unlisted_overrides(STUDY, overrides)
     if unlisted:
         raise BenchmarkError(f"overrides not listed for {STUDY} in benchmarks/overrides.py: {', '.join(unlisted)}")
-    run_dir = args.work / corpus / reading / f"seed{seed}"
+    run_dir = args.work / "runs" / STUDY / corpus / reading / f"seed{seed}"
     start = time.perf_counter()
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     with (run_dir.parent / f"seed{seed}.log").open("w", encoding="utf8") as log_file:
-        train(REPO / "configs" / f"{spec['config']}.cfg", run_dir, train_path=train_path, dev_path=dev_training,
-              vectors=converted_vectors(args.shared, args.work) if spec["vectors"] else None, seed=seed, overrides=overrides,
+        train(config_path, run_dir, train_path=data["train"], dev_path=data["dev"],
+              vectors=vectors if config_uses_vectors(config_path) else None, seed=seed, overrides=overrides,
               log=lambda text: log_file.write(text + "\n"))
     minutes = (time.perf_counter() - start) / 60
-    run = {"corpus": corpus, "reading": reading, "seed": seed, "steps": args.steps, "config": spec["config"],
+    run = {"corpus": corpus, "reading": reading, "seed": seed, "steps": args.steps, "config": config,
            "overrides": {k: v for k, v in overrides.items() if k.startswith("corpora.")},
            "train_minutes": round(minutes, 2)}
     run.update(dev_scores(run_dir / "model-best", dev_path))
@@ -141,7 +95,7 @@ def summary(runs: Sequence[Dict[str, Any]]) -> str:
     import statistics
 
     lines = ["| corpus | reading | seeds | dev F1, gold tokens | dev F1, spaCy's tokens |", "|---|---|---|---:|---:|"]
-    for corpus in CORPORA:
+    for corpus in CONFIGS:
         for reading in READINGS:
             rows = [r for r in runs if r["corpus"] == corpus and r["reading"] == reading]
             if not rows:
@@ -169,38 +123,38 @@ def _what_was_run(arguments: Sequence[str]) -> List[str]:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpora", nargs="+", default=["conll2003", "wnut17", "conll2002-es"], choices=sorted(CORPORA))
+    parser.add_argument("--corpora", nargs="+", default=["conll2003", "wnut17", "conll2002-es"], choices=sorted(CONFIGS))
     parser.add_argument("--readings", nargs="+", default=list(READINGS), choices=READINGS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--steps", type=int, default=1500, help="training.max_steps of every run (1500).")
     parser.add_argument("--eval-frequency", type=int, default=250, help="training.eval_frequency (250).")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
-    parser.add_argument("--work", type=Path, default=DEFAULT_WORK / "runs" / STUDY)
-    parser.add_argument("--results", type=Path, default=study_path(RESULTS, STUDY),
-                        help="The result file (default benchmarks/results/tokenisation.json).")
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK,
+                        help="Cache and scratch folder: converted corpora, vectors, models under runs/tokenisation.")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="Results folder, for <results>/tokenisation.json (default benchmarks/results).")
     args = parser.parse_args(argv)
     for name in ("SPACY_BILSTM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = str(args.threads)
-    stored = json.loads(args.results.read_text()) if args.results.exists() else {}
+    results_file = study_path(args.results, STUDY)
+    stored = json.loads(results_file.read_text()) if results_file.exists() else {}
     runs: List[Dict[str, Any]] = stored.get("runs", [])
     # The study's own options only: --shared, --work and --results are where, not what.
     command = "python -m benchmarks.tokenisation " + " ".join(_what_was_run(sys.argv[1:]))
     commands = [c for c in stored.get("commands", []) if c != command] + [command]
+    vectors = (prepare_vectors(args.shared, args.work)
+               if any(config_uses_vectors(REPO / "configs" / f"{CONFIGS[c]}.cfg") for c in args.corpora) else None)
     for seed in args.seeds:
         for corpus in args.corpora:
             for reading in args.readings:
                 key = (corpus, reading, seed, args.steps)
                 if any((r["corpus"], r["reading"], r["seed"], r["steps"]) == key for r in runs):
                     continue
-                run = run_one(args, corpus, reading, seed)
+                run = run_one(args, corpus, reading, seed, vectors)
                 runs.append(run)
                 print(json.dumps(run), file=sys.stderr, flush=True)
-                args.results.parent.mkdir(parents=True, exist_ok=True)
-                args.results.write_text(json.dumps(
-                    {"study": STUDY, "commands": commands, "machine": {"cores": os.cpu_count(),
-                     "platform": platform.platform(terse=True), "python": platform.python_version()},
-                     "runs": runs}, indent=1) + "\n")
+                write_study(args.results, STUDY, runs, commands=commands)
     print(summary(runs))
 
 

@@ -1,24 +1,45 @@
 """Study 16 (benchmarks/tokenisation.py): the readings it compares and what it records."""
+import json
+
 import spacy
-from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Corpus
 
-from benchmarks import tokenisation
+from benchmarks import datasets, tokenisation
 
 
-def test_the_gold_documents_reading_keeps_tokens_entities_and_whole_documents(tmp_path):
+def _shared_with_a_small_conll2003(tmp_path):
+    shared = tmp_path / "shared"
+    folder = shared / "corpora" / "conll2003"
+    folder.mkdir(parents=True)
+    text = "-DOCSTART- O\n\nParis-based B-MISC\nfirms O\n. O\n\nThey O\ngrew O\n"
+    for name in ("train.txt", "valid.txt", "test.txt"):
+        (folder / name).write_text(text, encoding="utf-8")
+    return shared
+
+
+def test_the_gold_readings_keep_tokens_entities_and_whole_documents_and_retokenised_does_not(tmp_path):
+    shared, work = _shared_with_a_small_conll2003(tmp_path), tmp_path / "work"
     nlp = spacy.blank("en")
-    doc = Doc(nlp.vocab, words=["Paris-based", "firms", ".", "They", "grew"], spaces=[True, True, True, True, False],
-              sent_starts=[True, False, False, True, False])
-    doc.ents = [Span(doc, 0, 1, label="MISC")]
-    DocBin(docs=[doc]).to_disk(tmp_path / "train.spacy")
-    target = tokenisation.with_unknown_spaces(tmp_path / "train.spacy", tmp_path / "gold.spacy", "en")
-    examples = list(Corpus(target)(nlp))
+    gold = datasets.prepare_corpus(shared, work, "conll2003", tokens=tokenisation.CONVERT_TOKENS["gold_documents"])
+    examples = list(Corpus(gold["train"])(nlp))
     assert len(examples) == 1
     assert [t.text for t in examples[0].predicted] == ["Paris-based", "firms", ".", "They", "grew"]
     assert [(e.start, e.end, e.label_) for e in examples[0].reference.ents] == [(0, 1, "MISC")]
-    retokenised = list(Corpus(tmp_path / "train.spacy")(nlp))
+    spacy_tokens = datasets.prepare_corpus(shared, work, "conll2003", tokens=tokenisation.CONVERT_TOKENS["retokenised"])
+    assert spacy_tokens["train"] != gold["train"]
+    retokenised = list(Corpus(spacy_tokens["train"])(nlp))
     assert [t.text for t in retokenised[0].predicted][:3] == ["Paris", "-", "based"]
+
+
+def test_a_conversion_cached_without_its_reading_is_made_again(tmp_path):
+    shared, work = _shared_with_a_small_conll2003(tmp_path), tmp_path / "work"
+    train = datasets.prepare_corpus(shared, work, "conll2003")["train"]
+    manifest = train.with_suffix(".json")
+    record = json.loads(manifest.read_text())
+    del record["stamp"]["tokens"]  # as written before `convert` kept column tokens
+    manifest.write_text(json.dumps(record))
+    datasets.prepare_corpus(shared, work, "conll2003")
+    assert json.loads(manifest.read_text())["stamp"]["tokens"] == "gold"
 
 
 def test_the_recorded_command_leaves_out_where_the_data_and_results_are():
