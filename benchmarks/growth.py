@@ -10,22 +10,27 @@ starts), is split in two: the first `--old-sentences` sentences and the rest.
 - scratch:  from nothing on all sentences (reference), stage1's budget plus stage2's;
 - new_only: from nothing on the new sentences alone (its MISC F1 is what the new data alone gives).
 
-Every run goes through `spacy_bilstm.training.train` (what `spacy-bilstm train` calls) with a
-fixed step budget, and is tested with `spacy_bilstm.evaluation.evaluate` on CoNLL-2003 test, one
-Doc per sentence. Results: benchmarks/results/growth.json, rewritten after every run (the
-table is printed at the end); a run already in the JSON with the same settings is skipped (`--force` reruns).
+Every run goes through `spacy_bilstm.training.train` (what `spacy-bilstm train` calls) and is
+tested with `spacy_bilstm.evaluation.evaluate` on CoNLL-2003 test, one Doc per sentence. stage1
+and scratch stop as the config says (its patience), like a user's first training; the stage-2 runs
+train `--stage2-steps` steps (`--training.max_steps` on the command line), a short update. Each
+run records wall-clock and CPU minutes: the time floor reads CPU minutes, which other jobs on the
+machine do not inflate (one thread per run). Results: benchmarks/results/growth.json, one record
+per seed and run, stored after every run (several seeds may run at once, in separate processes);
+a run already stored with the same settings is skipped (`--force` reruns it).
 
-    python -m benchmarks.growth --stage1-steps 1200 --stage2-steps 400
+    python -m benchmarks.growth --seeds 0 1 2
     python -m benchmarks.growth --smoke     # 300/100 sentences, a few steps, results under work/
 """
 import argparse
-import json
 import os
+import statistics
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from .records import RESULTS, BenchmarkError, REPO, command_line, machine_info, now, recorded_path, write_json
+from .records import (RESULTS, BenchmarkError, REPO, command_line, machine_info, now, read_runs, recorded_path,
+                      store_run)
 
 STUDY = "growth"
 CONFIG = "bilstm_crf_vectors"
@@ -121,11 +126,10 @@ def prepare_data(conll: Path, work: Path, n_old: int, limit: int = 0) -> Dict[st
 
 
 def run_plan(args: argparse.Namespace, data: Dict[str, Any], work: Path, vectors: Path) -> Dict[str, Dict[str, Any]]:
-    """Each run's training inputs and step budget. `vectors`: the converted GloVe, for the runs
-    from scratch (the runs from stage1 keep stage1's vectors)."""
+    """Each run's training inputs and step budget (0: the config's own stopping). `vectors`: the
+    converted GloVe, for the runs from scratch (the runs from stage1 keep stage1's vectors)."""
     paths = data["paths"]
     stage1 = work / "runs" / "stage1"
-    scratch_steps = args.scratch_steps or args.stage1_steps + args.stage2_steps
     return {
         "stage1": {"train": paths["old_without_misc"], "dev": paths["dev_without_misc"], "steps": args.stage1_steps,
                    "vectors": vectors},
@@ -133,43 +137,80 @@ def run_plan(args: argparse.Namespace, data: Dict[str, Any], work: Path, vectors
                      "base": stage1 / "model-best"},
         "rehearse": {"train": paths["new"], "dev": paths["dev"], "steps": args.stage2_steps,
                      "base": stage1 / "model-best", "rehearse": paths["old_text"]},
-        "scratch": {"train": paths["all"], "dev": paths["dev"], "steps": scratch_steps, "vectors": vectors},
+        "scratch": {"train": paths["all"], "dev": paths["dev"], "steps": args.scratch_steps, "vectors": vectors},
         "new_only": {"train": paths["new"], "dev": paths["dev"], "steps": args.stage2_steps,
                      "vectors": vectors},
     }
 
 
-def settings_of(name: str, spec: Dict[str, Any], args: argparse.Namespace) -> Dict[str, Any]:
-    return {"run": name, "seed": args.seed, "steps": spec["steps"], "eval_frequency": args.eval_frequency,
-            "old_sentences": args.old_sentences, "limit": args.limit, "config": CONFIG,
-            "base": "stage1" if "base" in spec else None, "rehearse": "rehearse" in spec}
+def settings_of(name: str, spec: Dict[str, Any], args: argparse.Namespace, seed: int) -> Dict[str, Any]:
+    return {"run_id": f"seed{seed}-{name}", "run": name, "seed": seed, "steps": spec["steps"],
+            "eval_frequency": args.eval_frequency, "old_sentences": args.old_sentences, "limit": args.limit,
+            "config": CONFIG, "base": "stage1" if "base" in spec else None, "rehearse": "rehearse" in spec}
 
 
-def run_one(name: str, spec: Dict[str, Any], args: argparse.Namespace, work: Path, test_path: Path) -> Dict[str, Any]:
+def overrides_of(spec: Dict[str, Any], args: argparse.Namespace) -> Dict[str, Any]:
+    """What the run sets beyond `train`'s options: a step budget (without patience, so that it
+    trains exactly that many steps), or nothing but the evaluation frequency."""
+    overrides: Dict[str, Any] = {"training.eval_frequency": args.eval_frequency}
+    if spec["steps"]:
+        overrides.update({"training.max_steps": spec["steps"], "training.patience": 0})
+    return overrides
+
+
+def run_one(name: str, spec: Dict[str, Any], args: argparse.Namespace, seed: int, work: Path,
+            test_path: Path) -> Dict[str, Any]:
     from spacy_bilstm.evaluation import evaluate
     from spacy_bilstm.training import train
 
     output = work / "runs" / name
-    overrides = {"training.max_steps": spec["steps"], "training.eval_frequency": args.eval_frequency,
-                 "training.patience": 0}
-    started = time.perf_counter()
+    overrides = overrides_of(spec, args)
+    started, cpu_started = time.perf_counter(), time.process_time()
     train(CONFIG, output, train_path=spec["train"], dev_path=spec["dev"], vectors=spec.get("vectors"),
-          seed=args.seed, base=spec.get("base"), rehearse=spec.get("rehearse"), overrides=overrides)
-    minutes = (time.perf_counter() - started) / 60
+          seed=seed, base=spec.get("base"), rehearse=spec.get("rehearse"), overrides=overrides)
+    minutes, cpu_minutes = (time.perf_counter() - started) / 60, (time.process_time() - cpu_started) / 60
     result = evaluate(output / "model-best", test_path)
     per_type = {label: round(100 * scores["f"], 2) for label, scores in sorted(result.per_type.items())}
-    return {**settings_of(name, spec, args), "train_minutes": round(minutes, 2), "date": now(),
-            "test_f1": round(100 * result.f_score, 2), "test_f1_per_type": per_type,
-            "train": recorded_path(spec["train"], args.shared),
-            "dev": recorded_path(spec["dev"], args.shared),
+    precision_recall = {label: [round(100 * scores["p"], 2), round(100 * scores["r"], 2)]
+                        for label, scores in sorted(result.per_type.items())}
+    return {**settings_of(name, spec, args, seed), "overrides": overrides,
+            "train_minutes": round(minutes, 2), "train_cpu_minutes": round(cpu_minutes, 2),
+            "steps_trained": _steps_trained(output), "date": now(), "machine": machine_info(),
+            "command": command_line(), "test_f1": round(100 * result.f_score, 2), "test_f1_per_type": per_type,
+            "test_precision_recall_per_type": precision_recall,
+            "train": recorded_path(spec["train"], args.shared), "dev": recorded_path(spec["dev"], args.shared),
             "output": recorded_path(output, args.shared)}
+
+
+def _steps_trained(output: Path) -> Optional[int]:
+    """The step of model-last, from the training log spaCy keeps in its meta (None if absent)."""
+    import srsly
+
+    meta = output / "model-last" / "meta.json"
+    if not meta.exists():
+        return None
+    performance = srsly.read_json(meta).get("performance", {})
+    return performance.get("step") if isinstance(performance.get("step"), int) else None
 
 
 # --------------------------------------------------------------------------- report
 
 
+def runs_by_seed(runs: Sequence[Dict[str, Any]]) -> Dict[int, Dict[str, Dict[str, Any]]]:
+    """{seed: {run name: record}} of the stored records."""
+    by_seed: Dict[int, Dict[str, Dict[str, Any]]] = {}
+    for run in runs:
+        by_seed.setdefault(run["seed"], {})[run["run"]] = run
+    return dict(sorted(by_seed.items()))
+
+
+def _minutes(run: Dict[str, Any]) -> float:
+    # Records from before CPU minutes were kept have wall-clock minutes only.
+    return run.get("train_cpu_minutes", run["train_minutes"])
+
+
 def floors(runs: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
-    """The issue's floors, as far as the runs done allow."""
+    """The issue's floors for one seed's runs, as far as the runs done allow."""
     found: Dict[str, Any] = {}
     stage1, rehearse, scratch = runs.get("stage1"), runs.get("rehearse"), runs.get("scratch")
     if stage1 and rehearse:
@@ -182,8 +223,26 @@ def floors(runs: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
                     - rehearse["test_f1_per_type"].get(NEW_LABEL, 0.0), 2)
         found["misc_below_scratch"] = gap
         found["misc_close_to_scratch"] = gap <= FLOOR_MISC_BELOW_SCRATCH
-        found["time_fraction_of_scratch"] = round(rehearse["train_minutes"] / scratch["train_minutes"], 3)
-        found["time_within_floor"] = rehearse["train_minutes"] <= FLOOR_TIME_FRACTION * scratch["train_minutes"]
+        found["time_fraction_of_scratch"] = round(_minutes(rehearse) / _minutes(scratch), 3)
+        found["time_within_floor"] = _minutes(rehearse) <= FLOOR_TIME_FRACTION * _minutes(scratch)
+    return found
+
+
+def mean_floors(per_seed: Dict[int, Dict[str, Any]]) -> Dict[str, Any]:
+    """The floors on the means over the seeds that have the runs each floor needs."""
+    found: Dict[str, Any] = {}
+    losses = [f["old_type_loss"] for f in per_seed.values() if "old_type_loss" in f]
+    if losses:
+        found["old_type_loss"] = {label: round(statistics.mean(loss[label] for loss in losses), 2)
+                                  for label in OLD_LABELS}
+        found["old_types_kept"] = all(loss <= FLOOR_OLD_TYPE_LOSS for loss in found["old_type_loss"].values())
+    timed = [f for f in per_seed.values() if "misc_below_scratch" in f]
+    if timed:
+        found["misc_below_scratch"] = round(statistics.mean(f["misc_below_scratch"] for f in timed), 2)
+        found["misc_close_to_scratch"] = found["misc_below_scratch"] <= FLOOR_MISC_BELOW_SCRATCH
+        found["time_fraction_of_scratch"] = round(statistics.mean(f["time_fraction_of_scratch"] for f in timed), 3)
+        found["time_within_floor"] = found["time_fraction_of_scratch"] <= FLOOR_TIME_FRACTION
+    found["seeds"] = len(losses or timed)
     return found
 
 
@@ -195,37 +254,37 @@ def floor_text(found: Dict[str, Any]) -> str:
     if "misc_below_scratch" in found:
         parts.append(f"rehearse's MISC is {found['misc_below_scratch']} F1 below scratch's (floor "
                      f"{FLOOR_MISC_BELOW_SCRATCH}): {'held' if found['misc_close_to_scratch'] else 'missed'}")
-        parts.append(f"rehearse trains for {found['time_fraction_of_scratch']} of scratch's minutes (floor "
+        parts.append(f"rehearse trains for {found['time_fraction_of_scratch']} of scratch's CPU minutes (floor "
                      f"{FLOOR_TIME_FRACTION:.3f}): {'held' if found['time_within_floor'] else 'missed'}")
     return "; ".join(parts)
 
 
-def markdown(results: Dict[str, Any]) -> str:
+def _mean_std(values: List[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def markdown(runs: Sequence[Dict[str, Any]]) -> str:
+    """The table of the stored runs (mean ± std over seeds) and the floors."""
+    by_seed = runs_by_seed(runs)
     labels = OLD_LABELS + (NEW_LABEL,)
-    lines = [f"# Growth study (issue 31): CoNLL-2003, `{CONFIG}`, seed {results['seed']}", "",
-             "| run | steps | " + " | ".join(f"test {label} F1" for label in labels)
-             + " | test F1 (all) | train minutes |",
-             "|---|---|" + "---|" * (len(labels) + 2)]
+    lines = [f"CoNLL-2003 test F1, `{CONFIG}`, seeds {', '.join(str(s) for s in by_seed)}:", "",
+             "| run | seeds | steps | " + " | ".join(labels) + " | all | train CPU min |",
+             "|---|---|---|" + "---|" * (len(labels) + 2)]
     for name in RUNS:
-        run = results["runs"].get(name)
-        if run is None:
+        done = [seed_runs[name] for seed_runs in by_seed.values() if name in seed_runs]
+        if not done:
             continue
-        cells = [str(run["test_f1_per_type"].get(label, "-")) for label in labels]
-        lines.append(f"| {name} | {run['steps']} | " + " | ".join(cells)
-                     + f" | {run['test_f1']} | {run['train_minutes']} |")
-    counts = results.get("data", {})
-    lines += ["", "Data: " + ", ".join(f"{name} {value['sentences']} sentences" for name, value in counts.items()
-                                      if isinstance(value, dict) and "sentences" in value)
-              + f"; MISC entities turned into O: {counts.get('misc_turned_into_o')}.",
-              "Train minutes: the whole `train()` call (corpus loading, initialisation, dev evaluations, saving).",
-              "", "Floors (issue 31): " + (floor_text(results["floors"]) or "not enough runs yet."),
-              "", f"Command: `{results['command']}`", ""]
-    return "\n".join(lines)
-
-
-def write_results(results_dir: Path, results: Dict[str, Any]) -> None:
-    results["floors"] = floors(results["runs"])
-    write_json(results_dir / f"{STUDY}.json", results)
+        steps = sorted({run.get("steps_trained") or run["steps"] for run in done})
+        cells = [_mean_std([run["test_f1_per_type"].get(label, 0.0) for run in done]) for label in labels]
+        lines.append(f"| {name} | {len(done)} | {'-'.join(str(s) for s in (steps[0], steps[-1]) if s)} | "
+                     + " | ".join(cells) + f" | {_mean_std([run['test_f1'] for run in done])} | "
+                     f"{_mean_std([_minutes(run) for run in done])} |")
+    per_seed = {seed: floors(seed_runs) for seed, seed_runs in by_seed.items()}
+    lines += ["", "Floors (issue 31), means over seeds: " + (floor_text(mean_floors(per_seed)) or "not enough runs yet.")]
+    lines += [f"- seed {seed}: {floor_text(found)}" for seed, found in per_seed.items() if found]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -235,52 +294,45 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=REPO / "benchmarks" / "work" / STUDY)
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS), help="in this order")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--old-sentences", type=int, default=12000)
-    parser.add_argument("--stage1-steps", type=int, default=1200)
-    parser.add_argument("--stage2-steps", type=int, default=400)
-    parser.add_argument("--scratch-steps", type=int, default=0, help="default: stage1 + stage2 steps")
+    parser.add_argument("--stage1-steps", type=int, default=0, help="0: the config's own stopping (patience)")
+    parser.add_argument("--stage2-steps", type=int, default=800)
+    parser.add_argument("--scratch-steps", type=int, default=0, help="0: the config's own stopping (patience)")
     parser.add_argument("--eval-frequency", type=int, default=200)
     parser.add_argument("--limit", type=int, default=0, help="keep the first sentences of each file only")
     parser.add_argument("--smoke", action="store_true", help="300/100/100 sentences, 20 steps a run, results under --work")
     parser.add_argument("--force", action="store_true", help="rerun runs already in the results")
+    parser.add_argument("--report", action="store_true", help="print the table of the stored runs and stop")
     args = parser.parse_args()
     from spacy_bilstm.vectors import prepare_vectors
 
     if args.smoke:
         args.limit, args.old_sentences = 300, 200
-        args.stage1_steps, args.stage2_steps, args.eval_frequency = 20, 20, 10
+        args.stage1_steps, args.stage2_steps, args.scratch_steps, args.eval_frequency = 20, 20, 40, 10
         args.results = args.work / "smoke-results"
+    if args.report:
+        print(markdown(read_runs(args.results, STUDY)))
+        return
     args.vectors = args.shared / "vectors" / "glove.6B.50d.txt.gz"
-    work = args.work / (f"seed{args.seed}" + ("-smoke" if args.smoke else ""))
-
-    data = prepare_data(args.shared / "corpora" / "conll2003", work / "data", args.old_sentences, args.limit)
-    results_path = args.results / f"{STUDY}.json"
-    results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    if results.get("seed") != args.seed:
-        results = {"runs": {}}
-    results.update({"study": STUDY, "seed": args.seed,
-                    "machine": machine_info(), "threads": os.environ.get("SPACY_BILSTM_THREADS"),
-                    "split": "one Doc per sentence; old = the first --old-sentences of train, new = the rest",
-                    "data": data["counts"]})
     # GloVe converted once, as `train --vectors` converts it, for every run and seed.
     vectors = prepare_vectors(args.vectors, args.work / "vectors", lang="en")
-    plan = run_plan(args, data, work, vectors)
-    for name in args.runs:
-        spec = plan[name]
-        done = results["runs"].get(name)
-        if done and not args.force and all(done.get(k) == v for k, v in settings_of(name, spec, args).items()):
-            print(f"[{name}] done already (test F1 {done['test_f1']}); --force reruns it")
-            continue
-        print(f"[{name}] training, {spec['steps']} steps", flush=True)
-        results["command"] = command_line()  # the command that ran the runs, not a later report
-        results["runs"][name] = run_one(name, spec, args, work, data["paths"]["test"])
-        write_results(args.results, results)
-        print(f"[{name}] {results['runs'][name]['test_f1_per_type']} in {results['runs'][name]['train_minutes']} min",
-              flush=True)
-    results.setdefault("command", command_line())
-    write_results(args.results, results)
-    print(markdown(results))
+    for seed in args.seeds:
+        work = args.work / (f"seed{seed}" + ("-smoke" if args.smoke else ""))
+        data = prepare_data(args.shared / "corpora" / "conll2003", work / "data", args.old_sentences, args.limit)
+        plan = run_plan(args, data, work, vectors)
+        for name in args.runs:
+            spec = plan[name]
+            settings = settings_of(name, spec, args, seed)
+            done = next((run for run in read_runs(args.results, STUDY) if run["run_id"] == settings["run_id"]), None)
+            if done and not args.force and all(done.get(k) == v for k, v in settings.items()):
+                print(f"[seed {seed} {name}] done already (test F1 {done['test_f1']}); --force reruns it")
+                continue
+            print(f"[seed {seed} {name}] training, {spec['steps'] or 'the config stops'} steps", flush=True)
+            run = {**run_one(name, spec, args, seed, work, data["paths"]["test"]), "data": data["counts"]}
+            store_run(args.results, STUDY, run, order=lambda r: (r["seed"], RUNS.index(r["run"])))
+            print(f"[seed {seed} {name}] {run['test_f1_per_type']} in {run['train_cpu_minutes']} CPU min", flush=True)
+    print(markdown(read_runs(args.results, STUDY)))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ folders, the shared data folder, one JSON per study (`results/<study>.json`, its
 "runs" list), and paths recorded relative to the repository or to the shared folder
 (`<shared>/...`), never as the machine's absolute path."""
 import datetime
+import fcntl
 import json
 import os
 import platform
@@ -146,7 +147,13 @@ def find_run(results_root: Path, study: str, run_id: str) -> Optional[Dict[str, 
 
 def store_run(results_root: Path, study: str, run: Dict[str, Any],
               order: Optional[Callable[[Dict[str, Any]], Any]] = None) -> None:
-    """Add `run` to its study's result file, in place of an earlier run with the same run_id."""
-    runs = [old for old in read_runs(results_root, study) if old.get("run_id") != run["run_id"]] + [run]
-    runs.sort(key=order or (lambda r: r["run_id"]))
-    write_json(study_path(results_root, study), {"study": study, "runs": runs})
+    """Add `run` to its study's result file, in place of an earlier run with the same run_id.
+    Under a lock: runs of one study in separate processes (e.g. a seed each) must not lose
+    each other's records between reading and writing the file."""
+    path = study_path(results_root, study)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        runs = [old for old in read_runs(results_root, study) if old.get("run_id") != run["run_id"]] + [run]
+        runs.sort(key=order or (lambda r: r["run_id"]))
+        write_json(path, {"study": study, "runs": runs})

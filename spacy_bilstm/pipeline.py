@@ -14,8 +14,8 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from . import backends, layers
 from .errors import ConfigError, LabelError
 from .pipeline_io import UNTRAINED_LABELS_KEY, ComponentSerialization
-from .rehearsal import DEFAULT_MIN_PROBABILITY, rehearsal_gold
-from .tags import BiluoTags, UnknownLabelError
+from .rehearsal import DEFAULT_MIN_PROBABILITY, RehearsalTarget, open_tag_sets, rehearsal_gold, rehearsal_targets
+from .tags import OUTSIDE, BiluoTags, UnknownLabelError
 
 DEFAULT_MODEL_CONFIG_STR = """
 [model]
@@ -260,14 +260,14 @@ class BiLSTMEntityRecognizer(ComponentSerialization, TrainablePipe):
     def predict_with_path_log_probs(self, docs: Iterable[Doc]) -> Tuple[List[List[Entity]], List[float]]:
         """`predict`, and each doc's log probability of its best tag path at the component's
         temperature (0 for an empty doc): what `spacy-bilstm select` ranks documents by."""
-        return self._predict(self.model, self._tags, list(docs), with_path_log_probs=True)
+        return self._predict(self.model, self._tags, list(docs), with_path_log_probs=True)[:2]
 
     def _predict(
         self, model: Model, tags: BiluoTags, docs: List[Doc], with_path_log_probs: bool = False
-    ) -> Tuple[List[List[Entity]], List[float]]:
+    ) -> Tuple[List[List[Entity]], List[float], Optional["layers.TaggerOutput"]]:
         # `predict` of a model: this component's, or the frozen copy that rehearsal learns from.
         if not any(len(doc) for doc in docs):
-            return [[] for _ in docs], [0.0] * len(docs)
+            return [[] for _ in docs], [0.0] * len(docs), None
         with layers.inference_mode():
             output = model.predict(docs)
         paths = layers.best_paths(model.get_ref("tagger"), output)
@@ -288,9 +288,9 @@ class BiLSTMEntityRecognizer(ComponentSerialization, TrainablePipe):
             doc_index, offset, _ = output.units[segment_index]
             entities[doc_index].append((offset + start, offset + end, label, float(probability)))
         if not with_path_log_probs:
-            return entities, []
+            return entities, [], output
         path_log_probs = layers.path_log_probabilities(output, paths, self.temperature)
-        return entities, layers.doc_log_probabilities(output, path_log_probs, len(docs)).tolist()
+        return entities, layers.doc_log_probabilities(output, path_log_probs, len(docs)).tolist(), output
 
     def set_annotations(self, docs: Iterable[Doc], entities: List[List[Entity]]) -> None:
         """Modify a batch of docs with the predicted entities. Every predicted entity goes to
@@ -350,48 +350,61 @@ class BiLSTMEntityRecognizer(ComponentSerialization, TrainablePipe):
         return losses
 
     def rehearse(
-        self,
-        examples: Iterable[Example],
-        *,
-        drop: float = 0.0,
-        sgd: Optional[Optimizer] = None,
-        losses: Optional[Dict[str, float]] = None,
-        min_probability: float = DEFAULT_MIN_PROBABILITY,
+        self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None, min_probability: float = DEFAULT_MIN_PROBABILITY,
+        outside: bool = True,
     ) -> Dict[str, float]:
         """A rehearsal update (against forgetting, spaCy's protocol): on the examples' raw
         docs, teach the model what the frozen copy of the model as it was when training resumed
-        (nlp.resume_training()) predicts there. Nothing happens without that copy.
-
-        The target is not the copy's best path: the copy knows none of the labels added since,
-        and its path tags their entities O, so learning it would unlearn them. The target is the
-        copy's confident entities (probability >= min_probability) as gold, every other token
-        unknown (marginalised by the loss). Even tokens the copy confidently tags O stay unknown:
-        O there means "none of the old labels", and in the new tag set it would also mean "none
-        of the new ones" (see rehearsal.rehearsal_gold).
+        (nlp.resume_training()) knows there. Nothing happens without that copy. Not the copy's
+        best path, which tags the entities of labels added since O: its confident entities and,
+        with `outside`, "none of the old labels" where it is sure of O (rehearsal.rehearsal_gold).
 
         examples (Iterable[Example]): A batch of examples; only their predicted docs are read.
         drop (float): The dropout rate.
         sgd (Optional[Optimizer]): The optimizer.
         losses (Optional[Dict[str, float]]): Optional record of the loss during training.
-        min_probability (float): The least probability an entity of the copy needs to be rehearsed.
+        min_probability (float): The least probability of what the copy knows, to be rehearsed.
+        outside (bool): Whether to rehearse where the copy is sure there is no old entity.
         RETURNS (Dict[str, float]): The updated losses dictionary.
         """
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
         examples = list(examples)
         validate_examples(examples, "BiLSTMEntityRecognizer.rehearse")
         docs = [eg.predicted for eg in examples]
-        if self._rehearsal_model is None or not any(len(doc) for doc in docs):
-            return losses
+        targets = self.rehearsal_targets(docs, min_probability=min_probability, outside=outside)
+        return self.rehearse_targets(docs, targets, drop=drop, sgd=sgd, losses=losses)
+
+    def rehearsal_targets(
+        self, docs: Iterable[Doc], *, min_probability: float = DEFAULT_MIN_PROBABILITY, outside: bool = True
+    ) -> List[RehearsalTarget]:
+        """What the frozen copy knows of each doc (see `rehearse`); none without the copy. The
+        copy never changes, so a text's target may be kept and rehearsed again."""
+        docs = list(docs)
+        if self._rehearsal_model is None:
+            return []
         frozen_tags = BiluoTags(self._rehearsal_model.get_ref("tagger").attrs.get("labels", self.labels))
-        known = self._predict(self._rehearsal_model, frozen_tags, docs)[0]
-        gold_of_docs = [rehearsal_gold(self._tags, len(doc), entities, min_probability) for doc, entities in zip(docs, known)]
+        entities, _, output = self._predict(self._rehearsal_model, frozen_tags, docs)
+        outside_probabilities = None
+        if outside and output is not None:  # (no output: no doc has a token)
+            outside_probabilities = layers.token_tag_probabilities(output, frozen_tags.ids[OUTSIDE], [len(d) for d in docs])
+        return rehearsal_targets(entities, outside_probabilities, frozen_tags.labels, min_probability)
+
+    def rehearse_targets(
+        self, docs: Sequence[Doc], targets: Sequence[RehearsalTarget], *, drop: float = 0.0,
+        sgd: Optional[Optimizer] = None, losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """A rehearsal update towards the given targets (from `rehearsal_targets`) of the docs."""
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        if not targets or not any(len(doc) for doc in docs):
+            return losses
+        gold_of_docs = [rehearsal_gold(self._tags, len(doc), target) for doc, target in zip(docs, targets)]
         self._train_every_label()
         set_dropout_rate(self.model, drop)
-        output, backprop = self.model.begin_update(docs)
+        output, backprop = self.model.begin_update(list(docs))
         gold = [self._tags.cut_to_segment(gold_of_docs[doc_index], start, end) for doc_index, start, end in output.units]
-        loss, d_output = layers.tagger_loss(self._tagger, output, gold)
+        loss, d_output = layers.tagger_loss(self._tagger, output, gold, open_tag_sets(self._tags, targets[0].labels))
         backprop(d_output)
         if sgd not in (None, False):
             self.finish_update(sgd)

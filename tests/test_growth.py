@@ -9,7 +9,11 @@ import srsly
 from spacy.training import Example
 from thinc.api import Adam
 
-from spacy_bilstm.rehearsal import make_rehearse, read_raw_texts, rehearsal_gold
+from spacy_bilstm import layers
+from spacy_bilstm.rehearsal import (
+    OUTSIDE_OLD_LABELS_ID, make_rehearse, make_rehearse_v2, open_tag_sets, read_raw_texts, rehearsal_gold,
+    rehearsal_targets,
+)
 from spacy_bilstm.corpora import CorpusError
 from spacy_bilstm.errors import ConfigError
 from spacy_bilstm.tags import UNKNOWN_TAG_ID, BiluoTags
@@ -151,23 +155,54 @@ def test_a_component_not_resumed_still_refuses_an_unknown_label(base_nlp):
 
 def test_rehearsal_gold_holds_only_the_frozen_models_confident_entities():
     tags = BiluoTags(["PER", "LOC", "PRODUCT"])
-    entities = [(0, 2, "PER", 0.9), (3, 4, "LOC", 0.3), (5, 6, "LOC", 0.5)]
-    gold = rehearsal_gold(tags, 7, entities, min_probability=0.5)
+    entities = [[(0, 2, "PER", 0.9), (3, 4, "LOC", 0.3), (5, 6, "LOC", 0.5)]]
+    [target] = rehearsal_targets(entities, None, ["PER", "LOC"], min_probability=0.5)
+    gold = rehearsal_gold(tags, 7, target)
     expected = [tags.ids["B-PER"], tags.ids["L-PER"], UNKNOWN_TAG_ID, UNKNOWN_TAG_ID, UNKNOWN_TAG_ID,
                 tags.ids["U-LOC"], UNKNOWN_TAG_ID]
     assert gold.tolist() == expected
 
 
+def test_where_the_frozen_model_is_sure_of_o_the_gold_is_none_of_its_labels_not_o():
+    tags = BiluoTags(["PER", "LOC", "PRODUCT"])
+    outside_probabilities = [numpy.array([0.05, 0.1, 0.9, 0.5, 0.49, 0.0, 0.99])]
+    [target] = rehearsal_targets([[(0, 2, "PER", 0.9)]], outside_probabilities, ["PER", "LOC"], 0.5)
+    gold = rehearsal_gold(tags, 7, target)
+    assert gold.tolist() == [tags.ids["B-PER"], tags.ids["L-PER"], OUTSIDE_OLD_LABELS_ID, OUTSIDE_OLD_LABELS_ID,
+                             UNKNOWN_TAG_ID, UNKNOWN_TAG_ID, OUTSIDE_OLD_LABELS_ID]
+    every_tag, none_of_the_old = open_tag_sets(tags, target.labels)
+    assert every_tag.all()
+    assert [name for name, is_open in zip(tags.names, none_of_the_old) if is_open] == [
+        "O", "B-PRODUCT", "I-PRODUCT", "L-PRODUCT", "U-PRODUCT"]
+
+
 def test_rehearsal_never_trains_a_new_types_entity_as_outside(base_nlp):
     """The frozen model knows no PRODUCT: whatever it tags on "iPhone", the rehearsal gold
-    there is unknown, never O, so rehearsing cannot unlearn the new label."""
-    frozen = base_nlp.get_pipe("bilstm_ner")
-    doc = base_nlp.make_doc("She bought an iPhone yesterday.")
-    entities = frozen.predict([doc])[0]
-    gold = rehearsal_gold(BiluoTags([*frozen.labels, "PRODUCT"]), len(doc), entities, 0.5)
-    assert gold[3] != 0 and not any(tag == 0 for tag in gold)
+    there is unknown or "none of the old labels", never O, so rehearsing cannot unlearn the new label."""
+    nlp = copy.deepcopy(base_nlp)
+    nlp.resume_training()
+    ner = nlp.get_pipe("bilstm_ner")
+    ner.add_label("PRODUCT")
+    doc = nlp.make_doc("She bought an iPhone yesterday.")
+    [target] = ner.rehearsal_targets([doc])
+    gold = rehearsal_gold(ner._tags, len(doc), target)
+    assert target.labels == base_nlp.get_pipe("bilstm_ner").labels
+    assert not any(tag == ner._tags.ids["O"] for tag in gold)
+    assert gold[3] < 0 and set(gold.tolist()) & {UNKNOWN_TAG_ID, OUTSIDE_OLD_LABELS_ID}
+    entities = base_nlp.get_pipe("bilstm_ner").predict([doc])[0]
     confident = {i for start, end, _, p in entities if p >= 0.5 for i in range(start, end)}
-    assert {i for i, tag in enumerate(gold) if tag != UNKNOWN_TAG_ID} == confident
+    assert {i for i, tag in enumerate(gold) if tag >= 0} == confident
+
+
+def test_the_outside_probabilities_are_the_frozen_models_marginals_of_o(base_nlp):
+    """Each token's probabilities of every tag, from the same lattice, sum to one."""
+    ner = base_nlp.get_pipe("bilstm_ner")
+    docs = [base_nlp.make_doc(text) for text in TEXTS[:3]] + [base_nlp.make_doc("")]
+    _, _, output = ner._predict(ner.model, ner._tags, docs)
+    per_tag = [layers.token_tag_probabilities(output, tag, [len(d) for d in docs]) for tag in range(len(ner._tags))]
+    for index, doc in enumerate(docs):
+        total = sum(probabilities[index] for probabilities in per_tag)
+        assert total.shape == (len(doc),) and numpy.allclose(total, 1.0, atol=1e-5)
 
 
 def test_rehearse_needs_the_frozen_copy_and_then_learns_towards_it(base_nlp):
@@ -199,6 +234,29 @@ def test_rehearse_callback_rehearses_a_batch_of_raw_text_before_updates(base_nlp
     assert module.projection.weight.grad is None  # not a rehearsal step
     callback(nlp, {"step": 2, "epoch": 0})
     assert module.projection.weight.grad is not None and bool(module.projection.weight.grad.abs().sum() > 0)
+
+
+@pytest.mark.parametrize("make_callback,rehearses_outside", [(make_rehearse, False), (make_rehearse_v2, True)])
+def test_rehearse_computes_each_texts_target_once_and_keeps_it(base_nlp, tmp_path, monkeypatch, make_callback,
+                                                               rehearses_outside):
+    """v1 keeps its target (the confident entities only); v2 adds where the copy is sure of O."""
+    raw_text = tmp_path / "raw.txt"
+    raw_text.write_text("\n".join(TEXTS[:3]) + "\n", encoding="utf-8")
+    callback = make_callback(str(raw_text), batch_size=2)
+    nlp = copy.deepcopy(base_nlp)
+    nlp.resume_training()
+    ner = nlp.get_pipe("bilstm_ner")
+    computed, rehearsed = [], []
+    original_targets, original_rehearse = ner.rehearsal_targets, ner.rehearse_targets
+    monkeypatch.setattr(ner, "rehearsal_targets", lambda docs, **kw: computed.append([d.text for d in docs])
+                        or original_targets(docs, **kw))
+    monkeypatch.setattr(ner, "rehearse_targets", lambda docs, targets, **kw: rehearsed.append(targets)
+                        or original_rehearse(docs, targets, **kw))
+    for step in range(3):  # texts 0 1, 2 0, 1 2
+        callback(nlp, {"step": step, "epoch": 0})
+    assert computed == [TEXTS[:2], TEXTS[2:3]]
+    assert rehearsed[1][1] is rehearsed[0][0] and rehearsed[2][0] is rehearsed[0][1]
+    assert all((target.outside is not None) == rehearses_outside for targets in rehearsed for target in targets)
 
 
 def test_raw_text_errors_name_the_file_and_line(tmp_path):

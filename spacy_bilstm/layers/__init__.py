@@ -12,7 +12,9 @@
 No spaCy pipeline logic lives here; the component never touches a tensor itself.
 """
 from .char_cnn_layer import char_cnn_layer
-from .decoding import best_paths, doc_log_probabilities, path_log_probabilities, span_probabilities
+from .decoding import (
+    best_paths, doc_log_probabilities, path_log_probabilities, span_probabilities, token_tag_probabilities,
+)
 from .hidden_tokens import hidden_tokens
 from .loss import tagger_loss
 from .segmented import segmented_tagger_layer
@@ -27,5 +29,5 @@ __all__ = [
     "doc_log_probabilities", "forget_resized_weights", "held_out_tags", "hidden_tokens", "hold_out_tags",
     "inference_mode", "is_configured", "path_log_probabilities", "release_held_out_tags", "segmented_tagger_layer",
     "sequence_tagger_layer",
-    "span_probabilities", "tagger_loss",
+    "span_probabilities", "tagger_loss", "token_tag_probabilities",
 ]

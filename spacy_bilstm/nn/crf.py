@@ -119,8 +119,10 @@ class LinearChainCRF(nn.Module):
     def path_score(self, emissions: Tensor, lengths: Tensor, tags: Tensor) -> Tensor:
         return path_score(emissions, lengths, self.masked_scores(), tags)
 
-    def negative_log_likelihood(self, emissions: Tensor, lengths: Tensor, gold: Tensor) -> Tensor:
-        return negative_log_likelihood(emissions, lengths, self.masked_scores(), gold, self.dense_lattice)
+    def negative_log_likelihood(
+        self, emissions: Tensor, lengths: Tensor, gold: Tensor, open_tag_sets: Optional[Tensor] = None
+    ) -> Tensor:
+        return negative_log_likelihood(emissions, lengths, self.masked_scores(), gold, self.dense_lattice, open_tag_sets)
 
 
 def is_dense_lattice(allowed_start: Tensor, allowed_transitions: Tensor) -> bool:
@@ -180,10 +182,13 @@ def path_score(emissions: Tensor, lengths: Tensor, scores: LatticeScores, tags: 
 
 
 def negative_log_likelihood(
-    emissions: Tensor, lengths: Tensor, scores: LatticeScores, gold: Tensor, dense_lattice: bool = False
+    emissions: Tensor, lengths: Tensor, scores: LatticeScores, gold: Tensor, dense_lattice: bool = False,
+    open_tag_sets: Optional[Tensor] = None,
 ) -> Tensor:
     """-log p(gold) per row (B,). `gold` (B, L) holds tag ids, or -1 where the gold tag is
-    unknown: those tokens are marginalised over every tag a valid path allows there."""
+    unknown: those tokens are marginalised over every tag a valid path allows there.
+    `open_tag_sets` (K, T bool) gives partial gold: a token whose gold is -k is marginalised
+    over the tags of row k - 1 only (row 0 is then what -1 means; None: every tag)."""
     known = gold >= 0
     real = positions_mask(lengths, emissions.shape[1])
     gold_score = path_score(emissions, lengths, scores, gold.clamp(min=0))
@@ -193,7 +198,11 @@ def negative_log_likelihood(
         # row's constrained log-partition is just its path score.
         rows = partial.nonzero().squeeze(1)
         one_hot = torch.nn.functional.one_hot(gold[rows].clamp(min=0), scores[0].shape[0]).bool()
-        allowed_tags = torch.where(known[rows].unsqueeze(2), one_hot, torch.ones_like(one_hot))
+        if open_tag_sets is None:
+            open_tags = torch.ones_like(one_hot)
+        else:
+            open_tags = open_tag_sets.bool()[(-gold[rows] - 1).clamp(min=0)]
+        allowed_tags = torch.where(known[rows].unsqueeze(2), one_hot, open_tags)
         constrained = forward_log_partition(emissions[rows], lengths[rows], scores, dense_lattice, allowed_tags)
         gold_score = gold_score.index_put((rows,), constrained)
     return forward_log_partition(emissions, lengths, scores, dense_lattice) - gold_score

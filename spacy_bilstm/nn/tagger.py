@@ -11,7 +11,7 @@ from typing import List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from .crf import LatticeScores, LinearChainCRF, negative_log_likelihood
+from .crf import LatticeScores, LinearChainCRF, masked_logsumexp, negative_log_likelihood, positions_mask
 from .encoder import LSTMEncoder, equal_length_buckets, length_buckets, pad_rows
 from ..errors import ConfigError
 from ..threads import inference_workers, worker_pool
@@ -172,20 +172,31 @@ class SequenceTagger(nn.Module):
 
 def sequence_loss(
     emissions: List[Tensor], gold: List[Tensor], scores: LatticeScores, output: str, dense_lattice: bool,
-    max_padded_tokens: int,
+    max_padded_tokens: int, open_tag_sets: Optional[Tensor] = None,
 ) -> Tensor:
     """Summed negative log-likelihood of the gold tags (-1 = unknown, marginalised) under the
     CRF with the given masked scores, or under the per-token softmax (`output = "softmax"`,
-    whose emissions are log-probabilities)."""
+    whose emissions are log-probabilities). `open_tag_sets` (K, T bool): partial gold, a token
+    whose gold is -k may have any tag of row k - 1 (see crf.negative_log_likelihood)."""
     total = emissions[0].new_zeros(()) if emissions else torch.zeros(())
     for bucket in length_buckets([e.shape[0] for e in emissions], max_padded_tokens):
         padded = pad_rows([emissions[i] for i in bucket])
         lengths = torch.tensor([emissions[i].shape[0] for i in bucket], device=padded.device)
         gold_padded = nn.utils.rnn.pad_sequence([gold[i] for i in bucket], batch_first=True, padding_value=-1)
         if output == "crf":
-            total = total + negative_log_likelihood(padded, lengths, scores, gold_padded, dense_lattice).sum()
-        else:
-            known = gold_padded >= 0
-            gold_scores = padded.gather(2, gold_padded.clamp(min=0).unsqueeze(2)).squeeze(2)
-            total = total - torch.where(known, gold_scores, torch.zeros_like(gold_scores)).sum()
+            total = total + negative_log_likelihood(
+                padded, lengths, scores, gold_padded, dense_lattice, open_tag_sets
+            ).sum()
+            continue
+        known = gold_padded >= 0
+        gold_scores = padded.gather(2, gold_padded.clamp(min=0).unsqueeze(2)).squeeze(2)
+        total = total - torch.where(known, gold_scores, torch.zeros_like(gold_scores)).sum()
+        if open_tag_sets is not None:
+            # A partly known token's log-probability is that of its open set; a wholly unknown
+            # one (-1, every tag open) has log-probability 0 and is left out, as above.
+            real = positions_mask(lengths, padded.shape[1])
+            open_tags = open_tag_sets.bool()[(-gold_padded - 1).clamp(min=0)]
+            restricted = real & ~known & ~open_tags.all(2)
+            open_scores = masked_logsumexp(padded.masked_fill(~open_tags, float("-inf")), dim=2)
+            total = total - torch.where(restricted, open_scores, torch.zeros_like(open_scores)).sum()
     return total

@@ -5,7 +5,7 @@
 MODEL` in its block: spaCy copies it with its weights, and its hash tables), and keeps the
 base's vectors ([initialize] vectors = MODEL). spaCy does not initialize sourced components
 again: the labels only the new data has are grown into the trained component as their first
-examples arrive (BiLSTMEntityRecognizer.add_label). --rehearse adds the spacy-bilstm.Rehearse.v1
+examples arrive (BiLSTMEntityRecognizer.add_label). --rehearse adds the spacy-bilstm.Rehearse.v2
 callback to [training] before_update.
 """
 from pathlib import Path
@@ -108,11 +108,11 @@ def _add_rehearsal(config: Config, config_path: Path, recognizers: List[str], re
     if config["training"].get("before_update"):
         raise TrainingError(
             f"--rehearse: {config_path} already has a [training.before_update] callback, and spaCy takes only one. "
-            f"Remove it, or add spacy-bilstm.Rehearse.v1 to the config yourself instead."
+            f"Remove it, or add spacy-bilstm.Rehearse.v2 to the config yourself instead."
         )
     if not Path(rehearse).is_file():
         raise TrainingError(f"--rehearse {rehearse}: no such file. Pass raw text, one text per line (.txt or .jsonl).")
-    callback: Dict = {"@callbacks": "spacy-bilstm.Rehearse.v1", "raw_text": str(rehearse), "component": component}
+    callback: Dict = {"@callbacks": "spacy-bilstm.Rehearse.v2", "raw_text": str(rehearse), "component": component}
     config["training"]["before_update"] = callback
 
 

@@ -6,7 +6,7 @@ import numpy
 import pytest
 import torch
 
-from spacy_bilstm.nn import lattice
+from spacy_bilstm.nn import lattice, sequence_loss
 
 from .helpers import allowed_paths, brute_log_z, brute_score, make_crf, random_batch
 
@@ -95,6 +95,41 @@ def test_unknown_gold_tags_are_marginalised_not_read_as_outside():
     as_outside[gold < 0] = tags.ids["O"]
     # B-PER O is not even a valid path: reading unknown as O would make the loss infinite.
     assert math.isinf(crf.negative_log_likelihood(emissions, lengths, as_outside)[0].item())
+
+
+def test_a_partly_known_tag_is_marginalised_over_its_open_set_only():
+    """Rehearsal's "none of the old labels": a token with gold -2 may take any tag of open set 1
+    (here O or a MISC tag), and no other."""
+    tags, crf = make_crf(("PER", "MISC"), seed=5)
+    crf = crf.double()
+    emissions, lengths = random_batch([4, 3], len(tags), seed=5)
+    not_per = torch.tensor([not name.endswith("-PER") for name in tags.names])
+    open_sets = torch.stack([torch.ones(len(tags), dtype=torch.bool), not_per])
+    gold = torch.tensor([[-2, -2, -1, tags.ids["U-PER"]], [-1, -2, -1, -1]])
+    nll = crf.negative_log_likelihood(emissions, lengths, gold, open_tag_sets=open_sets)
+    expected = [
+        (0, 4, lambda path: not_per[path[0]] and not_per[path[1]] and path[3] == tags.ids["U-PER"]),
+        (1, 3, lambda path: bool(not_per[path[1]])),
+    ]
+    for row, length, consistent in expected:
+        brute = brute_log_z(crf, tags, emissions[row], length) - brute_log_z(crf, tags, emissions[row], length, consistent)
+        assert nll[row].item() == pytest.approx(brute, abs=1e-9)
+    # Without open sets, -2 is read as unknown: every tag open.
+    unknown = crf.negative_log_likelihood(emissions, lengths, gold.clamp(min=-1))
+    assert torch.allclose(crf.negative_log_likelihood(emissions, lengths, gold), unknown)
+    assert nll[1].item() > unknown[1].item()
+
+
+def test_softmax_loss_of_a_partly_known_tag_is_its_open_sets_probability():
+    log_probs = torch.log_softmax(torch.randn(1, 3, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0)), 2)
+    open_sets = torch.tensor([[True] * 5, [True, False, False, True, True]])
+    gold = [torch.tensor([2, -2, -1])]
+    scores = tuple(torch.zeros(shape, dtype=torch.float64) for shape in ((5,), (5,), (5, 5)))
+    loss = sequence_loss([log_probs[0]], gold, scores, "softmax", False, 1000, open_sets)
+    expected = -(log_probs[0, 0, 2] + torch.logsumexp(log_probs[0, 1, [0, 3, 4]], 0))
+    assert loss.item() == pytest.approx(expected.item(), abs=1e-12)
+    assert sequence_loss([log_probs[0]], gold, scores, "softmax", False, 1000).item() == pytest.approx(
+        -log_probs[0, 0, 2].item(), abs=1e-12)
 
 
 @pytest.mark.parametrize("lengths", LENGTHS)

@@ -36,7 +36,7 @@ def test_every_entry_point_name_resolves_in_spacys_registry():
     callbacks = [ep for ep in entry_points(group="spacy_callbacks") if ep.name.startswith("spacy-bilstm.")]
     assert {ep.name for ep in callbacks} == {
         "spacy-bilstm.InitializeFrozenTransformers.v1", "spacy-bilstm.CacheFrozenTransformerOutputs.v1",
-        "spacy-bilstm.Rehearse.v1",
+        "spacy-bilstm.Rehearse.v1", "spacy-bilstm.Rehearse.v2",
     }
     for ep in callbacks:
         assert registry.callbacks.get(ep.name) is ep.load()

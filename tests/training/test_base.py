@@ -41,7 +41,7 @@ def test_train_with_base_sources_the_model_and_adds_the_new_labels(tmp_path):
     assert "labels added: PRODUCT" in text
     derived = Config().from_disk(out / "config-base.cfg", interpolate=False)
     assert derived["components"]["bilstm_ner"] == {"source": str(base)}
-    assert derived["training"]["before_update"]["@callbacks"] == "spacy-bilstm.Rehearse.v1"
+    assert derived["training"]["before_update"]["@callbacks"] == "spacy-bilstm.Rehearse.v2"
     grown = spacy.load(out / "model-last")
     assert grown.get_pipe("bilstm_ner").labels == ("LOC", "MISC", "ORG", "PER", "PRODUCT")
     # The hash tables were sourced: the tiny widths of the base, not the config's defaults.
