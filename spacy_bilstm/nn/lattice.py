@@ -22,19 +22,42 @@ Scores = Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]
 _TINY = numpy.finfo(numpy.float64).tiny
 
 
+# Decoding batches rows whose lengths are within this fraction of the batch's longest.
+DECODE_LENGTH_FRACTION = 0.75
+
+
 def decode(emissions: Sequence[numpy.ndarray], scores: Scores, max_padded_tokens: int) -> List[numpy.ndarray]:
     """The best valid tag path (n_i,) of each sequence's emissions (n_i, T). Sequences are
-    decoded in batches of one length, of at most `max_padded_tokens` positions: never padded.
-    A padded batch would step every row to its longest row's length, and sentence lengths vary
-    widely (benchmarks/profile_tagging.py shows the cost). A row's path is the same in any batch
-    (elementwise sums and argmaxes along its own tags)."""
+    decoded in batches of similar lengths (see similar_length_buckets), of at most
+    `max_padded_tokens` positions. One padded batch would step every row to its longest row's
+    length, and sentence lengths vary widely; batches of one length alone leave whole documents,
+    whose lengths rarely repeat, to one Python loop each (benchmarks/profile_tagging.py shows
+    both costs). A row's path is the same in any batch: padding is masked, and the sums and
+    argmaxes run along its own tags."""
     paths: List[Optional[numpy.ndarray]] = [None] * len(emissions)
-    for bucket in equal_length_buckets([e.shape[0] for e in emissions], max_padded_tokens):
+    for bucket in similar_length_buckets([e.shape[0] for e in emissions], max_padded_tokens):
         padded, lengths = _pad(emissions, bucket)
         best = viterbi(padded, lengths, *scores)
         for row, index in enumerate(bucket):
             paths[index] = best[row, : lengths[row]]
     return paths
+
+
+def similar_length_buckets(
+    lengths: Sequence[int], max_padded_tokens: int, fraction: float = DECODE_LENGTH_FRACTION
+) -> List[List[int]]:
+    """Row indices grouped longest first, each group's rows at least `fraction` of its longest
+    row's length, and the group padded to its longest within `max_padded_tokens` positions."""
+    buckets: List[List[int]] = []
+    longest = 0
+    for index in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        length = lengths[index]
+        full = buckets and (len(buckets[-1]) + 1) * max(longest, 1) > max_padded_tokens
+        if not buckets or full or length < fraction * longest:
+            buckets.append([])
+            longest = length
+        buckets[-1].append(index)
+    return buckets
 
 
 def span_log_probs(

@@ -63,9 +63,9 @@ def test_no_spans_give_no_probabilities():
     assert result.shape == (0,)
 
 
-def test_decoding_in_batches_of_one_length_gives_the_paths_of_one_padded_batch():
-    """decode batches only rows of one length (for speed): each row's path must be the one it
-    gets in a single padded batch of all rows, as decode computed it before."""
+def test_decoding_in_batches_of_similar_lengths_gives_the_paths_of_one_padded_batch():
+    """decode batches rows of similar lengths (for speed): each row's path must be the one it
+    gets in a single padded batch of all rows, and the one it gets alone."""
     tags, crf = make_crf(("PER", "LOC", "ORG"), seed=5)
     scores = crf.masked_scores_numpy()
     generator = torch.Generator().manual_seed(5)
@@ -78,3 +78,16 @@ def test_decoding_in_batches_of_one_length_gives_the_paths_of_one_padded_batch()
     paths = lattice.decode(emissions, scores, 65536)
     assert [path.tolist() for path in paths] == [in_one_batch[row, :n].tolist() for row, n in enumerate(lengths)]
     assert len({tuple(path.tolist()) for path in paths}) > 4
+    assert [path.tolist() for path in paths] == [lattice.viterbi(e[None], numpy.array([len(e)]), *scores)[0].tolist()
+                                                 for e in emissions]
+
+
+def test_similar_length_buckets_keep_padding_and_batch_size_bounded():
+    lengths = [200, 13, 190, 151, 150, 12, 0, 9, 13, 40]
+    buckets = lattice.similar_length_buckets(lengths, max_padded_tokens=450, fraction=0.75)
+    assert buckets == [[0, 2], [3, 4], [9], [1, 8, 5], [7], [6]]
+    assert sorted(index for bucket in buckets for index in bucket) == list(range(len(lengths)))
+    for bucket in buckets:
+        longest = max(lengths[i] for i in bucket)
+        assert all(lengths[i] >= 0.75 * longest for i in bucket)
+        assert len(bucket) == 1 or len(bucket) * longest <= 450
