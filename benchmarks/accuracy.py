@@ -15,8 +15,9 @@ type, spaCy's Scorer, sentence by sentence with the corpus's tokens). Systems:
                         `pip install "spacy-bilstm[transformers]"`, so it runs only when named.
 
 The systems with vectors see the same vectors directory (GloVe 6B 50d, lowercase keys); the
-others have none. All see the same converted data in the corpus's language (`nlp.lang`), and
-train sentence by sentence (gold_preproc). Each run writes
+others have none. All see the same converted data in the corpus's language (`nlp.lang`): whole
+documents on the corpus's tokens, as `spacy-bilstm train` reads them, and are tested as
+`spacy-bilstm evaluate` tests. Each run writes
 a run in benchmarks/results/accuracy.json; a run whose file exists is
 skipped (--force reruns it), so a study can be stopped and continued. Models and logs stay
 in benchmarks/work/runs/accuracy/. The table (mean and std over seeds, per-type F1, the overrides

@@ -1,8 +1,8 @@
 """Calibration study (issue 7): are bilstm_ner's entity scores probabilities one can trust?
 
 For a trained pipeline (--model DIR, e.g. one trained with configs/bilstm_crf_vectors.cfg on
-CoNLL-2003), on CoNLL-2003 test, sentence by sentence with the corpus's tokens (as the
-configs train and evaluate, gold_preproc):
+CoNLL-2003), on CoNLL-2003 test, one Doc per sentence with the corpus's tokens (each
+sentence's entities get their own probabilities):
 
   1. before: expected calibration error (ECE), reliability table, NLL, entity P/R/F and the
      precision/recall/F1 threshold table, at the model's stored temperature;

@@ -165,35 +165,41 @@ def _smoke_subset(full: Path, target: Path, n_sentences: int) -> Path:
     return target
 
 
-# What the LSTM reads in a run. "sentences": the corpus's sentences (gold_preproc splits each
-# document), as every study does by default. "documents": whole documents, so the LSTM carries
-# context across sentence boundaries; the run's pipeline then has no sentencizer to cut them.
-UNITS = ("sentences", "documents")
-
+# What the LSTM reads in a run. "converted": the documents as `convert` wrote them, what
+# `spacy-bilstm train` reads (the default). "sentences": one document per sentence, as spaCy's
+# gold_preproc reads a corpus (the protocol of the runs stored before the studies dropped it).
+# "documents": whole documents marked as one sentence each, so the LSTM carries context across
+# sentence boundaries; the run's pipeline then has no sentencizer to cut them.
+UNITS = ("converted", "sentences", "documents")
 
 
 def as_units(data: Dict[str, Path], units: str) -> Dict[str, Path]:
-    """The run's DocBins for `units`: as converted for sentences; for documents, copies in which
-    each document is marked as a single sentence, so that gold_preproc training and evaluation
-    (which split a document into its sentences) hand the model whole documents on the corpus's
-    own tokens. The copies are written once, beside the converted DocBins."""
+    """The run's DocBins for `units`: as converted, or copies cut into sentences or marked as
+    one sentence per document, written once beside the converted DocBins."""
     if units not in UNITS:
         raise BenchmarkError(f"units must be one of {', '.join(UNITS)}, not {units!r}")
-    if units == "sentences":
+    if units == "converted":
         return dict(data)
-    return {split: _whole_document_docbin(path) for split, path in data.items()}
+    return {split: _docbin_of_units(path, units) for split, path in data.items()}
 
 
-def _whole_document_docbin(path: Path) -> Path:
+def _docbin_of_units(path: Path, units: str) -> Path:
     import spacy
     from spacy.tokens import DocBin
 
-    target = path.with_name(f"{path.stem}.documents.spacy")
+    target = path.with_name(f"{path.stem}.{units}.spacy")
     if target.exists() and target.stat().st_mtime >= path.stat().st_mtime:
         return target
     nlp = spacy.blank("en")
     docs = []
     for doc in DocBin().from_disk(path).get_docs(nlp.vocab):
+        if units == "sentences":
+            for sentence in doc.sents:
+                copy = sentence.as_doc()
+                # The corpus's tokens, not its text: spaCy's Corpus then keeps them (see convert).
+                copy.has_unknown_spaces = doc.has_unknown_spaces
+                docs.append(copy)
+            continue
         for token in doc:
             token.is_sent_start = token.i == 0
         docs.append(doc)

@@ -3,7 +3,7 @@ bilstm_crf, with no vectors, or bilstm_crf_transformer, with --transformer), jud
 
 Each run trains the shipped config with some settings changed (--set KEY=VALUE, dotted
 config paths, values parsed as JSON when they parse) on one corpus and seed, under the same
-wall-clock cap and protocol as study 1 (model-best selected on dev, gold_preproc). The
+wall-clock cap and protocol as study 1 (model-best selected on dev). The
 summary compares best dev F1 only: test scores are computed (the harness always does) and
 kept in the run's JSON, but left out of the table, so that no choice is made on test.
 
@@ -91,7 +91,7 @@ def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     rows = []
     for (corpus, config, name, base), runs in sorted(groups.items()):
         changes = dict(runs[0].get("changes") or {})
-        if runs[0].get("units", "sentences") != "sentences":
+        if runs[0].get("units", "sentences") != "converted":
             changes["units"] = runs[0]["units"]
         row: Dict[str, Any] = {
             "corpus": corpus, "config": config, "name": name, "seeds": len(runs), "base config": base[:8],
@@ -133,8 +133,9 @@ def main() -> None:
                         help="The shipped config to change (default bilstm_crf_vectors).")
     parser.add_argument("--corpus", choices=list(CORPORA), default="conll2003")
     add_transformer_argument(parser)
-    parser.add_argument("--units", choices=UNITS, default="sentences",
-                        help="What the LSTM reads: the corpus's sentences (default) or whole documents.")
+    parser.add_argument("--units", choices=UNITS, default="converted",
+                        help="What the LSTM reads: the documents as converted (default, as `spacy-bilstm train`), one document per "
+                             "sentence, or whole documents marked as one sentence.")
     add_seed_and_cap_arguments(
         parser, f"Wall-clock cap per training run (default 60; smoke {SMOKE_MAX_MINUTES}).",
         seeds_help="Default 0: a setting is screened on one seed, then confirmed on more (--seeds 0 1 2).",

@@ -23,11 +23,18 @@ def readme_section(study: str) -> str:
     return found[0]
 
 
-def test_a_capped_run_overrides_the_language_and_gold_preproc_only():
+def test_a_capped_run_overrides_the_language_only():
+    """What `spacy-bilstm train` sets from its options, and the corpus's language: no reading of
+    the corpus (gold_preproc) that the README's command does not apply."""
     built = overrides.run_overrides(DATA, None, 0, smoke=False, lang="es")
     assert overrides.unlisted_overrides("accuracy", built) == ()
-    assert {key for key in built if key not in overrides.CLI_SET_OVERRIDES} == {
-        "nlp.lang", "corpora.train.gold_preproc", "corpora.dev.gold_preproc"}
+    assert {key for key in built if key not in overrides.CLI_SET_OVERRIDES} == {"nlp.lang"}
+
+
+@pytest.mark.parametrize("study", sorted(set(overrides.STUDY_OVERRIDES) - {"tokenisation"}))
+def test_no_study_reads_the_corpus_sentence_by_sentence(study):
+    """Only study 16, which compares readings, may train on gold_preproc's sentences."""
+    assert not set(overrides.GOLD_PREPROC) & set(overrides.STUDY_OVERRIDES[study])
 
 
 @pytest.mark.parametrize("variant", sorted(ablations.VARIANTS))
