@@ -377,16 +377,16 @@ class BiLSTMEntityRecognizer(ComponentSerialization, TrainablePipe):
     def rehearsal_targets(
         self, docs: Iterable[Doc], *, min_probability: float = DEFAULT_MIN_PROBABILITY, outside: bool = True
     ) -> List[RehearsalTarget]:
-        """What the frozen copy knows of each doc (see `rehearse`); none without the copy. The
-        copy never changes, so a text's target may be kept and rehearsed again."""
-        docs = list(docs)
+        """What the frozen copy knows of each doc (see `rehearse`); none without the copy. It
+        never changes, so a text's target may be kept and rehearsed again."""
         if self._rehearsal_model is None:
             return []
+        docs = list(docs)
         frozen_tags = BiluoTags(self._rehearsal_model.get_ref("tagger").attrs.get("labels", self.labels))
         entities, _, output = self._predict(self._rehearsal_model, frozen_tags, docs)
-        outside_probabilities = None
-        if outside and output is not None:  # (no output: no doc has a token)
-            outside_probabilities = layers.token_tag_probabilities(output, frozen_tags.ids[OUTSIDE], [len(d) for d in docs])
+        lengths = [len(doc) for doc in docs]  # (no output below: no doc has a token)
+        outside_probabilities = (layers.token_tag_probabilities(output, frozen_tags.ids[OUTSIDE], lengths, self.temperature)
+                                 if outside and output is not None else None)
         return rehearsal_targets(entities, outside_probabilities, frozen_tags.labels, min_probability)
 
     def rehearse_targets(

@@ -51,14 +51,17 @@ def span_probabilities(
     return numpy.exp(log_probs).clip(0.0, 1.0)
 
 
-def token_tag_probabilities(output: TaggerOutput, tag_id: int, doc_lengths: Sequence[int]) -> List[numpy.ndarray]:
-    """Per doc, each token's probability of tag `tag_id` (the CRF marginal), from the sequences
-    of output.units; zero for a token no sequence covers."""
+def token_tag_probabilities(
+    output: TaggerOutput, tag_id: int, doc_lengths: Sequence[int], temperature: float = 1.0
+) -> List[numpy.ndarray]:
+    """Per doc, each token's probability of tag `tag_id` (the CRF marginal, the model's scores
+    divided by `temperature`), from the sequences of output.units; zero for a token no
+    sequence covers."""
     probabilities = [numpy.zeros(n, dtype="float32") for n in doc_lengths]
     lengths = [emissions.shape[0] for emissions in output.emissions]
     sequences = numpy.repeat(numpy.arange(len(lengths)), lengths)
     positions = numpy.concatenate([numpy.arange(n) for n in lengths]) if lengths else numpy.zeros(0, "int64")
-    marginals = span_probabilities(output, sequences, positions, [[tag_id]] * len(sequences))
+    marginals = span_probabilities(output, sequences, positions, [[tag_id]] * len(sequences), temperature)
     ends = numpy.cumsum(lengths)
     for (doc_index, start, _), last, n in zip(output.units, ends, lengths):
         probabilities[doc_index][start:start + n] = marginals[last - n:last]
