@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from .overrides import GOLD_PREPROC, STUDY_OVERRIDES
 from .records import BenchmarkError, find_run, read_runs, resolved_path
 
 def config_sha256(config_path: Path) -> str:
@@ -87,11 +88,21 @@ def result_is_current(result: Dict[str, Any]) -> bool:
     return result.get("config_sha256") == config_sha256(config)
 
 
+def read_sentence_by_sentence(result: Dict[str, Any]) -> bool:
+    """Whether a stored run read its corpus with gold_preproc, as the studies did before they
+    read it as `spacy-bilstm train` does."""
+    return any((result.get("overrides") or {}).get(key) for key in GOLD_PREPROC)
+
+
 def is_done(results_root: Path, study: str, run_id: str, *, force: bool, label: str) -> bool:
     """Whether a run can be skipped: its study's result file holds it, --force was not given, and
     the config it was trained with is unchanged (a stale result is said so and rerun)."""
     result = None if force else find_run(results_root, study, run_id)
     if result is None:
+        return False
+    if read_sentence_by_sentence(result) and not set(GOLD_PREPROC) <= set(STUDY_OVERRIDES.get(study, ())):
+        print(f"{label}: {run_id} was trained sentence by sentence (gold_preproc), which {study} no longer "
+              f"does; rerunning", file=sys.stderr)
         return False
     if result_is_current(result):
         print(f"{label}: done already ({run_id} in {study}.json), skipped", file=sys.stderr)

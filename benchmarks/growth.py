@@ -15,7 +15,7 @@ tested with `spacy_bilstm.evaluation.evaluate` on CoNLL-2003 test, one Doc per s
 and scratch stop as the config says (its patience), like a user's first training; the stage-2 runs
 train `--stage2-steps` steps (`--training.max_steps` on the command line), a short update. Each
 run records wall-clock and CPU minutes: the time floor reads CPU minutes, which other jobs on the
-machine do not inflate (one thread per run). Results: benchmarks/results/growth.json, one record
+machine do not inflate (one thread per run, `--threads`). Results: benchmarks/results/growth.json, one record
 per seed and run, stored after every run (several seeds may run at once, in separate processes);
 a run already stored with the same settings is skipped (`--force` reruns it).
 
@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from .arguments import threads_in_use
 from .records import (RESULTS, BenchmarkError, REPO, command_line, machine_info, now, read_runs, recorded_path,
                       store_run)
 
@@ -43,6 +44,8 @@ FLOOR_OLD_TYPE_LOSS = 1.0
 FLOOR_MISC_BELOW_SCRATCH = 10.0
 # ... in at most this fraction of scratch's training time.
 FLOOR_TIME_FRACTION = 1 / 3
+# Each run's dev evaluations, as spaCy's console logger writes them (`training.logger.output_file`).
+TRAINING_LOG = "training_log.jsonl"
 
 
 # --------------------------------------------------------------------------- data
@@ -164,7 +167,9 @@ def run_one(name: str, spec: Dict[str, Any], args: argparse.Namespace, seed: int
     from spacy_bilstm.training import train
 
     output = work / "runs" / name
-    overrides = overrides_of(spec, args)
+    training_log = output / TRAINING_LOG
+    training_log.unlink(missing_ok=True)  # spaCy's logger appends
+    overrides = {**overrides_of(spec, args), "training.logger.output_file": str(training_log)}
     started, cpu_started = time.perf_counter(), time.process_time()
     train(CONFIG, output, train_path=spec["train"], dev_path=spec["dev"], vectors=spec.get("vectors"),
           seed=seed, base=spec.get("base"), rehearse=spec.get("rehearse"), overrides=overrides)
@@ -173,7 +178,8 @@ def run_one(name: str, spec: Dict[str, Any], args: argparse.Namespace, seed: int
     per_type = {label: round(100 * scores["f"], 2) for label, scores in sorted(result.per_type.items())}
     precision_recall = {label: [round(100 * scores["p"], 2), round(100 * scores["r"], 2)]
                         for label, scores in sorted(result.per_type.items())}
-    return {**settings_of(name, spec, args, seed), "overrides": overrides,
+    recorded = {**overrides, "training.logger.output_file": recorded_path(training_log, args.shared)}
+    return {**settings_of(name, spec, args, seed), "overrides": recorded, "threads": threads_in_use(),
             "train_minutes": round(minutes, 2), "train_cpu_minutes": round(cpu_minutes, 2),
             "steps_trained": _steps_trained(output), "date": now(), "machine": machine_info(),
             "command": command_line(), "test_f1": round(100 * result.f_score, 2), "test_f1_per_type": per_type,
@@ -183,14 +189,13 @@ def run_one(name: str, spec: Dict[str, Any], args: argparse.Namespace, seed: int
 
 
 def _steps_trained(output: Path) -> Optional[int]:
-    """The step of model-last, from the training log spaCy keeps in its meta (None if absent)."""
+    """The step of the run's last dev evaluation, where it stopped (by max_steps or patience),
+    from the JSONL log spaCy's console logger writes."""
     import srsly
 
-    meta = output / "model-last" / "meta.json"
-    if not meta.exists():
-        return None
-    performance = srsly.read_json(meta).get("performance", {})
-    return performance.get("step") if isinstance(performance.get("step"), int) else None
+    path = output / TRAINING_LOG
+    steps = [record.get("step") for record in srsly.read_jsonl(path)] if path.exists() else []
+    return steps[-1] if steps else None
 
 
 # --------------------------------------------------------------------------- report
@@ -229,7 +234,8 @@ def floors(runs: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
 
 
 def mean_floors(per_seed: Dict[int, Dict[str, Any]]) -> Dict[str, Any]:
-    """The floors on the means over the seeds that have the runs each floor needs."""
+    """The floors on the means over the seeds that have the runs each floor needs (the time
+    floor on the mean of each seed's rehearse/scratch ratio)."""
     found: Dict[str, Any] = {}
     losses = [f["old_type_loss"] for f in per_seed.values() if "old_type_loss" in f]
     if losses:
@@ -242,7 +248,7 @@ def mean_floors(per_seed: Dict[int, Dict[str, Any]]) -> Dict[str, Any]:
         found["misc_close_to_scratch"] = found["misc_below_scratch"] <= FLOOR_MISC_BELOW_SCRATCH
         found["time_fraction_of_scratch"] = round(statistics.mean(f["time_fraction_of_scratch"] for f in timed), 3)
         found["time_within_floor"] = found["time_fraction_of_scratch"] <= FLOOR_TIME_FRACTION
-    found["seeds"] = len(losses or timed)
+    found["seeds"] = {"old_type_loss": len(losses), "misc_and_time": len(timed)}
     return found
 
 
@@ -276,9 +282,10 @@ def markdown(runs: Sequence[Dict[str, Any]]) -> str:
         done = [seed_runs[name] for seed_runs in by_seed.values() if name in seed_runs]
         if not done:
             continue
-        steps = sorted({run.get("steps_trained") or run["steps"] for run in done})
+        steps = sorted({run.get("steps_trained") or run["steps"] for run in done} - {0, None})
+        step_range = "-" if not steps else str(steps[0]) if len(steps) == 1 else f"{steps[0]}-{steps[-1]}"
         cells = [_mean_std([run["test_f1_per_type"].get(label, 0.0) for run in done]) for label in labels]
-        lines.append(f"| {name} | {len(done)} | {'-'.join(str(s) for s in (steps[0], steps[-1]) if s)} | "
+        lines.append(f"| {name} | {len(done)} | {step_range} | "
                      + " | ".join(cells) + f" | {_mean_std([run['test_f1'] for run in done])} | "
                      f"{_mean_std([_minutes(run) for run in done])} |")
     per_seed = {seed: floors(seed_runs) for seed, seed_runs in by_seed.items()}
@@ -304,8 +311,13 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="300/100/100 sentences, 20 steps a run, results under --work")
     parser.add_argument("--force", action="store_true", help="rerun runs already in the results")
     parser.add_argument("--report", action="store_true", help="print the table of the stored runs and stop")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads of every run (default 1: the time floor compares CPU minutes)")
     args = parser.parse_args()
+    from spacy_bilstm.threads import set_threads
     from spacy_bilstm.vectors import prepare_vectors
+
+    set_threads(args.threads)
 
     if args.smoke:
         args.limit, args.old_sentences = 300, 200

@@ -39,7 +39,8 @@ STUDY_OVERRIDES: Dict[str, Tuple[str, ...]] = {
     "tuning": (*_CAPPED, "paths.transformer", *DOCUMENT_UNIT_OVERRIDES, "*"),
     "incomplete": _CAPPED,
     "choosing": ("nlp.lang", "training.max_steps", "training.eval_frequency"),
-    "growth": ("nlp.lang", "training.max_steps", "training.patience", "training.eval_frequency"),
+    "growth": ("nlp.lang", "training.max_steps", "training.patience", "training.eval_frequency",
+               "training.logger.output_file"),
     # gold_preproc is the reading under study (its `gold_sentences` runs), not a protocol setting.
     "tokenisation": ("nlp.lang", "training.max_steps", "training.eval_frequency", *GOLD_PREPROC),
 }

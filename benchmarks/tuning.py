@@ -91,8 +91,9 @@ def summary_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     rows = []
     for (corpus, config, name, base), runs in sorted(groups.items()):
         changes = dict(runs[0].get("changes") or {})
-        if runs[0].get("units", "sentences") != "converted":
-            changes["units"] = runs[0]["units"]
+        units = runs[0].get("units", "sentences")  # runs stored before --units read sentences
+        if units != "converted":
+            changes["units"] = units
         row: Dict[str, Any] = {
             "corpus": corpus, "config": config, "name": name, "seeds": len(runs), "base config": base[:8],
             "changes": ", ".join(f"{key}={value}" for key, value in changes.items()) or "- (as shipped)",

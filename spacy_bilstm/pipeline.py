@@ -384,7 +384,7 @@ class BiLSTMEntityRecognizer(ComponentSerialization, TrainablePipe):
         docs = list(docs)
         frozen_tags = BiluoTags(self._rehearsal_model.get_ref("tagger").attrs.get("labels", self.labels))
         entities, _, output = self._predict(self._rehearsal_model, frozen_tags, docs)
-        lengths = [len(doc) for doc in docs]  # (no output below: no doc has a token)
+        lengths = [len(doc) for doc in docs]  # output is None only when every doc is empty
         outside_probabilities = (layers.token_tag_probabilities(output, frozen_tags.ids[OUTSIDE], lengths, self.temperature)
                                  if outside and output is not None else None)
         return rehearsal_targets(entities, outside_probabilities, frozen_tags.labels, min_probability)

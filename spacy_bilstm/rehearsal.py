@@ -31,7 +31,7 @@ OUTSIDE_OLD_LABELS_ID = -2
 Entity = Tuple[int, int, str, float]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RehearsalTarget:
     """What the frozen copy knows of one text. `entities`: its entities of at least the least
     probability, (start, end, label). `outside`: per token, whether its probability of being

@@ -259,6 +259,19 @@ def test_rehearse_computes_each_texts_target_once_and_keeps_it(base_nlp, tmp_pat
     assert all((target.outside is not None) == rehearses_outside for targets in rehearsed for target in targets)
 
 
+def test_a_target_kept_from_before_a_label_was_added_trains_the_grown_model(base_nlp):
+    nlp = copy.deepcopy(base_nlp)
+    nlp.resume_training()
+    ner = nlp.get_pipe("bilstm_ner")
+    docs = [nlp.make_doc(text) for text in TEXTS[:3]]
+    targets = ner.rehearsal_targets(docs)
+    ner.add_label("PRODUCT")
+    gold = [rehearsal_gold(ner._tags, len(doc), target) for doc, target in zip(docs, targets)]
+    assert max(int(g.max()) for g in gold) < len(ner._tags)
+    losses = ner.rehearse_targets(docs, targets)
+    assert numpy.isfinite(losses["bilstm_ner"]) and losses["bilstm_ner"] > 0
+
+
 def test_raw_text_errors_name_the_file_and_line(tmp_path):
     bad = tmp_path / "raw.jsonl"
     bad.write_text('{"text": "fine"}\n{"title": "no text"}\n', encoding="utf-8")

@@ -59,9 +59,9 @@ def token_tag_probabilities(
     sequence covers."""
     probabilities = [numpy.zeros(n, dtype="float32") for n in doc_lengths]
     lengths = [emissions.shape[0] for emissions in output.emissions]
-    sequences = numpy.repeat(numpy.arange(len(lengths)), lengths)
+    sequence_of_token = numpy.repeat(numpy.arange(len(lengths)), lengths)
     positions = numpy.concatenate([numpy.arange(n) for n in lengths]) if lengths else numpy.zeros(0, "int64")
-    marginals = span_probabilities(output, sequences, positions, [[tag_id]] * len(sequences), temperature)
+    marginals = span_probabilities(output, sequence_of_token, positions, [[tag_id]] * len(positions), temperature)
     ends = numpy.cumsum(lengths)
     for (doc_index, start, _), last, n in zip(output.units, ends, lengths):
         probabilities[doc_index][start:start + n] = marginals[last - n:last]
