@@ -51,6 +51,18 @@ def base_labels(base: Path, component: str) -> List[str]:
     return list(labels)
 
 
+def sourced_labels(config: Config) -> List[str]:
+    """The labels the config's sourced bilstm_ner components already know (their base
+    pipelines' cfg): new data need not show them for the model to predict them."""
+    labels: List[str] = []
+    for name in recognizer_names(config):
+        block = config["components"][name]
+        if "source" in block:
+            labels.extend(label for label in base_labels(Path(str(block["source"])), block.get("component", name))
+                          if label not in labels)
+    return labels
+
+
 def _base_pipeline(base: Path) -> List[str]:
     config_path = base / "config.cfg"
     if not config_path.is_file():

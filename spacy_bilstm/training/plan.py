@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 from thinc.api import Config
 
 from ..vectors import VECTOR_ATTRS, VectorsError, prepare_vectors, vectors_cfg_attr, vectors_width
-from .base import derive_config, describe_base, recognizer_names
+from .base import derive_config, describe_base, recognizer_names, sourced_labels
 from .configs import (
     config_with_overrides, interpolated, load_training_config, progress_bar_override, uses_static_vectors,
     validate_config,
@@ -76,7 +76,7 @@ def plan_training(
     lang = config.get("nlp", {}).get("lang", "en")
     train_corpus, train_labels = prepare_corpus(train_path, output_dir, "train", lang=lang, log=log)
     dev_corpus, dev_labels = prepare_corpus(dev_path, output_dir, "dev", lang=lang, log=log)
-    check_corpus_labels(train_labels, dev_labels, train_path, dev_path)
+    check_corpus_labels(train_labels, dev_labels, train_path, dev_path, sourced_labels(config))
     converted: Dict[str, Any] = {"paths.train": str(train_corpus), "paths.dev": str(dev_corpus)}
     prepared_vectors = None
     if vectors_path is not None:

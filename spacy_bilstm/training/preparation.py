@@ -4,7 +4,7 @@ these in order."""
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, List, Tuple, Union
+from typing import Any, Callable, List, Sequence, Tuple, Union
 
 from thinc.api import Config
 
@@ -59,7 +59,13 @@ def prepare_corpus(
     return target, _labels(result.docs)
 
 
-def check_corpus_labels(train_labels: Counter, dev_labels: Counter, train_path: PathLike, dev_path: PathLike) -> None:
+def check_corpus_labels(
+    train_labels: Counter, dev_labels: Counter, train_path: PathLike, dev_path: PathLike,
+    known_labels: Sequence[str] = (),
+) -> None:
+    """Refuse corpora that cannot train or select a model. `known_labels`: labels the model
+    knows already (a trained pipeline it continues from), which the dev data may hold although
+    the new training data does not."""
     if not sum(train_labels.values()):
         raise TrainingError(
             f"{train_path}: the training corpus has no entities, so there is nothing to learn. "
@@ -70,13 +76,14 @@ def check_corpus_labels(train_labels: Counter, dev_labels: Counter, train_path: 
             f"{dev_path}: the dev corpus has no entities, so every score would be zero and "
             f"model-best meaningless. Pass an annotated dev set with --dev."
         )
-    unseen = sorted(set(dev_labels) - set(train_labels))
+    unseen = sorted(set(dev_labels) - set(train_labels) - set(known_labels))
     if unseen:
         counts = ", ".join(f"{label} ({dev_labels[label]})" for label in unseen)
         raise TrainingError(
             f"{dev_path}: the dev corpus has labels that never occur in the training corpus {train_path}: "
             f"{counts}. The model cannot predict them, so they would count only as misses. Map or remove "
-            f"them in the dev data, or add training examples. Training labels: {', '.join(sorted(train_labels))}."
+            f"them in the dev data, or add training examples. Training labels: {', '.join(sorted(train_labels))}"
+            + (f"; the base model's: {', '.join(known_labels)}." if known_labels else ".")
         )
 
 

@@ -32,9 +32,13 @@ def test_train_with_base_sources_the_model_and_adds_the_new_labels(tmp_path):
         [("She", "O"), ("bought", "O"), ("an", "O"), ("iPhone", "U-PRODUCT"), (".", "O")],
         [("Apple", "U-ORG"), ("sells", "O"), ("the", "O"), ("iPhone", "U-PRODUCT"), ("in", "O"), ("Paris", "U-LOC")],
     ])
+    # The dev set may hold a label the base knows and the new data lacks (MISC).
+    dev = write_conll(tmp_path / "dev.conll", [
+        [("The", "O"), ("iPhone", "U-PRODUCT"), ("is", "O"), ("German", "U-MISC"), ("?", "O")],
+    ])
     raw = tmp_path / "raw.txt"
     raw.write_text("Angela Merkel visited Paris.\nApple opened a shop in Berlin.\n", encoding="utf-8")
-    out = train("bilstm_crf", tmp_path / "grown", train_path=new, dev_path=new, base=base, rehearse=raw,
+    out = train("bilstm_crf", tmp_path / "grown", train_path=new, dev_path=dev, base=base, rehearse=raw,
                 overrides={"training.max_steps": 4, "training.eval_frequency": 2}, log=log.append)
     text = "\n".join(log)
     assert f"Base model {base} ('bilstm_ner'): labels kept: LOC, MISC, ORG, PER" in text
