@@ -30,8 +30,10 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .arguments import threads_in_use
-from .records import (RESULTS, BenchmarkError, REPO, command_line, machine_info, now, read_runs, recorded_path,
-                      store_run)
+from .datasets import prepare_vectors
+from .records import (RESULTS, BenchmarkError, REPO, command_line, find_run, machine_info, now, read_runs,
+                      recorded_path, store_run)
+from .tables import format_mean_std, mean_std
 
 STUDY = "growth"
 CONFIG = "bilstm_crf_vectors"
@@ -266,9 +268,8 @@ def floor_text(found: Dict[str, Any]) -> str:
 
 
 def _mean_std(values: List[float]) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+    mean, std, _ = mean_std(values)
+    return format_mean_std(mean, std)
 
 
 def markdown(runs: Sequence[Dict[str, Any]]) -> str:
@@ -315,7 +316,6 @@ def main() -> None:
                         help="torch threads of every run (default 1: the time floor compares CPU minutes)")
     args = parser.parse_args()
     from spacy_bilstm.threads import set_threads
-    from spacy_bilstm.vectors import prepare_vectors
 
     set_threads(args.threads)
 
@@ -326,9 +326,9 @@ def main() -> None:
     if args.report:
         print(markdown(read_runs(args.results, STUDY)))
         return
-    args.vectors = args.shared / "vectors" / "glove.6B.50d.txt.gz"
-    # GloVe converted once, as `train --vectors` converts it, for every run and seed.
-    vectors = prepare_vectors(args.vectors, args.work / "vectors", lang="en")
+    # GloVe converted once, as `train --vectors` converts it, for every run and seed (under the
+    # work folder's lock: seeds may start at once in separate processes).
+    vectors = prepare_vectors(args.shared, args.work, smoke=args.smoke)
     for seed in args.seeds:
         work = args.work / (f"seed{seed}" + ("-smoke" if args.smoke else ""))
         data = prepare_data(args.shared / "corpora" / "conll2003", work / "data", args.old_sentences, args.limit)
@@ -336,7 +336,7 @@ def main() -> None:
         for name in args.runs:
             spec = plan[name]
             settings = settings_of(name, spec, args, seed)
-            done = next((run for run in read_runs(args.results, STUDY) if run["run_id"] == settings["run_id"]), None)
+            done = find_run(args.results, STUDY, settings["run_id"])
             if done and not args.force and all(done.get(k) == v for k, v in settings.items()):
                 print(f"[seed {seed} {name}] done already (test F1 {done['test_f1']}); --force reruns it")
                 continue

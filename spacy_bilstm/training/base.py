@@ -51,11 +51,12 @@ def base_labels(base: Path, component: str) -> List[str]:
     return list(labels)
 
 
-def sourced_labels(config: Config) -> List[str]:
-    """The labels the config's sourced bilstm_ner components already know (their base
-    pipelines' cfg): new data need not show them for the model to predict them."""
+def sourced_labels(config: Config, recognizers: List[str]) -> List[str]:
+    """The labels the config's sourced bilstm_ner components (among `recognizers`, from
+    recognizer_names) already know (their base pipelines' cfg): new data need not show them for
+    the model to predict them."""
     labels: List[str] = []
-    for name in recognizer_names(config):
+    for name in recognizers:
         block = config["components"][name]
         if "source" in block:
             labels.extend(label for label in base_labels(Path(str(block["source"])), block.get("component", name))

@@ -76,7 +76,7 @@ def plan_training(
     lang = config.get("nlp", {}).get("lang", "en")
     train_corpus, train_labels = prepare_corpus(train_path, output_dir, "train", lang=lang, log=log)
     dev_corpus, dev_labels = prepare_corpus(dev_path, output_dir, "dev", lang=lang, log=log)
-    check_corpus_labels(train_labels, dev_labels, train_path, dev_path, sourced_labels(config))
+    check_corpus_labels(train_labels, dev_labels, train_path, dev_path, sourced_labels(config, recognizers))
     converted: Dict[str, Any] = {"paths.train": str(train_corpus), "paths.dev": str(dev_corpus)}
     prepared_vectors = None
     if vectors_path is not None:
