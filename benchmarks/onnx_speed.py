@@ -32,6 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = (Path(os.environ.get("SPACY_BILSTM_SHARED_DATA") or REPO.parent / "shared")
                   / "corpora" / "conll2003" / "test.txt")
 ONNXRUNTIME = {"components": {"bilstm_ner": {"backend": "onnxruntime"}}}
+# Named, not left to the config: an export made with --backend onnxruntime defaults to it.
+TORCH = {"components": {"bilstm_ner": {"backend": "torch"}}}
 
 
 def conll_sentences(path: Path) -> List[List[str]]:
@@ -109,7 +111,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    pipelines = {"torch": spacy.load(args.model), "onnxruntime": spacy.load(args.model, config=ONNXRUNTIME)}
+    pipelines = {"torch": spacy.load(args.model, config=TORCH), "onnxruntime": spacy.load(args.model, config=ONNXRUNTIME)}
     if args.int8_model is not None:
         pipelines["onnxruntime-int8"] = spacy.load(args.int8_model, config=ONNXRUNTIME)
     if not args.no_check:

@@ -2,19 +2,21 @@
 
 "torch" (the default) runs the torch modules. "onnxruntime" runs the ONNX graphs that
 `spacy-bilstm export MODEL OUT --to onnx` wrote into the component's directory, under onnx/:
-one graph per torch layer (char CNN, LSTM encoder with the emission projection) and an index,
-graphs.json, that names each graph's layer and the weights it was exported from. Hashed
-embeddings, the CRF decode and entity probabilities run in numpy with either backend.
+one graph per torch layer (char CNN, LSTM encoder with the emission projection), one for the
+word features (hashed tables, static vectors, Maxout; onnx_words), and an index, graphs.json,
+that names each graph's layer and the weights it was exported from. The hashing, the CRF
+decode and entity probabilities run in numpy with either backend.
 """
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 import srsly
+from spacy.tokens import Doc
 from thinc.api import Model
 
 from .errors import ModelLoadError, SpacyBilstmError
 from .files import atomic_write
-from .layers import onnx_runtime
+from .layers import onnx_runtime, onnx_words
 
 BACKENDS = ("torch", "onnxruntime")
 DEFAULT_BACKEND = "torch"
@@ -22,6 +24,8 @@ GRAPHS_DIR = "onnx"
 GRAPHS_INDEX = "graphs.json"
 INDEX_FORMAT = 1
 EXPORT_COMMAND = "spacy-bilstm export MODEL OUTPUT --to onnx"
+# The most an exported fp32 graph may differ from its layer (float32 rounding, reordered sums).
+GRAPH_TOLERANCE = 1e-4
 
 
 def check_backend(backend: str, component_name: str) -> str:
@@ -52,13 +56,15 @@ def load_graphs(model: Model, component_dir: Path, component_name: str) -> None:
             f"pipeline again: {EXPORT_COMMAND}"
         ) from None
     layers = onnx_runtime.graphs_by_layer(model)
-    if set(described) != set(layers):
+    required = {name for name, layer in layers.items() if onnx_runtime.is_torch_layer(layer)}
+    if not required <= set(described) <= set(layers):
         raise ModelLoadError(
             f"{asked}, but its graphs ({', '.join(sorted(described)) or 'none'}, listed in {index_path}) are not "
-            f"those of its model's torch layers ({', '.join(sorted(layers))}): the config changed after export. "
+            f"those of its model's layers ({', '.join(sorted(layers))}): the config changed after export. "
             f"Export the pipeline again: {EXPORT_COMMAND}"
         )
-    for file_name, layer in layers.items():
+    # An export made before the word features had a graph has none: they run in thinc then.
+    for file_name, layer in ((name, layer) for name, layer in layers.items() if name in described):
         graph_path = component_dir / GRAPHS_DIR / file_name
         if not graph_path.is_file():
             raise ModelLoadError(
@@ -67,11 +73,23 @@ def load_graphs(model: Model, component_dir: Path, component_name: str) -> None:
         onnx_runtime.use_graph(layer, graph_path.read_bytes(), described[file_name], str(graph_path))
 
 
-def export_graphs(model: Model, quantization: Optional[str] = None) -> Dict[str, tuple]:
-    """{file name: (graph bytes, description)} for each torch layer of `model`, quantized on request."""
+def export_graphs(
+    model: Model, quantization: Optional[str] = None, check_docs: Sequence[Doc] = ()
+) -> Dict[str, tuple]:
+    """{file name: (graph bytes, description)} for each exportable layer of `model`, quantized on
+    request. A word-features graph is first checked against its layer's own output on
+    `check_docs`."""
     exported = {}
     for file_name, layer in onnx_runtime.graphs_by_layer(model).items():
         graph = onnx_runtime.export_graph(layer)
+        if check_docs and not onnx_runtime.is_torch_layer(layer):
+            error = onnx_words.graph_error(layer, graph, list(check_docs))
+            if error > GRAPH_TOLERANCE:
+                raise SpacyBilstmError(
+                    f"The ONNX graph of the word features differs from the layer it was made from by {error:.2g} "
+                    f"(more than {GRAPH_TOLERANCE}), so it was not written. Please report this with the pipeline's "
+                    f"config.cfg."
+                )
         if quantization is not None:
             graph = onnx_runtime.quantized(graph, quantization)
         description = {
@@ -95,7 +113,8 @@ def write_graphs(component_dir: Path, graphs: Dict[str, tuple]) -> None:
 def save_graphs(model: Model, component_dir: Path) -> None:
     """When `model` predicts with ONNX graphs, write them beside its saved weights, so that the saved
     pipeline loads with backend "onnxruntime" too."""
-    in_use = {name: onnx_runtime.graph_in_use(layer) for name, layer in onnx_runtime.graphs_by_layer(model).items()}
-    if any(graph is None for graph in in_use.values()):
+    layers = onnx_runtime.graphs_by_layer(model)
+    in_use = {name: onnx_runtime.graph_in_use(layer) for name, layer in layers.items()}
+    if any(in_use[name] is None for name, layer in layers.items() if onnx_runtime.is_torch_layer(layer)):
         return
-    write_graphs(component_dir, in_use)
+    write_graphs(component_dir, {name: graph for name, graph in in_use.items() if graph is not None})

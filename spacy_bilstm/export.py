@@ -77,7 +77,7 @@ def export_pipeline(
         shutil.copytree(model_path, copy)
         written: Dict[str, List[Path]] = {}
         for name, pipe in components:
-            graphs = backends.export_graphs(pipe.model, quantize)
+            graphs = backends.export_graphs(pipe.model, quantize, check_docs=_check_docs(nlp))
             backends.write_graphs(copy / name, graphs)
             written[name] = [Path(name) / backends.GRAPHS_DIR / file_name for file_name in graphs]
             log(f"{name}: wrote {', '.join(str(path) for path in written[name])}"
@@ -90,6 +90,20 @@ def export_pipeline(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ExportResult(output_path, written, quantize)
+
+
+# Texts of many shapes for checking a graph against its layer: cased, numbers, punctuation,
+# words a vocab may not have (in any language: the hashing does not care).
+CHECK_TEXTS = (
+    "Tim Cook and Angela Merkel met the United Nations in London, then flew to Geneva on Monday.",
+    "EU rejects German call to boycott British lamb . 12,500 shares at $ 3.75 ( +0.5 % ) on 1996-08-22 !",
+    "la Comisión Europea dijo el jueves que no estaba de acuerdo con el consejo alemán de Münster",
+    "@user lol thats sooo https://t.co/x #NewYork :) ...",
+)
+
+
+def _check_docs(nlp) -> List:
+    return [nlp.make_doc(text) for text in CHECK_TEXTS]
 
 
 def _set_backend(config_path: Path, component_names: List[str], backend: str) -> None:

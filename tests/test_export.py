@@ -91,10 +91,34 @@ def test_on_onnxruntime_a_texts_scores_do_not_depend_on_its_batch(exported_model
     assert alone_and_batched[: len(TEXTS)] == alone_and_batched[len(TEXTS):]
 
 
-def test_export_writes_one_graph_per_torch_layer_and_their_index(exported_model, trained_model):
+def test_export_writes_one_graph_per_torch_layer_one_for_the_word_features_and_their_index(
+    exported_model, trained_model
+):
     graphs = exported_model / "bilstm_ner" / GRAPHS_DIR
-    assert sorted(path.name for path in graphs.iterdir()) == ["bilstm_tagger.onnx", "char_cnn.onnx", GRAPHS_INDEX]
+    assert sorted(path.name for path in graphs.iterdir()) == [
+        "bilstm_tagger.onnx", "char_cnn.onnx", GRAPHS_INDEX, "word_features.onnx",
+    ]
     assert not (trained_model / "bilstm_ner" / GRAPHS_DIR).exists()
+
+
+def test_an_export_without_a_word_features_graph_loads_and_tags_the_same(exported_model, tmp_path):
+    # As exports made before the word features had a graph: they run in thinc then.
+    model = tmp_path / "model"
+    shutil.copytree(exported_model, model)
+    graphs = model / "bilstm_ner" / GRAPHS_DIR
+    (graphs / "word_features.onnx").unlink()
+    index = json.loads((graphs / GRAPHS_INDEX).read_text())
+    del index["graphs"]["word_features.onnx"]
+    (graphs / GRAPHS_INDEX).write_text(json.dumps(index))
+    nlp = spacy.load(model, config=ONNXRUNTIME)
+    word_layers = [layer for layer in onnx_runtime.exportable_layers(nlp.get_pipe("bilstm_ner").model)
+                   if not onnx_runtime.is_torch_layer(layer)]
+    assert [onnx_runtime.graph_in_use(layer) for layer in word_layers] == [None]
+    assert_same_entities_and_close_scores(tagged(nlp), tagged(spacy.load(exported_model)))
+    nlp.to_disk(tmp_path / "saved")
+    assert sorted(path.name for path in (tmp_path / "saved" / "bilstm_ner" / GRAPHS_DIR).iterdir()) == [
+        "bilstm_tagger.onnx", "char_cnn.onnx", GRAPHS_INDEX,
+    ]
 
 
 def test_a_config_saved_without_the_backend_setting_loads_with_torch(exported_model, tmp_path):

@@ -17,53 +17,53 @@ import numpy
 import torch
 from thinc.api import ArgsKwargs, Model
 
-from ..errors import ConfigError, ModelLoadError, SpacyBilstmError
+from ..errors import ConfigError, ModelLoadError
 from ..nn import CharCNN, SequenceTagger
 from ..nn.encoder import equal_length_buckets
 from ..nn.export import CHAR_CNN_INPUTS, EMISSIONS_INPUTS, char_cnn_graph, emissions_graph
 from ..threads import inference_workers, worker_pool
+from . import onnx_words
+from .onnx_sessions import INSTALL_COMMAND, OnnxRuntimeMissingError, new_session, require  # noqa: F401
 from .torch_layer import TorchShim, torch_module
 
-INSTALL_COMMAND = 'pip install "spacy-bilstm[onnx]"'
 QUANTIZATIONS = ("int8",)
-
-
-class OnnxRuntimeMissingError(SpacyBilstmError, ImportError):
-    """onnx or onnxruntime is not installed, and something asked for them."""
+# The file name of a word-features layer's graph (its thinc name is the whole chain's).
+WORD_FEATURES_GRAPH = "word_features"
 
 
 class StaleGraphError(ModelLoadError):
     """An ONNX graph does not match the weights of the torch module beside it."""
 
 
-def require(package: str, purpose: str):
-    """Import `package` (onnx, onnxruntime, onnxruntime.quantization) or say what to install."""
-    try:
-        return __import__(package, fromlist=["_"])
-    except ImportError:
-        raise OnnxRuntimeMissingError(
-            f"{purpose} needs the package {package.split('.')[0]!r}, which is not installed. Install the ONNX "
-            f"extra: {INSTALL_COMMAND}"
-        ) from None
-
-
 def exportable_layers(model: Model) -> List[Model]:
-    """The layers of `model` (in walk order) whose torch module has an ONNX graph: char CNNs and taggers."""
-    return [
+    """The layers of `model` (in walk order) that have an ONNX graph: those whose torch module
+    is a char CNN or a tagger, and the word-features layers (onnx_words)."""
+    torch_layers = [
         layer for layer in model.walk()
         if layer.shims and isinstance(layer.shims[0], TorchShim)
         and isinstance(torch_module(layer), (CharCNN, SequenceTagger))
     ]
+    return torch_layers + onnx_words.word_feature_layers(model)
+
+
+def is_torch_layer(layer: Model) -> bool:
+    """Whether the exportable `layer` is a torch layer. The others, the word-features layers,
+    have a graph since version 0.9 (an export made before loads without one)."""
+    return bool(layer.shims) and isinstance(layer.shims[0], TorchShim)
 
 
 def export_graph(layer: Model) -> bytes:
-    """The ONNX graph (fp32) of an exportable layer's module at inference."""
+    """The ONNX graph (fp32) of an exportable layer at inference."""
+    if not is_torch_layer(layer):
+        return onnx_words.export_word_graph(layer)
     module = torch_module(layer)
     return char_cnn_graph(module) if isinstance(module, CharCNN) else emissions_graph(module)
 
 
 def weights_fingerprint(layer: Model) -> str:
-    """sha256 of the layer's torch weights (names, shapes, dtypes, values): what a graph was exported from."""
+    """sha256 of the layer's weights (names, shapes, dtypes, values): what a graph was exported from."""
+    if not is_torch_layer(layer):
+        return onnx_words.word_weights_fingerprint(layer)
     digest = hashlib.sha256()
     for name, tensor in torch_module(layer).state_dict().items():
         array = tensor.detach().cpu().contiguous().numpy()
@@ -103,6 +103,9 @@ def use_graph(layer: Model, graph: bytes, description: Dict, source: str) -> Non
             f"has now (the pipeline was retrained or changed after export). Export it again: "
             f"spacy-bilstm export MODEL OUTPUT --to onnx"
         )
+    if not is_torch_layer(layer):
+        onnx_words.use_word_graph(layer, graph, description, source)
+        return
     shim_type = _CharCNNShim if isinstance(torch_module(layer), CharCNN) else _TaggerShim
     torch_shim = layer.shims[0]
     if isinstance(torch_shim, OnnxRuntimeShim):
@@ -111,7 +114,10 @@ def use_graph(layer: Model, graph: bytes, description: Dict, source: str) -> Non
 
 
 def graph_in_use(layer: Model) -> Optional[Tuple[bytes, Dict]]:
-    """The ONNX graph the layer predicts with and its description, or None when it predicts with torch."""
+    """The ONNX graph the layer predicts with and its description, or None when it predicts with
+    torch (or thinc)."""
+    if not is_torch_layer(layer):
+        return onnx_words.word_graph_in_use(layer)
     shim = layer.shims[0]
     return (shim.graph, shim.description) if isinstance(shim, OnnxRuntimeShim) else None
 
@@ -143,13 +149,7 @@ class OnnxRuntimeShim(TorchShim):
 
     def session(self):
         if self._session is None or self._session_pid != os.getpid():
-            onnxruntime = require("onnxruntime", "The bilstm_ner backend \"onnxruntime\"")
-            options = onnxruntime.SessionOptions()
-            # One thread per run, as torch's inference (threads.torch_threads): a batch's buckets
-            # run side by side instead (inference_workers), and no result depends on the thread count.
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-            self._session = onnxruntime.InferenceSession(self.graph, options, providers=["CPUExecutionProvider"])
+            self._session = new_session(self.graph, 'The bilstm_ner backend "onnxruntime"')
             self._session_pid = os.getpid()
         return self._session
 
@@ -177,6 +177,8 @@ class _CharCNNShim(OnnxRuntimeShim):
 
 
 class _TaggerShim(OnnxRuntimeShim):
+    _crf_scores = None
+
     def _run(self, features: List[torch.Tensor]):
         module: SequenceTagger = self._model
         rows = [row.numpy() for row in features]
@@ -195,9 +197,11 @@ class _TaggerShim(OnnxRuntimeShim):
                 emissions[index] = scores[row]
 
         _each_bucket(tag, equal_length_buckets([row.shape[0] for row in rows], module.max_padded_tokens))
-        with torch.no_grad():
-            scores = module.crf.masked_scores()
-        return [torch.from_numpy(e) for e in emissions], scores
+        if self._crf_scores is None:
+            # Computed once: predict refuses to run after the weights changed.
+            with torch.no_grad():
+                self._crf_scores = module.crf.masked_scores()
+        return [torch.from_numpy(e) for e in emissions], self._crf_scores
 
 
 def _each_bucket(tag: Callable[[List[int]], None], buckets: List[List[int]]) -> None:
@@ -216,9 +220,10 @@ def graphs_by_layer(model: Model) -> Dict[str, Model]:
     numbered from the second of a name on (walk order, the same on every load of a config)."""
     named: Dict[str, Model] = {}
     for layer in exportable_layers(model):
-        name, number = layer.name, 1
+        base = layer.name if is_torch_layer(layer) else WORD_FEATURES_GRAPH
+        name, number = base, 1
         while f"{name}.onnx" in named:
             number += 1
-            name = f"{layer.name}_{number}"
+            name = f"{base}_{number}"
         named[f"{name}.onnx"] = layer
     return named

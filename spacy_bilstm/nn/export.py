@@ -1,5 +1,5 @@
-"""The inference arithmetic of the char CNN and of the tagger's encoder and emission projection,
-as ONNX graphs (bytes) with dynamic batch and length axes.
+"""The inference arithmetic of the char CNN, of the tagger's encoder and emission projection,
+and of the hashed word features, as ONNX graphs (bytes) with dynamic batch and length axes.
 
 Each graph is a small module written for export, over the trained module's own weights: no
 shape-dependent Python branches (the TorchScript tracer would freeze the branch of its example
@@ -8,6 +8,9 @@ input), no packing. At prediction the tagger reads buckets of rows of one length
 """
 import io
 import warnings
+from typing import Optional, Sequence
+
+import numpy
 
 import torch
 from torch import Tensor, nn
@@ -21,6 +24,10 @@ CHAR_CNN_INPUTS = ("char_ids", "char_lengths")
 CHAR_CNN_OUTPUTS = ("word_features",)
 EMISSIONS_INPUTS = ("features",)
 EMISSIONS_OUTPUTS = ("emissions",)
+WORD_FEATURES_INPUTS = ("table_rows", "vectors")
+WORD_FEATURES_OUTPUTS = ("word_features",)
+# thinc's LayerNorm adds this to the variance.
+LAYER_NORM_EPSILON = 1e-08
 
 
 class CharCNNGraph(nn.Module):
@@ -64,6 +71,65 @@ class EmissionsGraph(nn.Module):
         rows = torch.addmm(self.projection.bias, hidden.reshape(batch_size * length, width), self.projection.weight.t())
         scores = rows.reshape(batch_size, length, -1)
         return torch.log_softmax(scores, dim=-1) if self.log_softmax else scores
+
+
+class WordFeaturesGraph(nn.Module):
+    """spaCy's MultiHashEmbed at evaluation, from what is computed outside the graph: each
+    token's hashed rows of each table (thinc's HashEmbed sums the 4 rows a key hashes to), its
+    static vector (zeros for a word without one), or both -> their concatenation, in that order,
+    through Maxout and LayerNorm, as thinc computes them. Inputs (N, n_tables, 4) int64 rows and
+    (N, vectors width) float32 vectors, whichever the layer has; output (N, width)."""
+
+    def __init__(
+        self, tables: Sequence[numpy.ndarray], vectors_projection: Optional[numpy.ndarray],
+        maxout_weights: numpy.ndarray, maxout_bias: numpy.ndarray, norm_scale: numpy.ndarray, norm_bias: numpy.ndarray,
+    ):
+        super().__init__()
+        self.n_tables = len(tables)
+        for index, table in enumerate(tables):
+            self.register_buffer(f"table_{index}", _tensor(table))
+        self.has_vectors = vectors_projection is not None
+        if self.has_vectors:
+            self.register_buffer("vectors_projection", _tensor(vectors_projection))
+        width, pieces, n_inputs = maxout_weights.shape
+        self.width, self.pieces = width, pieces
+        self.register_buffer("maxout_weights", _tensor(maxout_weights).reshape(width * pieces, n_inputs))
+        self.register_buffer("maxout_bias", _tensor(maxout_bias).reshape(width * pieces))
+        self.register_buffer("norm_scale", _tensor(norm_scale))
+        self.register_buffer("norm_bias", _tensor(norm_bias))
+
+    def forward(self, *inputs: Tensor) -> Tensor:
+        parts = []
+        if self.n_tables:
+            table_rows = inputs[0]
+            for index in range(self.n_tables):
+                parts.append(getattr(self, f"table_{index}")[table_rows[:, index]].sum(dim=1))
+        if self.has_vectors:
+            parts.append(inputs[-1] @ self.vectors_projection.t())
+        embedded = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+        pieces = torch.addmm(self.maxout_bias, embedded, self.maxout_weights.t())
+        best = pieces.reshape(-1, self.width, self.pieces).amax(dim=2)
+        mean = best.mean(dim=1, keepdim=True)
+        variance = ((best - mean) ** 2).mean(dim=1, keepdim=True) + LAYER_NORM_EPSILON
+        return (best - mean) * variance.rsqrt() * self.norm_scale + self.norm_bias
+
+
+def _tensor(array: numpy.ndarray) -> Tensor:
+    return torch.from_numpy(numpy.array(array, dtype="float32"))
+
+
+def word_features_graph(graph: WordFeaturesGraph) -> bytes:
+    """The ONNX graph of `graph`, the tokens axis dynamic; its inputs those of
+    WORD_FEATURES_INPUTS it has (table_rows when it has tables, vectors when it has vectors)."""
+    example, names, axes = [], [], {"word_features": {0: "tokens"}}
+    if graph.n_tables:
+        example.append(torch.zeros(3, graph.n_tables, 4, dtype=torch.int64))
+        names.append(WORD_FEATURES_INPUTS[0])
+    if graph.has_vectors:
+        example.append(torch.zeros(3, graph.vectors_projection.shape[1]))
+        names.append(WORD_FEATURES_INPUTS[1])
+    axes.update({name: {0: "tokens"} for name in names})
+    return _export(graph, tuple(example), names, WORD_FEATURES_OUTPUTS, axes)
 
 
 def char_cnn_graph(module: CharCNN) -> bytes:
