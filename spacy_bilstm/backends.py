@@ -16,7 +16,7 @@ from thinc.api import Model
 
 from .errors import ModelLoadError, SpacyBilstmError
 from .files import atomic_write
-from .layers import onnx_runtime, onnx_words
+from .layers import onnx_runtime, onnx_words, word_features
 
 BACKENDS = ("torch", "onnxruntime")
 DEFAULT_BACKEND = "torch"
@@ -26,6 +26,15 @@ INDEX_FORMAT = 1
 EXPORT_COMMAND = "spacy-bilstm export MODEL OUTPUT --to onnx"
 # The most an exported fp32 graph may differ from its layer (float32 rounding, reordered sums).
 GRAPH_TOLERANCE = 1e-4
+
+
+def use_backend(model: Model, backend: str, component_name: str) -> str:
+    """Check the `backend` setting of a component whose model is `model`, and make its word
+    features predict in a few array calls (word_features.FastWordFeatures) with either backend:
+    "onnxruntime" replaces them with its graph when it loads one."""
+    backend = check_backend(backend, component_name)
+    word_features.use_fast_word_features(model)
+    return backend
 
 
 def check_backend(backend: str, component_name: str) -> str:

@@ -113,7 +113,7 @@ class BiLSTMEntityRecognizer(ComponentSerialization, TrainablePipe):
         self.model = model
         self.name = name
         self.scorer = scorer
-        self.backend = backends.check_backend(backend, name)
+        self.backend = backends.use_backend(model, backend, name)
         # temperature: divides the model's scores when entity probabilities are computed
         # (fitted on dev data for calibration; decoding is unaffected). Stored with the model.
         self.cfg: Dict = {"labels": [], "spans_key": spans_key, "threshold": threshold, "temperature": 1.0}

@@ -8,6 +8,7 @@
 - decoding: best paths, entity and whole-path probabilities from the tagger's output;
 - char_ids, char_cache, char_cnn_layer: the layer over nn's CharCNN, its inputs and its inference cache;
 - hidden_tokens: hiding whole tokens' features in training (WordCharEmbed.v3's identity_dropout);
+- word_features: the hashed embeddings and static vectors (MultiHashEmbed) at prediction, in a few calls;
 - onnx_runtime, onnx_words, onnx_sessions: prediction with ONNX graphs (the backend "onnxruntime").
 
 No spaCy pipeline logic lives here; the component never touches a tensor itself.

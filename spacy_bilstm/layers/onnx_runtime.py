@@ -22,7 +22,7 @@ from ..nn import CharCNN, SequenceTagger
 from ..nn.encoder import equal_length_buckets
 from ..nn.export import CHAR_CNN_INPUTS, EMISSIONS_INPUTS, char_cnn_graph, emissions_graph
 from ..threads import inference_workers, worker_pool
-from . import onnx_words
+from . import onnx_words, word_features
 from .onnx_sessions import INSTALL_COMMAND, OnnxRuntimeMissingError, new_session, require  # noqa: F401
 from .torch_layer import TorchShim, torch_module
 
@@ -43,7 +43,7 @@ def exportable_layers(model: Model) -> List[Model]:
         if layer.shims and isinstance(layer.shims[0], TorchShim)
         and isinstance(torch_module(layer), (CharCNN, SequenceTagger))
     ]
-    return torch_layers + onnx_words.word_feature_layers(model)
+    return torch_layers + word_features.word_feature_layers(model)
 
 
 def is_torch_layer(layer: Model) -> bool:

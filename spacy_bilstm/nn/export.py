@@ -77,7 +77,7 @@ class WordFeaturesGraph(nn.Module):
     """spaCy's MultiHashEmbed at evaluation, from what is computed outside the graph: each
     token's hashed rows of each table (thinc's HashEmbed sums the 4 rows a key hashes to), its
     static vector (zeros for a word without one), or both -> their concatenation, in that order,
-    through Maxout and LayerNorm, as thinc computes them. Inputs (N, n_tables, 4) int64 rows and
+    through Maxout and LayerNorm, as thinc computes them. Inputs (n_tables, N, 4) int64 rows and
     (N, vectors width) float32 vectors, whichever the layer has; output (N, width)."""
 
     def __init__(
@@ -103,7 +103,7 @@ class WordFeaturesGraph(nn.Module):
         if self.n_tables:
             table_rows = inputs[0]
             for index in range(self.n_tables):
-                parts.append(getattr(self, f"table_{index}")[table_rows[:, index]].sum(dim=1))
+                parts.append(getattr(self, f"table_{index}")[table_rows[index]].sum(dim=1))
         if self.has_vectors:
             parts.append(inputs[-1] @ self.vectors_projection.t())
         embedded = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
@@ -123,12 +123,12 @@ def word_features_graph(graph: WordFeaturesGraph) -> bytes:
     WORD_FEATURES_INPUTS it has (table_rows when it has tables, vectors when it has vectors)."""
     example, names, axes = [], [], {"word_features": {0: "tokens"}}
     if graph.n_tables:
-        example.append(torch.zeros(3, graph.n_tables, 4, dtype=torch.int64))
+        example.append(torch.zeros(graph.n_tables, 3, 4, dtype=torch.int64))
         names.append(WORD_FEATURES_INPUTS[0])
     if graph.has_vectors:
         example.append(torch.zeros(3, graph.vectors_projection.shape[1]))
         names.append(WORD_FEATURES_INPUTS[1])
-    axes.update({name: {0: "tokens"} for name in names})
+    axes.update({name: {1 if name == WORD_FEATURES_INPUTS[0] else 0: "tokens"} for name in names})
     return _export(graph, tuple(example), names, WORD_FEATURES_OUTPUTS, axes)
 
 

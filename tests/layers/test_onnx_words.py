@@ -4,10 +4,9 @@ import numpy
 import pytest
 import spacy
 from spacy.vectors import Vectors
-from spacy.ml.featureextractor import FeatureExtractor
-from thinc.api import HashEmbed, Maxout, Model, Relu, chain, list2ragged, ragged2list, with_array
+from thinc.api import Model
 
-from spacy_bilstm.layers import onnx_words
+from spacy_bilstm.layers import onnx_words, word_features
 
 for _package in ("onnx", "onnxruntime"):
     pytest.importorskip(_package, reason='the ONNX extra is not installed: pip install ".[onnx]"')
@@ -38,7 +37,7 @@ def nlp_with_vectors():
 
 
 def only_word_layer(model: Model) -> Model:
-    layers = onnx_words.word_feature_layers(model)
+    layers = word_features.word_feature_layers(model)
     assert len(layers) == 1
     return layers[0]
 
@@ -73,7 +72,7 @@ def test_the_graph_of_static_vectors_computes_the_layer_words_without_a_vector_i
     nlp_with_vectors, architecture
 ):
     layer = only_word_layer(built(nlp_with_vectors, architecture))
-    assert onnx_words.word_feature_parts(layer).static_vectors is not None
+    assert word_features.word_feature_parts(layer).static_vectors is not None
     assert_graph_computes_the_layer(nlp_with_vectors, layer)
 
 
@@ -84,19 +83,6 @@ def test_the_embedding_inside_spacys_tok2vec_has_a_graph_and_the_cnn_around_it_n
     layer = only_word_layer(model)
     assert layer is not model
     assert_graph_computes_the_layer(nlp, layer)
-
-
-def test_word_features_with_other_arithmetic_have_no_graph():
-    without_layer_norm = chain(
-        FeatureExtractor(["NORM"]), list2ragged(), with_array(HashEmbed(16, 50, column=0)),
-        with_array(Maxout(16, 16, nP=3, normalize=False)), ragged2list(),
-    )
-    assert onnx_words.word_feature_layers(without_layer_norm) == []
-    with_another_layer = chain(
-        FeatureExtractor(["NORM"]), list2ragged(), with_array(chain(HashEmbed(16, 50, column=0), Relu(16, 16))),
-        with_array(Maxout(16, 16, nP=3, normalize=True)), ragged2list(),
-    )
-    assert onnx_words.word_feature_layers(with_another_layer) == []
 
 
 def test_in_training_the_layer_runs_its_own_thinc_forward():
