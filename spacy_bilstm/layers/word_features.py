@@ -52,13 +52,14 @@ def thinc_forward_of(layer: Model) -> Callable:
     return function
 
 
-def word_feature_parts(layer: Model) -> Optional[WordFeatureParts]:
+def word_feature_parts(layer: Model, *, own_forward: bool = True) -> Optional[WordFeatureParts]:
     """The parts of `layer` when it maps docs to word features the way MultiHashEmbed does
     (hashed tables and/or static vectors, concatenated, then Maxout with LayerNorm, one array
-    per doc), else None."""
-    if thinc_forward_of(layer) is not chain_forward or not layer.name.endswith("ragged2list"):
+    per doc), else None. own_forward=False: whatever forward function the layer itself has now
+    (one that wraps its chain's, say)."""
+    if (own_forward and thinc_forward_of(layer) is not chain_forward) or not layer.name.endswith("ragged2list"):
         return None
-    leaves = [node for node in layer.walk() if thinc_forward_of(node) not in COMBINATORS]
+    leaves = [node for node in layer.walk() if node is not layer and thinc_forward_of(node) not in COMBINATORS]
     counts = Counter(node.name for node in leaves)
     if set(counts) - LEAVES or counts["maxout"] != 1 or counts["layernorm"] != 1:
         return None
@@ -119,7 +120,9 @@ class FastWordFeatures(WordFeaturesForward):
         if is_train or type(model.ops) is not NumpyOps:
             return self.thinc_forward(model, docs, is_train)
         if self._parts is None:
-            self._parts = word_feature_parts(model)
+            self._parts = word_feature_parts(model, own_forward=False)
+            if self._parts is None:
+                raise ValueError(f"FastWordFeatures was put on a layer it cannot compute: {model.name}")
         parts = self._parts
         lengths = [len(doc) for doc in docs]
         width = parts.maxout.get_dim("nO")
@@ -141,7 +144,12 @@ class FastWordFeatures(WordFeaturesForward):
             weights = torch.from_numpy(maxout.get_param("W").reshape(width * n_pieces, -1))
             bias = torch.from_numpy(maxout.get_param("b").reshape(width * n_pieces))
             pieces = rows_times(bias, torch.from_numpy(embedded), weights.t()).numpy()
-        best = pieces.reshape(len(embedded), width, n_pieces).max(axis=2)
+        # Maxout's max over the pieces, one piece at a time: numpy's max over a last axis of 3
+        # runs about 9x slower than these elementwise maxima.
+        pieces = pieces.reshape(len(embedded), width, n_pieces)
+        best = pieces[:, :, 0].copy()
+        for piece in range(1, n_pieces):
+            numpy.maximum(best, pieces[:, :, piece], out=best)
         # thinc's LayerNorm
         mean = best.mean(axis=1, keepdims=True)
         variance = best.var(axis=1, keepdims=True) + LAYER_NORM_EPSILON

@@ -108,7 +108,11 @@ class WordFeaturesGraph(nn.Module):
             parts.append(inputs[-1] @ self.vectors_projection.t())
         embedded = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
         pieces = torch.addmm(self.maxout_bias, embedded, self.maxout_weights.t())
-        best = pieces.reshape(-1, self.width, self.pieces).amax(dim=2)
+        pieces = pieces.reshape(-1, self.width, self.pieces)
+        # Elementwise maxima of the pieces: a max over a last axis of 3 runs several times slower.
+        best = pieces[:, :, 0]
+        for piece in range(1, self.pieces):
+            best = torch.maximum(best, pieces[:, :, piece])
         mean = best.mean(dim=1, keepdim=True)
         variance = ((best - mean) ** 2).mean(dim=1, keepdim=True) + LAYER_NORM_EPSILON
         return (best - mean) * variance.rsqrt() * self.norm_scale + self.norm_bias
