@@ -48,7 +48,12 @@ def prepare_corpus(
     try:
         result = read_corpus(path, lang=lang)
     except CorpusError as error:
-        raise TrainingError(f"{error} (the --{role} corpus)") from None
+        # The reader's hint names convert's options, which train does not take.
+        raise TrainingError(
+            f"{error} (the --{role} corpus). train reads a raw corpus with convert's defaults; to read it "
+            f"otherwise (--repair, --scheme, --tag-column, ...), convert it first: spacy-bilstm convert {path} "
+            f"{role}.spacy [OPTIONS], and pass --{role} {role}.spacy"
+        ) from None
     if not is_raw_corpus(path):
         return path, _labels(result.docs)
     target = output_dir / CORPUS_DIR / f"{role}.spacy"
