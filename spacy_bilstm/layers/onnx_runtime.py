@@ -8,7 +8,6 @@ come from it, and each graph records a fingerprint of the weights it was exporte
 a graph is never run beside other weights."""
 import hashlib
 import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
@@ -23,7 +22,9 @@ from ..nn.encoder import equal_length_buckets
 from ..nn.export import CHAR_CNN_INPUTS, EMISSIONS_INPUTS, char_cnn_graph, emissions_graph
 from ..threads import inference_workers, worker_pool
 from . import onnx_words, word_features
-from .onnx_sessions import INSTALL_COMMAND, OnnxRuntimeMissingError, new_session, require  # noqa: F401
+from .onnx_sessions import (  # noqa: F401
+    BACKEND_PURPOSE, INSTALL_COMMAND, OnnxRuntimeMissingError, ProcessSession, require,
+)
 from .tagger_layer import TaggerOutput
 from .torch_layer import TorchShim, torch_module
 
@@ -138,23 +139,10 @@ class OnnxRuntimeShim(TorchShim):
         self.graph = graph
         self.description = dict(description)
         self.source = source
-        self._session = None
-        self._session_pid: Optional[int] = None
+        self.session = ProcessSession(graph, BACKEND_PURPOSE)
         # Every change of weights through thinc (optimizer steps, averages, loading) bumps this
         # counter: a check cheap enough for each call, where weights_key walks the parameters.
         self._loaded_with_changes = self._weights_changes
-
-    def __getstate__(self):
-        # A session can be neither copied nor pickled: it is made again from the graph's bytes.
-        state = super().__getstate__()
-        state["_session"] = None
-        return state
-
-    def session(self):
-        if self._session is None or self._session_pid != os.getpid():
-            self._session = new_session(self.graph, 'The bilstm_ner backend "onnxruntime"')
-            self._session_pid = os.getpid()
-        return self._session
 
     def predict(self, inputs: ArgsKwargs):
         self.check_weights()
@@ -178,7 +166,7 @@ class _CharCNNShim(OnnxRuntimeShim):
         if char_ids.shape[0] == 0 or char_ids.shape[1] == 0:
             return torch.zeros(token_rows.shape[0], width)
         feeds = dict(zip(CHAR_CNN_INPUTS, (char_ids.numpy(), char_lengths.numpy())))
-        (word_features,) = self.session().run(None, feeds)
+        (word_features,) = self.session.get().run(None, feeds)
         return torch.from_numpy(word_features[token_rows.numpy()])
 
 
@@ -194,7 +182,7 @@ class _TaggerShim(OnnxRuntimeShim):
         self.check_weights()
         module: SequenceTagger = self._model
         emissions: List[Optional[numpy.ndarray]] = [None] * len(rows)
-        session = self.session()
+        session = self.session.get()
 
         def tag(bucket: List[int]) -> None:
             length = rows[bucket[0]].shape[0]

@@ -4,7 +4,6 @@ as in the layers; the graph sums each table's hashed rows, projects the vectors,
 Maxout and LayerNorm. In training the layer runs its own thinc forward. The export checks that
 the graph computes what the layer does before writing it (`graph_error`)."""
 import hashlib
-import os
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy
@@ -12,7 +11,7 @@ from spacy.tokens import Doc
 from thinc.api import Model
 
 from ..nn.export import WORD_FEATURES_INPUTS, WordFeaturesGraph, word_features_graph
-from .onnx_sessions import new_session
+from .onnx_sessions import BACKEND_PURPOSE, ProcessSession
 from .word_features import (
     WordFeaturesForward, hashing, static_vectors, table_rows, thinc_forward_of, word_feature_parts,
 )
@@ -60,20 +59,7 @@ class WordGraphForward(WordFeaturesForward):
         self.hashing = hashing(parts)
         self.has_vectors = parts.static_vectors is not None
         self.width = parts.maxout.get_dim("nO")
-        self._session = None
-        self._session_pid: Optional[int] = None
-
-    def __getstate__(self):
-        # A session can be neither copied nor pickled: it is made again from the graph's bytes.
-        state = self.__dict__.copy()
-        state["_session"] = None
-        return state
-
-    def session(self):
-        if self._session is None or self._session_pid != os.getpid():
-            self._session = new_session(self.graph, 'The bilstm_ner backend "onnxruntime"')
-            self._session_pid = os.getpid()
-        return self._session
+        self.session = ProcessSession(graph, BACKEND_PURPOSE)
 
     def __call__(self, model: Model, docs: List[Doc], is_train: bool) -> Tuple[List[numpy.ndarray], Callable]:
         if is_train:
@@ -86,7 +72,7 @@ class WordGraphForward(WordFeaturesForward):
             feeds[WORD_FEATURES_INPUTS[0]] = table_rows(docs, self.columns, self.hashing, model.ops).astype("int64")
         if self.has_vectors:
             feeds[WORD_FEATURES_INPUTS[1]] = static_vectors(docs)
-        (features,) = self.session().run(None, feeds)
+        (features,) = self.session.get().run(None, feeds)
         if len(docs) == 1:
             return [features], _no_backprop
         return numpy.split(features, numpy.cumsum(lengths)[:-1]), _no_backprop

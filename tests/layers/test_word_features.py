@@ -8,21 +8,12 @@ from thinc.api import HashEmbed, Maxout, Relu, chain, list2ragged, ragged2list, 
 
 from spacy_bilstm.layers import word_features
 
-from .test_onnx_words import TEXTS, WORD_CHAR_EMBED, built, nlp_with_vectors, only_word_layer  # noqa: F401
+from .word_layers import HASHED, TEXTS, WITH_VECTORS, built, only_word_layer
 
-ARCHITECTURES = [
-    {"@architectures": "spacy-bilstm.WordCharEmbed.v3", **WORD_CHAR_EMBED, "rows": [50, 20, 30, 40],
-     "identity_dropout": 0.5},
-    {"@architectures": "spacy-bilstm.WordCharEmbed.v2", **WORD_CHAR_EMBED, "attrs": [], "rows": [],
-     "include_static_vectors": True},
-    {"@architectures": "spacy-bilstm.WordCharEmbed.v3", **WORD_CHAR_EMBED, "attrs": ["NORM", "SHAPE"],
-     "rows": [50, 20], "include_static_vectors": True, "identity_dropout": 0.3},
-    {"@architectures": "spacy.MultiHashEmbed.v2", "width": 16, "attrs": ["NORM"], "rows": [50],
-     "include_static_vectors": True},
-]
+ARCHITECTURES = {**HASHED, **WITH_VECTORS}
 
 
-@pytest.mark.parametrize("architecture", ARCHITECTURES, ids=["tables", "vectors", "tables and vectors", "spaCy's"])
+@pytest.mark.parametrize("architecture", ARCHITECTURES.values(), ids=ARCHITECTURES)
 def test_the_fast_forward_computes_what_the_layers_do_and_a_texts_features_do_not_depend_on_its_batch(
     nlp_with_vectors, architecture
 ):
@@ -39,7 +30,7 @@ def test_the_fast_forward_computes_what_the_layers_do_and_a_texts_features_do_no
 
 def test_in_training_the_layer_runs_its_thinc_forward():
     nlp = spacy.blank("en")
-    layer = only_word_layer(built(nlp, ARCHITECTURES[0]))
+    layer = only_word_layer(built(nlp, HASHED["ours, hashed tables with identity dropout"]))
     word_features.use_fast_word_features(layer)
     docs = [nlp.make_doc(text) for text in TEXTS]
     features, backprop = layer.begin_update(docs)
