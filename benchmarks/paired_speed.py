@@ -60,7 +60,9 @@ def run_version(name: str, tree: Path, args: argparse.Namespace, batch_size: int
     model = args.models.get(name, args.model)
     command = [sys.executable, str(Path(__file__).resolve()), str(model), str(args.data), "--limit",
                str(args.limit), "--child-batch-size", str(batch_size)]
-    result = subprocess.run(command, env=environment, capture_output=True, text=True, check=True, cwd=model)
+    result = subprocess.run(command, env=environment, capture_output=True, text=True, cwd=model)
+    if result.returncode != 0:
+        sys.exit(f"{name} (batch size {batch_size}) failed with exit status {result.returncode}:\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
