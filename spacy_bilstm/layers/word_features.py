@@ -122,7 +122,7 @@ class FastWordFeatures(WordFeaturesForward):
         if self._parts is None:
             self._parts = word_feature_parts(model, own_forward=False)
             if self._parts is None:
-                raise ValueError(f"FastWordFeatures was put on a layer it cannot compute: {model.name}")
+                raise RuntimeError(f"FastWordFeatures was put on a layer it cannot compute: {model.name}")
         parts = self._parts
         lengths = [len(doc) for doc in docs]
         width = parts.maxout.get_dim("nO")
