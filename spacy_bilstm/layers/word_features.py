@@ -110,6 +110,7 @@ class FastWordFeatures(WordFeaturesForward):
     def __init__(self, thinc_forward: Callable):
         super().__init__(thinc_forward)
         self._parts: Optional[WordFeatureParts] = None
+        self._parts_of: Optional[int] = None
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -119,8 +120,9 @@ class FastWordFeatures(WordFeaturesForward):
     def __call__(self, model: Model, docs: List[Doc], is_train: bool) -> Tuple[List[numpy.ndarray], Callable]:
         if is_train or type(model.ops) is not NumpyOps:
             return self.thinc_forward(model, docs, is_train)
-        if self._parts is None:
-            self._parts = word_feature_parts(model, own_forward=False)
+        # Found for the layer it is called with: thinc's Model.copy() gives the copy this same object.
+        if self._parts is None or self._parts_of != model.id:
+            self._parts, self._parts_of = word_feature_parts(model, own_forward=False), model.id
             if self._parts is None:
                 raise RuntimeError(f"FastWordFeatures was put on a layer it cannot compute: {model.name}")
         parts = self._parts

@@ -59,3 +59,16 @@ def test_word_features_with_other_arithmetic_have_no_graph():
     assert word_features.word_feature_layers(with_another_layer) == []
 
 
+
+
+def test_a_copy_of_the_layer_predicts_with_its_own_weights():
+    nlp = spacy.blank("en")
+    layer = only_word_layer(built(nlp, HASHED["ours, hashed tables with identity dropout"]))
+    word_features.use_fast_word_features(layer)
+    docs = [nlp.make_doc(text) for text in TEXTS]
+    original = layer.predict(docs)
+    copy = layer.copy()  # thinc's copy shares the forward object, with new weights arrays
+    maxout = next(node for node in copy.walk() if node.name == "maxout")
+    maxout.set_param("b", maxout.get_param("b") + 1.0)
+    assert not numpy.allclose(copy.predict(docs)[0], original[0])
+    assert numpy.array_equal(layer.predict(docs)[0], original[0])
