@@ -48,6 +48,8 @@ def prepare_corpus(
     try:
         result = read_corpus(path, lang=lang)
     except CorpusError as error:
+        if not is_raw_corpus(path):
+            raise TrainingError(f"{error} (the --{role} corpus)") from None
         # The reader's hint names convert's options, which train does not take.
         raise TrainingError(
             f"{error} (the --{role} corpus). train reads a raw corpus with convert's defaults; to read it "

@@ -28,3 +28,13 @@ def test_a_raw_corpus_convert_would_read_only_with_options_says_to_convert_it_fi
     message = str(error.value)
     assert "--repair" in message and f"spacy-bilstm convert {corpus} dev.spacy" in message
     assert "--dev dev.spacy" in message
+
+
+def test_a_broken_docbin_is_not_told_to_be_converted(tmp_path):
+    corpus = tmp_path / "train.spacy"
+    corpus.write_bytes(b"not a DocBin")
+    with pytest.raises(TrainingError) as error:
+        prepare_corpus(corpus, tmp_path / "out", "train", lang="en", log=lambda _: None)
+    message = str(error.value)
+    assert str(corpus) in message and message.endswith("(the --train corpus)")
+    assert "convert it first" not in message
