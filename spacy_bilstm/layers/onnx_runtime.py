@@ -50,7 +50,7 @@ def exportable_layers(model: Model) -> List[Model]:
 
 def is_torch_layer(layer: Model) -> bool:
     """Whether the exportable `layer` is a torch layer. The others, the word-features layers,
-    have a graph since version 0.9 (an export made before loads without one)."""
+    have a graph only in exports made since it was added (an older export loads without one)."""
     return bool(layer.shims) and isinstance(layer.shims[0], TorchShim)
 
 

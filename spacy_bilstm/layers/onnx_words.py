@@ -58,28 +58,20 @@ class WordGraphForward(WordFeaturesForward):
         self.columns = parts.columns
         self.hashing = hashing(parts)
         self.has_vectors = parts.static_vectors is not None
-        self.width = parts.maxout.get_dim("nO")
+        self.output_width = parts.maxout.get_dim("nO")
         self.session = ProcessSession(graph, BACKEND_PURPOSE)
 
-    def __call__(self, model: Model, docs: List[Doc], is_train: bool) -> Tuple[List[numpy.ndarray], Callable]:
-        if is_train:
-            return self.thinc_forward(model, docs, is_train)
-        lengths = [len(doc) for doc in docs]
-        if not sum(lengths):
-            return [numpy.zeros((n, self.width), dtype="float32") for n in lengths], _no_backprop
+    def width(self, model: Model) -> int:
+        return self.output_width
+
+    def features(self, model: Model, docs: List[Doc]) -> numpy.ndarray:
         feeds = {}
         if self.hashing:
             feeds[WORD_FEATURES_INPUTS[0]] = table_rows(docs, self.columns, self.hashing, model.ops).astype("int64")
         if self.has_vectors:
             feeds[WORD_FEATURES_INPUTS[1]] = static_vectors(docs)
         (features,) = self.session.get().run(None, feeds)
-        if len(docs) == 1:
-            return [features], _no_backprop
-        return numpy.split(features, numpy.cumsum(lengths)[:-1]), _no_backprop
-
-
-def _no_backprop(_gradient):
-    raise RuntimeError("The word features were computed by their ONNX graph, for prediction: no gradient.")
+        return features
 
 
 def use_word_graph(layer: Model, graph: bytes, description: Dict, source: str) -> None:

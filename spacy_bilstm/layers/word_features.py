@@ -95,11 +95,32 @@ def word_feature_layers(model: Model) -> List[Model]:
 
 
 class WordFeaturesForward:
-    """A forward function put over a word-features layer's own (`thinc_forward`): something
-    else at prediction, the layer's thinc forward in training."""
+    """A forward function put over a word-features layer's own (`thinc_forward`): the layer's
+    thinc forward in training, and at prediction the (N tokens, width) features of all the docs
+    at once from `features`, one array per doc."""
 
     def __init__(self, thinc_forward: Callable):
         self.thinc_forward = thinc_forward
+
+    def __call__(self, model: Model, docs: List[Doc], is_train: bool) -> Tuple[List[numpy.ndarray], Callable]:
+        if is_train or not self.predicts_for(model):
+            return self.thinc_forward(model, docs, is_train)
+        lengths = [len(doc) for doc in docs]
+        if not sum(lengths):
+            return [numpy.zeros((n, self.width(model)), dtype="float32") for n in lengths], _no_backprop
+        features = self.features(model, docs)
+        if len(docs) == 1:
+            return [features], _no_backprop
+        return numpy.split(features, numpy.cumsum(lengths)[:-1]), _no_backprop
+
+    def predicts_for(self, model: Model) -> bool:
+        return True
+
+    def width(self, model: Model) -> int:
+        raise NotImplementedError
+
+    def features(self, model: Model, docs: List[Doc]) -> numpy.ndarray:
+        raise NotImplementedError
 
 
 class FastWordFeatures(WordFeaturesForward):
@@ -117,19 +138,23 @@ class FastWordFeatures(WordFeaturesForward):
         state["_parts"] = None  # found again in the copy's own layers
         return state
 
-    def __call__(self, model: Model, docs: List[Doc], is_train: bool) -> Tuple[List[numpy.ndarray], Callable]:
-        if is_train or type(model.ops) is not NumpyOps:
-            return self.thinc_forward(model, docs, is_train)
+    def predicts_for(self, model: Model) -> bool:
+        return type(model.ops) is NumpyOps
+
+    def parts(self, model: Model) -> WordFeatureParts:
         # Found for the layer it is called with: thinc's Model.copy() gives the copy this same object.
         if self._parts is None or self._parts_of != model.id:
             self._parts, self._parts_of = word_feature_parts(model, own_forward=False), model.id
             if self._parts is None:
                 raise RuntimeError(f"FastWordFeatures was put on a layer it cannot compute: {model.name}")
-        parts = self._parts
-        lengths = [len(doc) for doc in docs]
+        return self._parts
+
+    def width(self, model: Model) -> int:
+        return self.parts(model).maxout.get_dim("nO")
+
+    def features(self, model: Model, docs: List[Doc]) -> numpy.ndarray:
+        parts = self.parts(model)
         width = parts.maxout.get_dim("nO")
-        if not sum(lengths):
-            return [numpy.zeros((n, width), dtype="float32") for n in lengths], _no_backprop
         inputs = []
         if parts.tables:
             rows = table_rows(docs, parts.columns, hashing(parts), model.ops)
@@ -158,9 +183,7 @@ class FastWordFeatures(WordFeaturesForward):
         features = (best - mean) * variance ** (-1.0 / 2.0)
         features *= parts.layer_norm.get_param("G")
         features += parts.layer_norm.get_param("b")
-        if len(docs) == 1:
-            return [features], _no_backprop
-        return numpy.split(features, numpy.cumsum(lengths)[:-1]), _no_backprop
+        return features
 
 
 def use_fast_word_features(model: Model) -> None:

@@ -11,7 +11,6 @@ import warnings
 from typing import Optional, Sequence
 
 import numpy
-
 import torch
 from torch import Tensor, nn
 
@@ -125,14 +124,16 @@ def _tensor(array: numpy.ndarray) -> Tensor:
 def word_features_graph(graph: WordFeaturesGraph) -> bytes:
     """The ONNX graph of `graph`, the tokens axis dynamic; its inputs those of
     WORD_FEATURES_INPUTS it has (table_rows when it has tables, vectors when it has vectors)."""
+    table_rows, vectors = WORD_FEATURES_INPUTS
     example, names, axes = [], [], {"word_features": {0: "tokens"}}
     if graph.n_tables:
         example.append(torch.zeros(graph.n_tables, 3, 4, dtype=torch.int64))
-        names.append(WORD_FEATURES_INPUTS[0])
+        names.append(table_rows)
+        axes[table_rows] = {1: "tokens"}
     if graph.has_vectors:
         example.append(torch.zeros(3, graph.vectors_projection.shape[1]))
-        names.append(WORD_FEATURES_INPUTS[1])
-    axes.update({name: {1 if name == WORD_FEATURES_INPUTS[0] else 0: "tokens"} for name in names})
+        names.append(vectors)
+        axes[vectors] = {0: "tokens"}
     return _export(graph, tuple(example), names, WORD_FEATURES_OUTPUTS, axes)
 
 
